@@ -1,0 +1,99 @@
+"""Shared helpers for benchmarks: the machine description, timing, and writing results (JSON + Markdown)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine the figures were measured on."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    try:
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        pass
+    try:
+        info["load_average_1min"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    return info
+
+
+def time_call(fn: Callable[[], Any], repeats: int = 10, warmup: int = 2) -> dict[str, float]:
+    """Median, min and mean wall time of `fn` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "mean_s": statistics.fmean(times)}
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A Markdown table of `rows` with the given columns (floats to 4 significant digits)."""
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name: str, payload: dict[str, Any], markdown: str, command: str) -> None:
+    """Write benchmarks/results/<name>.json and <name>.md with the machine and the command."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    payload = {"benchmark": name, "command": command, "machine": info, **payload}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    header = (
+        f"# {name}\n\nMeasured with `{command}` on {info.get('cpu')} "
+        f"({info.get('logical_cores')} logical cores, torch {info.get('torch', '-')}, "
+        f"1-min load {info.get('load_average_1min', 0):.2f}; commit {info.get('git_commit', '?')}).\n\n"
+    )
+    (RESULTS / f"{name}.md").write_text(header + markdown.rstrip() + "\n")
+    print(header + markdown)
+
+
+def python() -> str:
+    """The running interpreter, for subprocess benchmarks."""
+    return sys.executable

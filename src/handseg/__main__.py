@@ -1,0 +1,7 @@
+"""`python -m handseg` runs the CLI."""
+
+import sys
+
+from handseg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Auto-annotation of aligned color+depth recordings and the review page."""

@@ -1,0 +1,1 @@
+"""ONNX export, ONNX Runtime inference, streaming and latency benchmarks."""

@@ -1,0 +1,1 @@
+"""Metrics: streaming confusion matrix (FCN definitions), boundary F-score, amodal part mIoU."""

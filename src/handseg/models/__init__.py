@@ -1,0 +1,1 @@
+"""Segmentation models and the registry: build_model(name, **cfg)."""

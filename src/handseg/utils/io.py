@@ -1,0 +1,139 @@
+"""Atomic file writes (temp file + rename) and output-folder checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handseg.errors import DataError, HandsegError, OutputExistsError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[Any]:
+    """Open a temp file beside `path` and rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write bytes to `path` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text (UTF-8) to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """Write an object as indented, key-sorted JSON atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def encode_png(image: np.ndarray, compression: int = 1) -> bytes:
+    """Encode a uint8/uint16 HxW or HxWx3 (RGB) array as PNG bytes."""
+    import cv2
+
+    if image.dtype not in (np.uint8, np.uint16):
+        raise HandsegError(f"cannot write {image.dtype} image as PNG (uint8 or uint16 only)")
+    if image.ndim == 3:
+        image = np.ascontiguousarray(image[..., ::-1])  # RGB -> BGR for OpenCV
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise HandsegError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def atomic_write_png(path: str | Path, image: np.ndarray, compression: int = 1) -> None:
+    """Write an image as PNG atomically (RGB order for 3-channel images)."""
+    atomic_write_bytes(path, encode_png(image, compression))
+
+
+def decode_png(data: bytes, path: str | Path, color: bool = False) -> np.ndarray:
+    """Decode PNG bytes, raising DataError naming `path` when they are not a complete PNG."""
+    import cv2
+
+    if not data.startswith(PNG_SIGNATURE):
+        raise DataError(path, "not a PNG file (bad signature)")
+    if b"IEND" not in data[-16:]:
+        raise DataError(path, "truncated PNG (no IEND chunk at the end)")
+    flags = cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise DataError(path, "corrupt PNG (OpenCV cannot decode it)")
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[..., :3]
+    if image.ndim == 3:
+        image = np.ascontiguousarray(image[..., ::-1])  # BGR -> RGB
+    return image
+
+
+def read_png(path: str | Path, color: bool = False) -> np.ndarray:
+    """Read a PNG file as RGB (3-channel) or single-channel array with its stored dtype."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read file ({exc.strerror})") from None
+    return decode_png(data, path, color=color)
+
+
+def prepare_output_dir(path: str | Path, force: bool = False) -> Path:
+    """Create an output folder; refuse a non-empty one unless `force`, and check it is writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"{path}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise OutputExistsError(f"{path}: exists and is not empty; pass --force to overwrite")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test.", delete=True):
+            pass
+    except OSError as exc:
+        raise HandsegError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+    return path
+
+
+def check_can_write_file(path: str | Path, force: bool = False) -> Path:
+    """Refuse to overwrite an existing file unless `force`; create its parent folder."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: exists; pass --force to overwrite")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HandsegError(f"{path.parent}: cannot create folder ({exc.strerror or exc})") from None
+    return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """Save a torch object atomically."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,1 @@
+"""Pictures people look at: overlays, contact sheets, plots, the HTML report."""

@@ -1,0 +1,100 @@
+"""The handseg-v1 writer and reader: round trip and clear errors on malformed files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handseg.data.format import DatasetWriter, HandsegDataset, Intrinsics, Manifest
+from handseg.errors import DataError, OutputExistsError
+from handseg.utils.io import atomic_write_png
+
+
+def _frame(rng: np.random.Generator, h: int = 24, w: int = 32) -> dict:
+    label = rng.choice(np.array([0, 1, 2, 255], np.uint8), size=(h, w))
+    parts = rng.integers(0, 17, size=(2, h, w)).astype(np.uint8)
+    return {
+        "depth": rng.integers(0, 2000, size=(h, w)).astype(np.uint16),
+        "label": label,
+        "color": rng.integers(0, 256, size=(h, w, 3)).astype(np.uint8),
+        "parts": parts,
+    }
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> tuple[Path, dict]:
+    rng = np.random.default_rng(0)
+    manifest = Manifest(name="t", sensor=Intrinsics(width=32, height=24, fx=20, fy=20, cx=15.5, cy=11.5))
+    writer = DatasetWriter(tmp_path / "ds", manifest)
+    frames = {f"f{i:03d}": _frame(rng) for i in range(3)}
+    for sample_id, frame in frames.items():
+        writer.write(sample_id, scene={"seed": 1}, **frame)
+    writer.finish({"train": ["f000", "f001"], "val": ["f002"]})
+    return tmp_path / "ds", frames
+
+
+def test_round_trip_keeps_every_field(dataset: tuple[Path, dict]) -> None:
+    root, frames = dataset
+    ds = HandsegDataset(root, "train")
+    assert ds.ids == ["f000", "f001"]
+    sample = ds[1]
+    frame = frames["f001"]
+    assert sample["depth"].dtype == np.float32
+    np.testing.assert_allclose(sample["depth"], frame["depth"] * 0.001, rtol=1e-6)
+    np.testing.assert_array_equal(sample["label"], frame["label"])
+    np.testing.assert_array_equal(sample["color"], frame["color"])
+    np.testing.assert_array_equal(sample["parts"], frame["parts"])
+    assert sample["label"].dtype == np.int64 and sample["parts"].shape == (2, 24, 32)
+    assert ds.scene("f001") == {"seed": 1}
+    assert HandsegDataset(root, "val").ids == ["f002"]
+
+
+def test_writer_refuses_non_empty_folder_without_force(dataset: tuple[Path, dict]) -> None:
+    root, _ = dataset
+    with pytest.raises(OutputExistsError, match="--force"):
+        DatasetWriter(root, Manifest(name="again"))
+    DatasetWriter(root, Manifest(name="again"), force=True)
+
+
+def test_label_out_of_range_names_file(dataset: tuple[Path, dict]) -> None:
+    root, _ = dataset
+    atomic_write_png(root / "label" / "f000.png", np.full((24, 32), 7, np.uint8))
+    with pytest.raises(DataError, match=r"label/f000.png: label values out of range: \[7\]"):
+        HandsegDataset(root, "train")[0]
+
+
+def test_truncated_png_names_file(dataset: tuple[Path, dict]) -> None:
+    root, _ = dataset
+    path = root / "depth" / "f001.png"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"depth/f001.png: truncated PNG"):
+        HandsegDataset(root, "train")[1]
+
+
+def test_wrong_dtype_and_size_name_file(dataset: tuple[Path, dict]) -> None:
+    root, _ = dataset
+    atomic_write_png(root / "depth" / "f000.png", np.zeros((24, 32), np.uint8))
+    with pytest.raises(DataError, match=r"f000.png: depth must be single-channel uint16"):
+        HandsegDataset(root, "train")[0]
+    atomic_write_png(root / "depth" / "f000.png", np.zeros((10, 32), np.uint16))
+    with pytest.raises(DataError, match=r"size 32x10 does not match 32x24"):
+        HandsegDataset(root, "train")[0]
+
+
+def test_bad_manifest_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(DataError, match="expected 'handseg-v1'"):
+        HandsegDataset(tmp_path)
+    with pytest.raises(DataError, match="nothing: not a folder"):
+        HandsegDataset(tmp_path / "nothing")
+    (tmp_path / "manifest.json").unlink()
+    with pytest.raises(DataError, match="manifest.json: missing: not a handseg-v1 dataset"):
+        HandsegDataset(tmp_path)
+
+
+def test_scaled_intrinsics_keep_the_field_of_view() -> None:
+    half = Intrinsics().scaled(320, 240)
+    assert half.fx == pytest.approx(237.5) and half.cx == pytest.approx(159.5)
