@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stream": ("stream", "segment a camera, recording or folder frame by frame"),
     "bench": ("bench", "latency table of every model (eager, channels_last, ONNX Runtime)"),
     "experiment": ("experiment", "reproduce the paper's tables on synthetic data"),
+    "demo": ("demo", "end-to-end demo: synthesize, train, fine-tune, evaluate, export, report"),
 }
 
 
