@@ -88,3 +88,11 @@ def test_camera_without_device_is_a_clear_error():
         pytest.skip("a RealSense camera is connected")
     with pytest.raises(HandsegError, match="no RealSense camera"):
         next(iter_camera())
+
+
+def test_stopping_early_does_not_hang(tmp_path):
+    path = write_recording(tmp_path / "rec.db3", _frames(20, color=False), INTR)
+    for index, _ in enumerate(iter_recording(path)):
+        if index == 1:
+            break
+    assert len(list(iter_recording(path))) == 20  # the file is still readable in full afterwards

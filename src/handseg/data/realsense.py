@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import queue
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -126,9 +127,16 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
 
     frames: queue.Queue[Any] = queue.Queue(maxsize=8)  # a full queue blocks the player: back-pressure, no drops
 
+    stopping = threading.Event()
+
     def on_frame(frame: Any) -> None:
         frame.keep()
-        frames.put(frame)
+        while not stopping.is_set():
+            try:
+                frames.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     started = []
     try:
@@ -146,6 +154,9 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
         playback.resume()
         yield from _paired_frames(path, frames, playback, depth_scale, align_to)
     finally:
+        stopping.set()  # unblock a callback waiting on a full queue when the consumer stops early
+        while not frames.empty():
+            frames.get_nowait()
         for sensor in started:
             try:
                 sensor.stop()
