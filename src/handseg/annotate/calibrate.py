@@ -1,0 +1,113 @@
+"""Fit the HSV skin thresholds from frames with known labels: hand-pixel percentiles, then coordinate ascent on IoU."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import cv2
+import numpy as np
+
+from handseg.annotate.config import AnnotateConfig
+from handseg.annotate.pipeline import HAND, OBJECT, depth_band, estimate_shift, nearest_surface, shift_image
+
+# candidate bounds: these percentiles of the hand pixels' values, from each end of the range
+PERCENTILES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 18.0, 25.0)
+
+
+def collect_pixels(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    cfg: AnnotateConfig,
+    per_frame: int = 20000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """HSV values (N x 3 uint8) and is-hand flags of labelled hand/object pixels inside each frame's depth band."""
+    rng = np.random.default_rng(seed)
+    values, flags = [], []
+    for depth_m, color, label in frames:
+        near = nearest_surface(depth_m, cfg)
+        if near is None:
+            continue
+        band = depth_band(depth_m, near, cfg)
+        dx, dy = estimate_shift(color, band, cfg)
+        hsv = cv2.cvtColor(np.ascontiguousarray(shift_image(color, dx, dy)), cv2.COLOR_RGB2HSV)
+        fg = band & ((label == HAND) | (label == OBJECT))
+        ys, xs = np.nonzero(fg)
+        if ys.size > per_frame:
+            pick = rng.choice(ys.size, per_frame, replace=False)
+            ys, xs = ys[pick], xs[pick]
+        values.append(hsv[ys, xs])
+        flags.append(label[ys, xs] == HAND)
+    if not values or not np.concatenate(flags).any():
+        raise ValueError("no labelled hand pixels inside the depth band of the calibration frames")
+    return np.concatenate(values), np.concatenate(flags)
+
+
+def _rotated_hue(hue: np.ndarray, centre: int) -> np.ndarray:
+    """Hue rotated so that `centre` sits at 90 (removes the wrap at red)."""
+    return (hue.astype(np.int16) - centre + 90) % 180
+
+
+def hand_iou(pred: np.ndarray, is_hand: np.ndarray) -> float:
+    """IoU of predicted and true hand pixels."""
+    inter = np.count_nonzero(pred & is_hand)
+    union = np.count_nonzero(pred | is_hand)
+    return inter / union if union else 1.0
+
+
+def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[dict[str, int], dict[str, Any]]:
+    """Thresholds (hue_lo, hue_hi, sat_lo, sat_hi, val_lo, val_hi) maximising hand IoU over the given pixels."""
+    hand_hue = values[is_hand, 0].astype(np.float64) * (np.pi / 90)  # circular mean of hand hue
+    centre = round(float(np.angle(np.exp(1j * hand_hue).mean())) * 90 / np.pi) % 180
+    channels = np.stack([_rotated_hue(values[:, 0], centre), values[:, 1], values[:, 2]], axis=1).astype(np.int16)
+    hand = channels[is_hand]
+    bounds = np.array(
+        [[np.percentile(hand[:, c], 1), np.percentile(hand[:, c], 99)] for c in range(3)], np.float64
+    ).round()
+    candidates = [
+        (np.unique(np.percentile(hand[:, c], PERCENTILES).round()),
+         np.unique(np.percentile(hand[:, c], [100 - p for p in PERCENTILES]).round()))
+        for c in range(3)
+    ]  # fmt: skip
+
+    def predict(b: np.ndarray) -> np.ndarray:
+        return np.all((channels >= b[:, 0]) & (channels <= b[:, 1]), axis=1)
+
+    start_iou = best_iou = hand_iou(predict(bounds), is_hand)
+    for _ in range(rounds):
+        improved = False
+        for c in range(3):
+            for side in (0, 1):
+                for value in candidates[c][side]:
+                    trial = bounds.copy()
+                    trial[c, side] = value
+                    if trial[c, 0] > trial[c, 1]:
+                        continue
+                    iou = hand_iou(predict(trial), is_hand)
+                    if iou > best_iou + 1e-6:
+                        bounds, best_iou, improved = trial, iou, True
+        if not improved:
+            break
+    hue_lo = int(bounds[0, 0] + centre - 90) % 180
+    hue_hi = int(bounds[0, 1] + centre - 90) % 180
+    fitted = {
+        "hue_lo": hue_lo,
+        "hue_hi": hue_hi,
+        "sat_lo": int(max(bounds[1, 0], 0)),
+        "sat_hi": int(min(bounds[1, 1], 255)),
+        "val_lo": int(max(bounds[2, 0], 0)),
+        "val_hi": int(min(bounds[2, 1], 255)),
+    }
+    report = {"pixels": int(values.shape[0]), "hand_pixels": int(is_hand.sum()), "hue_centre": centre,
+              "hand_iou_start": round(start_iou, 4), "hand_iou": round(best_iou, 4)}  # fmt: skip
+    return fitted, report
+
+
+def calibrate(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: AnnotateConfig | None = None
+) -> tuple[AnnotateConfig, dict[str, Any]]:
+    """A config with HSV thresholds fitted on (depth_m, color, label) frames; other parameters from `base`."""
+    base = base or AnnotateConfig()
+    values, is_hand = collect_pixels(frames, base)
+    fitted, report = fit_hsv(values, is_hand)
+    return replace(base, **fitted), report

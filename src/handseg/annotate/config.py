@@ -1,0 +1,114 @@
+"""Parameters of every auto-annotation step in one dataclass, read from and written to YAML."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from handseg.errors import ConfigError
+
+
+@dataclass
+class AnnotateConfig:
+    """All parameters of the annotation pipeline (see configs/annotate.yaml for what each one does)."""
+
+    # 1. nearest-surface depth band
+    min_depth_m: float = 0.1  # valid depth range; pixels outside count as missing
+    max_depth_m: float = 3.0
+    near_quantile: float = 0.002  # nearest surface = this quantile of valid depth (rejects isolated noise)
+    near_min_pixels: int = 150  # ... or the depth of the n-th nearest valid pixel, whichever is farther
+    band_m: float = 0.16  # keep pixels up to this far behind the nearest surface
+    front_margin_m: float = 0.03  # and up to this far in front of it (closer = flying pixels)
+    # 2. color-to-depth misalignment repair: shift color by the (dx, dy) that best puts color edges on depth edges
+    align_search_px: int = 3  # search radius in pixels; 0 = no repair
+    align_step_px: int = 1
+    # 3. HSV skin thresholds, OpenCV ranges: hue 0..179 (wraps: hue_lo > hue_hi means [hue_lo, 179] + [0, hue_hi])
+    hue_lo: int = 170
+    hue_hi: int = 25
+    sat_lo: int = 30
+    sat_hi: int = 200
+    val_lo: int = 50
+    val_hi: int = 255
+    # 4. morphology per mask (elliptic kernels, size in pixels; 0 or 1 = skip)
+    hand_open_px: int = 3
+    hand_close_px: int = 5
+    object_open_px: int = 5
+    object_close_px: int = 5
+    # 5. contour filter: keep segment s if N(s) > theta and perimeter(s)^2 / N(s) < phi
+    theta: int = 150
+    phi: float = 60.0
+    # 6. band pixels left unlabelled after steps 4-5 that touch a kept segment join it (0 = off)
+    fill_unassigned_px: int = 3
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0 <= self.min_depth_m < self.max_depth_m, "min_depth_m must be >= 0 and < max_depth_m"),
+            (0 <= self.near_quantile < 1, "near_quantile must be in [0, 1)"),
+            (self.near_min_pixels >= 1, "near_min_pixels must be >= 1"),
+            (self.band_m > 0, "band_m must be > 0"),
+            (self.front_margin_m >= 0, "front_margin_m must be >= 0"),
+            (self.align_search_px >= 0 and self.align_step_px >= 1, "align_search_px >= 0 and align_step_px >= 1"),
+            (0 <= self.hue_lo <= 179 and 0 <= self.hue_hi <= 179, "hue_lo and hue_hi must be in 0..179"),
+            (0 <= self.sat_lo <= self.sat_hi <= 255, "need 0 <= sat_lo <= sat_hi <= 255"),
+            (0 <= self.val_lo <= self.val_hi <= 255, "need 0 <= val_lo <= val_hi <= 255"),
+            (self.theta >= 0 and self.phi > 0, "theta must be >= 0 and phi > 0"),
+            (self.fill_unassigned_px >= 0, "fill_unassigned_px must be >= 0"),
+        ]
+        for name in ("hand_open_px", "hand_close_px", "object_open_px", "object_close_px"):
+            checks.append((getattr(self, name) >= 0, f"{name} must be >= 0"))
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"annotate config: {message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (YAML/JSON)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path | None = None) -> AnnotateConfig:
+        """Build from a dict, naming `source` on unknown keys or wrong types."""
+        where = f"{source}: " if source else ""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}annotate config must be a mapping, got {type(data).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{where}unknown annotate option(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            kind = float if known[key].type == "float" else int
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{where}{key} must be a number, got {value!r}")
+            if kind is int and float(value) != int(value):
+                raise ConfigError(f"{where}{key} must be an integer, got {value!r}")
+            values[key] = kind(value)
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}{exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> AnnotateConfig:
+        """Read a YAML file (the top-level mapping, or its `annotate:` entry)."""
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if data is None:
+            data = {}
+        if isinstance(data, dict) and isinstance(data.get("annotate"), dict):
+            data = data["annotate"]
+        return cls.from_dict(data, path)
+
+    def dump_yaml(self, comment: str = "") -> str:
+        """YAML text of this config under an `annotate:` key, with an optional header comment."""
+        import yaml
+
+        header = "".join(f"# {line}\n" for line in comment.splitlines())
+        return header + yaml.safe_dump({"annotate": self.to_dict()}, sort_keys=False)

@@ -1,0 +1,1 @@
+"""The review page: a local web server where a person accepts or rejects annotated frames."""
