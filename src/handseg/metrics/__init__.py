@@ -1,5 +1,16 @@
 """Metrics: streaming confusion matrix (FCN definitions), boundary F-score, amodal part mIoU."""
 
+from handseg.metrics.amodal import AmodalPartIoU, amodal_part_iou
+from handseg.metrics.boundary import BoundaryFScore, boundary_counts, boundary_fscore, boundary_map
 from handseg.metrics.confusion import ConfusionMatrix, scores_from_confusion
 
-__all__ = ["ConfusionMatrix", "scores_from_confusion"]
+__all__ = [
+    "AmodalPartIoU",
+    "BoundaryFScore",
+    "ConfusionMatrix",
+    "amodal_part_iou",
+    "boundary_counts",
+    "boundary_fscore",
+    "boundary_map",
+    "scores_from_confusion",
+]

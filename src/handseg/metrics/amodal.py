@@ -1,0 +1,114 @@
+"""Amodal hand-part mIoU: per image and hand, parts 1..16 with at least 20 true pixels, nanmean of nanmeans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from handseg.errors import DataError
+
+HANDS = ("left", "right")
+
+
+def _part_ious(hist: np.ndarray, min_pixels: int) -> np.ndarray:
+    """IoU of parts 1..K from (..., K+1, K+1) confusion matrices; NaN where a part has < min_pixels true pixels."""
+    hist = hist.astype(np.float64)
+    inter = np.diagonal(hist, axis1=-2, axis2=-1)[..., 1:]
+    true = hist.sum(axis=-1)[..., 1:]
+    pred = hist.sum(axis=-2)[..., 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / (true + pred - inter)
+    return np.where(true >= min_pixels, iou, np.nan)
+
+
+def amodal_part_iou(pred_hand: Any, target_hand: Any, min_pixels: int = 20, num_parts: int = 16) -> np.ndarray:
+    """IoU of parts 1..num_parts of one hand in one image (H x W label maps 0..num_parts; target 255 ignored).
+
+    IoU_k = |pred == k and true == k| / |pred == k or true == k| over non-ignored pixels; a part with fewer than
+    min_pixels true pixels is NaN, also when it was predicted (it is neither rewarded nor penalised).
+    """
+    p = torch.as_tensor(np.asarray(pred_hand) if not isinstance(pred_hand, torch.Tensor) else pred_hand)
+    t = torch.as_tensor(np.asarray(target_hand) if not isinstance(target_hand, torch.Tensor) else target_hand)
+    if p.shape != t.shape or p.ndim != 2:
+        raise DataError(None, f"amodal_part_iou needs two H x W part maps, got {tuple(p.shape)} and {tuple(t.shape)}")
+    hist = _confusions(p[None, None], t[None, None], num_parts)
+    return _part_ious(hist[0, 0], min_pixels)
+
+
+def _confusions(pred: torch.Tensor, target: torch.Tensor, num_parts: int) -> np.ndarray:
+    """(N, 2, K+1, K+1) confusion matrices of part maps N x 2 x H x W, one bincount; target 255 ignored."""
+    k = num_parts + 1
+    n, hands = pred.shape[:2]
+    pred = pred.long().to(target.device)
+    target = target.long()
+    valid = target != 255
+    if bool(((target < 0) | (target >= k))[valid].any()) or bool(((pred < 0) | (pred >= k)).any()):
+        raise DataError(None, f"part labels must be in 0..{num_parts} (target may also be 255)")
+    offset = torch.arange(n * hands, device=target.device).view(n, hands, 1, 1) * (k * k + 1)
+    index = torch.where(valid, target * k + pred, k * k) + offset
+    counts = torch.bincount(index.reshape(-1), minlength=n * hands * (k * k + 1))
+    return counts.view(n, hands, k * k + 1)[..., : k * k].reshape(n, hands, k, k).cpu().numpy()
+
+
+def _nanmean(values: np.ndarray, axis: int | None = None) -> Any:
+    """nanmean without the empty-slice warning (all-NaN gives NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    kept = (~np.isnan(values)).sum(axis=axis)
+    total = np.nansum(values, axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(kept > 0, total / kept, np.nan)
+
+
+class AmodalPartIoU:
+    """Streaming amodal part mIoU (per image, per hand, parts 1..num_parts, min_pixels rule).
+
+    Per image-hand: m = nanmean_k IoU_k (NaN when no part has min_pixels true pixels). miou = nanmean of m over
+    all image-hands (NaN image-hands skipped); miou_left / miou_right over one hand; per_part[k] = nanmean over
+    image-hands of IoU_k.
+    """
+
+    def __init__(self, num_parts: int = 16, min_pixels: int = 20) -> None:
+        self.num_parts = num_parts
+        self.min_pixels = min_pixels
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every image."""
+        self._ious: list[np.ndarray] = []  # one (N, 2, num_parts) array per update
+        self._ids: list[str] = []
+
+    def update(self, pred: Any, target: Any, ids: Sequence[str] | None = None) -> None:
+        """Add part maps pred, target N x 2 x H x W (ints 0..num_parts); pred may be logits N x 2(K+1) x H x W."""
+        k = self.num_parts + 1
+        pred = torch.as_tensor(pred)
+        target = torch.as_tensor(target)
+        if pred.is_floating_point():
+            if pred.ndim != 4 or pred.shape[1] != 2 * k:
+                raise DataError(None, f"AmodalPartIoU: logits must be N x {2 * k} x H x W, got {tuple(pred.shape)}")
+            pred = torch.stack([pred[:, :k].argmax(1), pred[:, k:].argmax(1)], dim=1)
+        if pred.shape != target.shape or target.ndim != 4 or target.shape[1] != 2:
+            raise DataError(
+                None, f"AmodalPartIoU: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be N x 2 x H x W"
+            )
+        start = len(self._ids)
+        self._ids += list(ids) if ids is not None else [str(start + i) for i in range(target.shape[0])]
+        if len(self._ids) != start + target.shape[0]:
+            raise DataError(None, f"AmodalPartIoU: {len(self._ids) - start} ids for {target.shape[0]} images")
+        self._ious.append(_part_ious(_confusions(pred, target, self.num_parts), self.min_pixels))
+
+    def compute(self) -> dict[str, Any]:
+        """miou, miou_left, miou_right, per_part (num_parts values), per_image [{id, left, right}], images."""
+        ious = np.concatenate(self._ious) if self._ious else np.full((0, 2, self.num_parts), np.nan)
+        per_hand = _nanmean(ious, axis=2)  # (images, 2)
+        return {
+            "miou": float(_nanmean(per_hand)),
+            "miou_left": float(_nanmean(per_hand[:, 0])),
+            "miou_right": float(_nanmean(per_hand[:, 1])),
+            "per_part": [float(v) for v in _nanmean(ious.reshape(-1, self.num_parts), axis=0)],
+            "per_image": [{"id": i, "left": float(lr[0]), "right": float(lr[1])} for i, lr in zip(self._ids, per_hand)],
+            "images": len(self._ids),
+            "valid_image_hands": int((~np.isnan(per_hand)).sum()),
+        }
