@@ -192,10 +192,8 @@ def _check_section(config: dict[str, Any], defaults: dict[str, Any], prefix: str
             out[key] = _check_section(value, default or {}, f"{dotted}.")
         else:
             out[key] = _coerce(dotted, value, default)
-    for key, default in defaults.items():
-        if key not in out:
-            out[key] = copy.deepcopy(default)
-    return out
+    ordered = {key: out.pop(key) if key in out else copy.deepcopy(default) for key, default in defaults.items()}
+    return ordered | out
 
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:

@@ -64,3 +64,37 @@ def load_model(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[s
             f"{ckpt['path']}: weights do not match model {name!r} built from the checkpoint's config ({first})"
         ) from None
     return model.eval(), ckpt["config"]
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temp file + rename): a kill never leaves a half-written file."""
+    from handseg.utils.io import atomic_torch_save
+
+    atomic_torch_save(state, path)
+
+
+def rng_state() -> dict[str, Any]:
+    """The random states of Python, NumPy and torch (CPU and CUDA) of this process."""
+    import random
+
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what rng_state() returned."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,40 @@
+"""`handseg eval RUN_OR_CKPT DATASET`: metrics table, per-frame CSV, confusion plot and worst-frame overlays."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `handseg eval`."""
+    parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt) or a .ckpt file")
+    parser.add_argument("dataset", type=Path, help="handseg-v1 dataset folder")
+    parser.add_argument("--split", default="val", help="split to evaluate (default val; 'all' for every frame)")
+    parser.add_argument("--out", type=Path, help="output folder (default <run>/eval_<dataset>_<split>)")
+    parser.add_argument("--latency", action="store_true", help="also time 640x480 batch-1 inference here")
+    parser.add_argument("--batch-size", type=int, help="default: the config's eval.batch_size")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--worst", type=int, default=8, help="overlays of the N worst frames (default 8)")
+    parser.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the metrics table."""
+    from handseg.engine.evaluate import evaluate
+    from handseg.engine.report import metrics_table
+
+    split = None if args.split == "all" else args.split
+    out = args.out
+    if out is None:
+        run_dir = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
+        out = run_dir / f"eval_{args.dataset.resolve().name}_{args.split}"
+    metrics = evaluate(
+        args.checkpoint, args.dataset, split=split, batch_size=args.batch_size, out_dir=out, latency=args.latency,
+        device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.no_progress,
+    )  # fmt: skip
+    print(metrics_table(metrics))
+    print(f"wrote {out}/ (metrics.json, metrics.md, per_frame.csv, worst/*.png)")
+    return 0

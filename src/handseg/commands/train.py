@@ -1,0 +1,56 @@
+"""`handseg train CONFIG`: train (or resume) a model from a YAML config with Lightning Fabric."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `handseg train`."""
+    parser.add_argument("config", type=Path, help="experiment YAML (see configs/)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set train.max_steps=200 --set optim.lr=1e-4")  # fmt: skip
+    parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>); resumed if it holds one")
+    parser.add_argument("--devices", type=int, help="devices (processes) on this machine; > 1 runs DDP")
+    parser.add_argument("--num-nodes", type=int, help="machines (with torchrun or SLURM)")
+    parser.add_argument("--accelerator", choices=("cpu", "gpu", "cuda", "auto"), help="default: auto")
+    parser.add_argument("--strategy", help="Fabric strategy (default auto: ddp when devices > 1)")
+    parser.add_argument("--precision", choices=("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true"))
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    parser.add_argument("--force", action="store_true", help="start the run folder over (deletes its run files)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the config, apply flags, train, print the best metrics."""
+    from handseg.config import load_config
+
+    overrides = list(args.overrides)
+    for flag, key in (("devices", "devices"), ("num_nodes", "num_nodes"), ("accelerator", "accelerator"),
+                      ("strategy", "strategy"), ("precision", "precision")):  # fmt: skip
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"runtime.{key}={'gpu' if value == 'cuda' else value}")
+    if args.compile:
+        overrides.append("runtime.compile=true")
+    if args.channels_last:
+        overrides.append("train.channels_last=true")
+    config = load_config(args.config, overrides)
+    if not config.get("name"):
+        config["name"] = args.config.stem
+    run_dir = args.out or Path("runs") / args.config.stem
+
+    from handseg.engine.train import train
+
+    result = train(config, run_dir, force=args.force, progress=not args.no_progress)
+    best = result.get("best") or {}
+    shown = {k: round(v, 4) for k, v in best.items() if isinstance(v, float)}
+    import lightning  # noqa: F401  (already imported by train)
+    import torch
+
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    if rank == 0:
+        print(f"run {result['run_dir']}: step {result['step']}/{result['total_steps']}; best {shown}")
+    return 0

@@ -1,0 +1,233 @@
+"""Evaluation: metrics over a dataset (DDP-aware), per-frame scores, latency; `evaluate()` for the API and CLI."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from handseg.errors import ConfigError
+
+SEG_KEYS = ("pixel_acc", "mean_acc", "mean_iu", "fw_iu", "miou_hand_object")
+PARTS_PER_HAND = 17
+
+
+def headline(task: str) -> str:
+    """The metric that picks best.ckpt: hand/object mean IoU, or part mIoU for amodal."""
+    return "miou_hand_object" if task == "segmentation" else "miou"
+
+
+def predict_labels(logits: torch.Tensor, task: str) -> torch.Tensor:
+    """Labels from logits: N x H x W (segmentation) or N x 2 x H x W part maps (amodal, 17 channels a hand)."""
+    if task == "segmentation":
+        return logits.argmax(1)
+    if logits.shape[1] != 2 * PARTS_PER_HAND:
+        raise ConfigError(f"amodal model must output {2 * PARTS_PER_HAND} channels, got {logits.shape[1]}")
+    return torch.stack([logits[:, :PARTS_PER_HAND].argmax(1), logits[:, PARTS_PER_HAND:].argmax(1)], 1)
+
+
+def frame_scores(pred: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, float]:
+    """Scores of one frame: FCN metrics of its own confusion matrix, or its part mIoU (amodal)."""
+    if task == "segmentation":
+        from handseg.metrics import scores_from_confusion
+
+        valid = target != 255
+        index = target[valid] * 3 + pred[valid]
+        hist = torch.bincount(index.reshape(-1), minlength=9)[:9].view(3, 3).cpu().numpy()
+        scores = scores_from_confusion(hist)
+        return {k: scores[k] for k in SEG_KEYS}
+    from handseg.metrics import AmodalPartIoU
+
+    metric = AmodalPartIoU()
+    metric.update(pred[None], target[None])
+    return {"miou": float(metric.compute()["miou"])}
+
+
+class Tracker:
+    """The task's streaming metric: ConfusionMatrix (segmentation) or AmodalPartIoU, summed over ranks."""
+
+    def __init__(self, task: str, device: Any = None) -> None:
+        from handseg import metrics
+
+        self.task = task
+        if task == "segmentation":
+            self.metric = metrics.ConfusionMatrix(num_classes=3, ignore_index=255, device=device)
+        else:
+            self.metric = metrics.AmodalPartIoU()
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch of predicted labels and targets."""
+        self.metric.update(pred, target)
+
+    def compute(self, fabric: Any = None) -> dict[str, Any]:
+        """The metrics over every rank's data."""
+        if fabric is not None and fabric.world_size > 1:
+            if self.task == "segmentation":
+                self.metric.sync(fabric)
+            else:  # AmodalPartIoU has no sync: gather every rank's per-image part IoUs
+                from handseg.engine.runtime import gather_objects
+
+                parts = gather_objects(fabric, (self.metric._ious, self.metric._ids))
+                self.metric._ious = [a for ious, _ in parts for a in ious]
+                self.metric._ids = [i for _, ids in parts for i in ids]
+        return dict(self.metric.compute())
+
+
+@torch.no_grad()
+def run_eval(
+    model: nn.Module,
+    loader: Any,
+    task: str,
+    device: Any = "cpu",
+    fabric: Any = None,
+    loss_fn: nn.Module | None = None,
+    per_frame: bool = False,
+    channels_last: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Metrics (+ mean loss) over a loader; with per_frame, a list of per-frame scores by dataset index."""
+    from tqdm import tqdm
+
+    was_training = model.training
+    model.eval()
+    tracker = Tracker(task, device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    count = torch.zeros((), dtype=torch.float64, device=device)
+    frames: list[dict[str, Any]] = []
+    for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress, leave=False):
+        x = batch["input"].to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        target = batch["target"].to(device, non_blocking=True)
+        logits = model(x).float()
+        if loss_fn is not None:
+            loss_sum += loss_fn(logits, target).double() * x.shape[0]
+        count += x.shape[0]
+        pred = predict_labels(logits, task)
+        tracker.update(pred, target)
+        if per_frame:
+            for k, index in enumerate(batch["index"].tolist()):
+                frames.append({"index": index, **frame_scores(pred[k], target[k], task)})
+    if fabric is not None and fabric.world_size > 1:
+        loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
+        count = fabric.all_reduce(count, reduce_op="sum")
+        if per_frame:
+            gathered: list[Any] = [None] * fabric.world_size
+            torch.distributed.all_gather_object(gathered, frames)
+            frames = sorted((f for part in gathered for f in part), key=lambda f: f["index"])
+    metrics = tracker.compute(fabric)
+    metrics["frames_evaluated"] = int(count.item())
+    if loss_fn is not None and count.item() > 0:
+        metrics["loss"] = float(loss_sum.item() / count.item())
+    model.train(was_training)
+    result: dict[str, Any] = {"metrics": metrics}
+    if per_frame:
+        result["frames"] = frames
+    return result
+
+
+@torch.no_grad()
+def measure_latency(
+    model: nn.Module,
+    in_channels: int,
+    size: tuple[int, int] = (640, 480),
+    device: Any = "cpu",
+    repeats: int = 10,
+    warmup: int = 2,
+    channels_last: bool = False,
+) -> dict[str, Any]:
+    """Forward latency (ms) at batch 1 and `size` (width, height) on `device`: median, min, mean."""
+    model.eval()
+    x = torch.randn(1, in_channels, size[1], size[0], device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        model(x)
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(x)
+        sync()
+        times.append((time.perf_counter() - start) * 1000)
+    return {
+        "latency_ms": float(np.median(times)),
+        "latency_min_ms": float(min(times)),
+        "latency_mean_ms": float(np.mean(times)),
+        "latency_size": f"{size[0]}x{size[1]}",
+        "latency_device": str(device),
+        "latency_threads": torch.get_num_threads(),
+    }
+
+
+def evaluate(
+    model_or_ckpt: nn.Module | str | Path,
+    dataset: Any,
+    config: dict[str, Any] | None = None,
+    split: str | None = "val",
+    batch_size: int | None = None,
+    out_dir: str | Path | None = None,
+    latency: bool = False,
+    device: str | None = None,
+    workers: int = 0,
+    worst: int = 8,
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a model (or checkpoint / run folder) on a dataset (handseg-v1 folder or a Sample reader).
+
+    Inputs are resized to the training size of the config (config["data"]["size"]). Returns the metrics dict;
+    with out_dir, also writes metrics.json, metrics.md, per_frame.csv, confusion.png (segmentation) and
+    overlays of the worst frames (worst/).
+    """
+    from handseg.data.format import HandsegDataset
+    from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
+    from handseg.engine.checkpoint import load_model
+
+    if isinstance(model_or_ckpt, str | Path):
+        model, config = load_model(model_or_ckpt)
+    else:
+        model = model_or_ckpt
+        if config is None:
+            raise ConfigError("evaluate(model, ...) needs the model's config")
+    if out_dir is not None:
+        from handseg.utils.io import prepare_output_dir
+
+        out_dir = prepare_output_dir(out_dir, force)
+    task, data_cfg = config["task"], config["data"]
+    reader = HandsegDataset(dataset, split=split) if isinstance(dataset, str | Path) else dataset
+    if len(reader) == 0:
+        raise ConfigError(f"{dataset}: split {split!r} has no frames")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device).eval()
+    torch_ds = SegmentationDataset(reader, task, data_cfg["modality"], tuple(data_cfg["size"]))
+    batch_size = batch_size or int(config.get("eval", {}).get("batch_size", 4))
+    sampler = EpochSampler(len(torch_ds), batch_size, shuffle=False)
+    loader = make_loader(torch_ds, sampler, batch_size, workers, pin_memory=device.startswith("cuda"))
+    result = run_eval(model, loader, task, device=device, per_frame=True, progress=progress)
+    metrics = result["metrics"]
+    frames = result["frames"]
+    ids = getattr(reader, "ids", None)
+    for frame in frames:
+        frame["id"] = ids[frame["index"]] if ids is not None else str(frame["index"])
+    if latency:
+        metrics.update(measure_latency(model, int(config["model"]["in_channels"]), device=device))
+    metrics["frames"] = len(frames)
+    metrics["model"] = config["model"]["name"]
+    metrics["task"] = task
+    if out_dir is not None:
+        from handseg.engine.report import write_eval_outputs
+
+        write_eval_outputs(Path(out_dir), model, torch_ds, config, metrics, frames, worst, device)
+    return metrics
+
+
+def sort_worst(frames: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Frames by ascending score (NaN last)."""
+    return sorted(frames, key=lambda f: (math.isnan(f[key]), f[key]))

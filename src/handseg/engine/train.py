@@ -1,0 +1,306 @@
+"""The training loop (Lightning Fabric): exact resume from last.ckpt, best.ckpt by validation, logs and curves.
+
+Exact resume: each epoch's order is a permutation fixed by (seed, epoch) and each sample's augmentation by
+(seed, epoch, index), so nothing depends on worker processes or on how often the run was interrupted. A
+checkpoint holds the model, optimizer, scheduler, step and every rank's Python/NumPy/torch RNG states; on
+resume the epoch of the step is replayed from the batch after the last one trained on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handseg.config import deep_merge, dump_config, validate
+from handseg.engine.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from handseg.engine.evaluate import headline, run_eval
+from handseg.engine.runtime import (
+    broadcast_buffers,
+    build_model_from_config,
+    check_run_dir,
+    ensure_dataset,
+    gather_objects,
+    link_or_copy,
+    make_fabric,
+)
+from handseg.errors import ConfigError
+from handseg.utils.io import atomic_write_json, atomic_write_text
+
+
+def train(
+    config: dict[str, Any],
+    run_dir: str | Path,
+    force: bool = False,
+    progress: bool = True,
+    stop_after_steps: int | None = None,
+    fabric: Any = None,
+) -> dict[str, Any]:
+    """Train (or resume) the config into `run_dir`; return {"best": metrics, "last": metrics, "step", ...}.
+
+    `stop_after_steps` ends the run after that many steps with last.ckpt written, as a kill would (tests).
+    A config with `phases` trains each phase into run_dir/phase<k>_<name>, phase k+1 from phase k's best.ckpt.
+    """
+    config = validate(config)
+    run_dir = Path(run_dir)
+    if config["phases"]:
+        return train_phases(config, run_dir, force, progress, stop_after_steps, fabric)
+    fabric = fabric or make_fabric(config["runtime"])
+    resume_from = check_run_dir(run_dir, config, force, fabric)
+    if fabric.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_config(config))
+    fabric.barrier()
+    return Trainer(config, run_dir, fabric, progress).fit(resume_from, stop_after_steps)
+
+
+def train_phases(
+    config: dict[str, Any], run_dir: Path, force: bool, progress: bool, stop_after_steps: int | None, fabric: Any
+) -> dict[str, Any]:
+    """Train the phases one after another; run_dir/best.ckpt and last.ckpt link to the last phase's."""
+    fabric = fabric or make_fabric(config["runtime"])
+    base = {k: v for k, v in config.items() if k != "phases"}
+    init_from = config.get("init_from")
+    result: dict[str, Any] = {}
+    for k, phase in enumerate(config["phases"]):
+        name = str(phase.get("name", k + 1))
+        sub = validate(deep_merge(base, {key: v for key, v in phase.items() if key != "name"}))
+        sub["init_from"] = init_from
+        sub_dir = run_dir / f"phase{k + 1}_{name}"
+        result = train(sub, sub_dir, force=force and k == 0, progress=progress, stop_after_steps=stop_after_steps,
+                       fabric=fabric)  # fmt: skip
+        force = False
+        if result.get("stopped"):
+            return result
+        init_from = str(sub_dir / "best.ckpt")
+        if stop_after_steps is not None:
+            stop_after_steps = max(1, stop_after_steps - result["step"])
+    if fabric.is_global_zero:
+        atomic_write_text(run_dir / "config.yaml", dump_config(config))
+        for name in ("best.ckpt", "last.ckpt", "metrics.json", "curves.png"):
+            if (sub_dir / name).exists():
+                link_or_copy(sub_dir / name, run_dir / name)
+    fabric.barrier()
+    return {**result, "run_dir": str(run_dir)}
+
+
+class Trainer:
+    """One training run of one config on one Fabric."""
+
+    def __init__(self, config: dict[str, Any], run_dir: Path, fabric: Any, progress: bool = True) -> None:
+        self.config, self.run_dir, self.fabric, self.progress = config, run_dir, fabric, progress
+        self.task = config["task"]
+        self.key = headline(self.task)
+        train_cfg = config["train"]
+        world = fabric.world_size
+        if train_cfg["batch_size"] % world:
+            raise ConfigError(f"train.batch_size {train_cfg['batch_size']} is not divisible by {world} ranks")
+        self.batch = train_cfg["batch_size"] // world
+        self.channels_last = bool(train_cfg["channels_last"])
+        self.step = 0
+        self.best_score = -math.inf
+        self.best_metrics: dict[str, Any] = {}
+        self.last_metrics: dict[str, Any] = {}
+
+    # ----- setup -------------------------------------------------------------------------------------------
+    def _setup_data(self) -> None:
+        from handseg.data.format import HandsegDataset
+        from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
+
+        cfg, fabric = self.config, self.fabric
+        data = cfg["data"]
+        root = ensure_dataset(cfg, fabric)
+        size = tuple(data["size"])
+        train_set = SegmentationDataset(
+            HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, augment=cfg["augment"]
+        )
+        val_set = SegmentationDataset(HandsegDataset(root, data["val_split"]), self.task, data["modality"], size)
+        pin = fabric.device.type == "cuda"
+        rank, world = fabric.global_rank, fabric.world_size
+        self.train_sampler = EpochSampler(len(train_set), self.batch, cfg["seed"], True, rank, world)
+        self.steps_per_epoch = self.train_sampler.batches_per_epoch()
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                f"{root}: split {data['train_split']!r} has {len(train_set)} frames, fewer than one batch of "
+                f"{cfg['train']['batch_size']}"
+            )
+        self.train_loader = make_loader(train_set, self.train_sampler, self.batch, data["workers"], pin)
+        eval_batch = max(1, cfg["eval"]["batch_size"])
+        val_sampler = EpochSampler(len(val_set), eval_batch, shuffle=False, rank=rank, world=world)
+        self.val_loader = make_loader(val_set, val_sampler, eval_batch, min(data["workers"], 1), pin)
+
+    def _setup_model(self, resume: dict[str, Any] | None) -> None:
+        from handseg.engine.schedule import build_optimizer, build_scheduler
+        from handseg.losses import build_loss
+
+        cfg, fabric = self.config, self.fabric
+        fabric.seed_everything(cfg["seed"], verbose=False)
+        init = dict(cfg, init_from=None) if resume else cfg  # resumed weights replace init_from's anyway
+        self.raw_model = build_model_from_config(init)
+        if resume:
+            self.raw_model.load_state_dict(resume["model"])
+        if self.channels_last:
+            self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
+        module = torch.compile(self.raw_model) if cfg["runtime"]["compile"] else self.raw_model
+        optimizer = build_optimizer(self.raw_model.parameters(), cfg["optim"])
+        self.model, self.optimizer = fabric.setup(module, optimizer)
+        self.scheduler = build_scheduler(self.optimizer, cfg["schedule"])
+        loss_cfg = dict(cfg["loss"])
+        self.loss_fn = build_loss(loss_cfg.pop("name"), **loss_cfg).to(fabric.device)
+        if resume:
+            self.optimizer.load_state_dict(resume["optimizer"])
+            self.scheduler.load_state_dict(resume["scheduler"])
+            self.step = int(resume["step"])
+            self.best_score = float(resume.get("best_metric", -math.inf))
+            self.best_metrics = resume.get("best_metrics", {})
+            self.last_metrics = resume.get("metrics", {})
+            states = resume.get("rng") or []
+            if len(states) == fabric.world_size:
+                set_rng_state(states[fabric.global_rank])
+            else:
+                fabric.print(
+                    f"note: checkpoint has RNG states of {len(states)} ranks, this run has {fabric.world_size}"
+                )
+                torch.manual_seed(cfg["seed"] + self.step + fabric.global_rank)
+        else:
+            torch.manual_seed(cfg["seed"] + fabric.global_rank)  # per-rank dropout; weights already identical
+
+    # ----- checkpoints --------------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "model": self.raw_model.state_dict(),
+            "config": self.config,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "epoch": self.step // self.steps_per_epoch,
+            "best_metric": self.best_score,
+            "best_metrics": self.best_metrics,
+            "metrics": self.last_metrics,
+            "world_size": self.fabric.world_size,
+        }
+
+    def save(self, best: bool = False) -> None:
+        """Write last.ckpt (and best.ckpt) atomically from rank 0, with every rank's RNG state."""
+        states = gather_objects(self.fabric, rng_state())
+        if self.fabric.is_global_zero:
+            state = self._state()
+            state["rng"] = states
+            save_checkpoint(self.run_dir / "last.ckpt", state)
+            if best:
+                link_or_copy(self.run_dir / "last.ckpt", self.run_dir / "best.ckpt")
+        self.fabric.barrier()
+
+    # ----- loop ---------------------------------------------------------------------------------------------
+    def validate(self, log: Any) -> bool:
+        """Evaluate on the val split; log; return True when this is the best score so far."""
+        broadcast_buffers(self.fabric, self.raw_model)
+        result = run_eval(
+            self.model, self.val_loader, self.task, self.fabric.device, self.fabric, self.loss_fn,
+            channels_last=self.channels_last,
+        )  # fmt: skip
+        metrics = {k: v for k, v in result["metrics"].items() if isinstance(v, int | float | list)}
+        metrics["step"] = self.step
+        self.last_metrics = metrics
+        score = metrics.get(self.key, float("nan"))
+        is_best = not math.isnan(score) and score > self.best_score
+        if is_best:
+            self.best_score, self.best_metrics = score, metrics
+        if self.fabric.is_global_zero:
+            log.log(self.step, round(self.step / self.steps_per_epoch, 3), "val", metrics)
+            atomic_write_json(self.run_dir / "metrics.json", {"best": self.best_metrics, "last": metrics})
+            self._plot()
+        return is_best
+
+    def _plot(self) -> None:
+        try:
+            from handseg.viz.plots import plot_curves
+
+            plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png", title=self.run_dir.name)
+        except Exception as exc:  # a plot must never stop training
+            self.fabric.print(f"note: curves not plotted ({type(exc).__name__}: {exc})")
+
+    def fit(self, resume_from: Path | None, stop_after_steps: int | None = None) -> dict[str, Any]:
+        """Run the loop to the step budget (or `stop_after_steps`); return the best and last metrics."""
+        from tqdm import tqdm
+
+        from handseg.engine.runlog import RunLog
+
+        cfg, fabric = self.config, self.fabric
+        self._setup_data()
+        resume = read_checkpoint(resume_from) if resume_from else None
+        self._setup_model(resume)
+        t = cfg["train"]
+        total = t["max_steps"] or t["epochs"] * self.steps_per_epoch
+        val_every = t["val_every_steps"] or t["val_every_epochs"] * self.steps_per_epoch
+        if self.step >= total:
+            return self._result(total, stopped=False)
+        log = RunLog(self.run_dir, self.step, tensorboard=True) if fabric.is_global_zero else None
+        if resume:
+            fabric.print(f"resuming {self.run_dir} at step {self.step}/{total}")
+        bar = tqdm(total=total, initial=self.step, desc=self.run_dir.name, unit="step",
+                   disable=not (self.progress and fabric.is_global_zero), dynamic_ncols=True)  # fmt: skip
+        self.model.train()
+        loss_sum, loss_count, tick, tick_step = torch.zeros((), device=fabric.device), 0, time.perf_counter(), self.step
+        stopped = False
+        while self.step < total and not stopped:
+            epoch = self.step // self.steps_per_epoch
+            self.train_sampler.set_epoch(epoch, self.step % self.steps_per_epoch)
+            for batch in self.train_loader:
+                x = batch["input"].to(fabric.device, non_blocking=True)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                target = batch["target"].to(fabric.device, non_blocking=True)
+                loss = self.loss_fn(self.model(x).float(), target)
+                self.optimizer.zero_grad(set_to_none=True)
+                fabric.backward(loss)
+                if t["grad_clip"]:
+                    fabric.clip_gradients(self.model, self.optimizer, max_norm=float(t["grad_clip"]))
+                self.optimizer.step()
+                self.scheduler.step()
+                self.step += 1
+                loss_sum += loss.detach()
+                loss_count += 1
+                bar.update(1)
+                if self.step % t["log_every_steps"] == 0 or self.step == total:
+                    mean_loss = float(fabric.all_reduce(loss_sum / loss_count, reduce_op="mean"))
+                    elapsed = time.perf_counter() - tick
+                    ips = (self.step - tick_step) * t["batch_size"] / max(elapsed, 1e-9)
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{ips:.1f}", lr=f"{lr:.2g}")
+                    if log is not None:
+                        log.log(
+                            self.step,
+                            round(self.step / self.steps_per_epoch, 3),
+                            "train",
+                            {"loss": mean_loss, "lr": lr, "images_per_s": ips},
+                        )
+                    loss_sum.zero_()
+                    loss_count, tick, tick_step = 0, time.perf_counter(), self.step
+                stop_now = stop_after_steps is not None and self.step >= stop_after_steps
+                if self.step % val_every == 0 or self.step == total:
+                    self.save(best=self.validate(log))
+                    tick = time.perf_counter()  # validation time is not training throughput
+                elif self.step % t["ckpt_every_steps"] == 0 or stop_now:
+                    self.save()
+                if stop_now and self.step < total:
+                    stopped = True
+                if stopped or self.step >= total:
+                    break
+        bar.close()
+        if log is not None:
+            log.close()
+        return self._result(total, stopped)
+
+    def _result(self, total: int, stopped: bool) -> dict[str, Any]:
+        return {
+            "best": self.best_metrics,
+            "last": self.last_metrics,
+            "step": self.step,
+            "total_steps": total,
+            "stopped": stopped,
+            "run_dir": str(self.run_dir),
+        }
