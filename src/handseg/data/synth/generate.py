@@ -1,0 +1,189 @@
+"""Render frames and write synthetic handseg-v1 datasets (deterministic per seed, any number of workers)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handseg.data.format import DatasetWriter, Intrinsics, Manifest
+from handseg.data.synth.objects import OBJECT_TYPES
+from handseg.data.synth.render import render_scene
+from handseg.data.synth.scene import sample_scene
+from handseg.data.synth.sensor import color_image, depth_image, normals
+from handseg.errors import ConfigError
+
+GENERATOR_VERSION = 1
+_STALE = ("depth", "color", "label", "parts", "scene", "splits")
+
+
+def camera(width: int, height: int) -> Intrinsics:
+    """The SR300-like depth camera (fx = fy = 475 at 640x480) at another image size."""
+    return Intrinsics().scaled(width, height)
+
+
+def render_frame(
+    seed: int, index: int, width: int = 640, height: int = 480, object_types: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Frame `index` of the stream seeded by `seed`: depth (uint16 mm), color, label, parts, scene, intrinsics."""
+    _check_size(width, height)
+    types = _check_types(object_types or OBJECT_TYPES)
+    intr = camera(width, height)
+    rng = np.random.default_rng([int(seed), int(index)])
+    scene = sample_scene(rng, intr, types)
+    render = render_scene(scene.prims(), scene.planes, intr)
+    n = normals(render.depth, intr)
+    depth, sensor_info = depth_image(render, intr, rng, n)
+    color, color_info = color_image(render, intr, scene.materials, scene.planes, rng, n)
+    info = {
+        "seed": int(seed),
+        "index": int(index),
+        "generator_version": GENERATOR_VERSION,
+        "camera": intr.to_dict(),
+        "depth_sensor": sensor_info,
+        "color_camera": color_info,
+        **scene.info,
+    }
+    return {
+        "depth": depth,
+        "color": color,
+        "label": render.label,
+        "parts": render.parts,
+        "visible_parts": render.visible_parts,
+        "scene": info,
+        "intrinsics": intr,
+    }
+
+
+def _check_size(width: int, height: int) -> None:
+    if not (isinstance(width, int | np.integer) and isinstance(height, int | np.integer)) or width < 16 or height < 16:
+        raise ConfigError(f"image size must be two integers of at least 16, got {width}x{height}")
+
+
+def _check_types(types: Sequence[str]) -> tuple[str, ...]:
+    bad = [t for t in types if t not in OBJECT_TYPES]
+    if bad or not types:
+        raise ConfigError(f"unknown object type(s) {bad or '(none)'}; choose from {', '.join(OBJECT_TYPES)}")
+    return tuple(types)
+
+
+def split_indices(frames: int, seed: int, val_fraction: float) -> set[int]:
+    """Indices of the validation frames: a seeded random subset of round(frames * val_fraction)."""
+    n_val = round(frames * val_fraction)
+    if val_fraction > 0 and frames >= 2:
+        n_val = min(max(n_val, 1), frames - 1)
+    order = np.random.default_rng([int(seed), 2**31 - 1]).permutation(frames)
+    return {int(i) for i in order[:n_val]}
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(writer: DatasetWriter, seed: int, size: tuple[int, int]) -> None:
+    _WORKER.update(writer=writer, seed=seed, size=size)
+
+
+def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]:
+    """Render one frame and write its files; returns (id, split, object type)."""
+    index, split, types = task
+    width, height = _WORKER["size"]
+    frame = render_frame(_WORKER["seed"], index, width, height, types)
+    sample_id = f"{index:06d}"
+    scene = {**frame["scene"], "split": split}
+    _WORKER["writer"].write(sample_id, frame["depth"], frame["label"], frame["color"], frame["parts"], scene)
+    return sample_id, split, scene["object"]["type"]
+
+
+def _clear_stale(root: Path) -> None:
+    """With --force: drop the manifest and frame files an earlier dataset left in `root`."""
+    (root / "manifest.json").unlink(missing_ok=True)
+    for kind in _STALE:
+        folder = root / kind
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file() and path.suffix in (".png", ".json", ".txt"):
+                    path.unlink()
+
+
+def generate_dataset(
+    out: str | Path,
+    frames: int,
+    seed: int = 0,
+    size: tuple[int, int] = (640, 480),
+    workers: int = 1,
+    force: bool = False,
+    val_fraction: float = 0.25,
+    progress: bool = True,
+    val_objects: Sequence[str] | None = None,
+    compression: int = 1,
+) -> Path:
+    """Write a synthetic handseg-v1 dataset of `frames` frames with train/val splits; returns its folder.
+
+    With `val_objects`, validation frames show only those object types and training frames never do.
+    """
+    if not isinstance(frames, int | np.integer) or isinstance(frames, bool) or frames < 1:
+        raise ConfigError(f"frames must be a positive integer, got {frames!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    width, height = (int(v) for v in size)
+    _check_size(width, height)
+    if not 0.0 <= float(val_fraction) < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if int(workers) < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    val_types = _check_types(list(val_objects)) if val_objects else OBJECT_TYPES
+    train_types = tuple(t for t in OBJECT_TYPES if t not in val_types) if val_objects else OBJECT_TYPES
+    if not train_types:
+        raise ConfigError("val_objects holds every object type: nothing is left for training")
+    val_set = split_indices(int(frames), int(seed), float(val_fraction))
+    intr = camera(width, height)
+    settings = {
+        "name": "handseg.synth",
+        "version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "frames": int(frames),
+        "size": [width, height],
+        "val_fraction": float(val_fraction),
+        "train_objects": list(train_types),
+        "val_objects": list(val_types),
+    }
+    out = Path(out)
+    existed = out.is_dir() and any(out.iterdir())
+    writer = DatasetWriter(
+        out, Manifest(name=out.name, sensor=intr, generator=settings), force=force, compression=compression
+    )
+    if existed:
+        _clear_stale(out)
+        writer = DatasetWriter(out, writer.manifest, force=True, compression=compression)
+    tasks = [(i, "val" if i in val_set else "train", val_types if i in val_set else train_types) for i in range(frames)]
+    splits: dict[str, list[str]] = {"train": [], "val": []}
+    results = _run(tasks, writer, int(seed), (width, height), int(workers), progress)
+    for sample_id, split, _ in results:
+        splits[split].append(sample_id)
+    writer.finish({k: sorted(v) for k, v in splits.items()})
+    return out
+
+
+def _run(tasks, writer, seed, size, workers, progress) -> list[tuple[str, str, str]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc="synth", unit="frame", disable=not progress)
+    results = []
+    try:
+        if workers == 1:
+            _init_worker(writer, seed, size)
+            for task in tasks:
+                results.append(_write_frame(task))
+                bar.update()
+        else:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(writer, seed, size)) as pool:
+                for result in pool.imap(_write_frame, tasks, chunksize=4):
+                    results.append(result)
+                    bar.update()
+    finally:
+        bar.close()
+    return results

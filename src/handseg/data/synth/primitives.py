@@ -1,0 +1,240 @@
+"""Analytic shapes of the synthetic scenes: ray hits (depth along the optical axis) and signed distances.
+
+Rays leave the camera centre along d = (x, y, 1) with x = (u - cx) / fx, y = (v - cy) / fy, so the ray parameter of a
+hit is its depth z. Every `hit_*` takes the ray components of an image crop (X of shape 1xW, Y of shape Hx1, and
+DD = X^2 + Y^2 + 1 of shape HxW) and returns the depth of the nearest hit in front of the camera, inf where it misses.
+Every `sdf_*` takes Nx3 points and returns their signed distance (negative inside).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INF = np.float32(np.inf)
+
+
+@dataclass
+class Prim:
+    """One shape in camera coordinates (metres): kind, its parameters, scene group and id within the group."""
+
+    kind: str  # sphere, capsule, ellipsoid, box, cylinder, cup
+    params: dict[str, np.ndarray | float]
+    group: int = 0  # 0 left hand, 1 right hand, 2 object, 3 background shape
+    pid: int = 0  # part id for hands (1..16, 17 forearm), material index otherwise
+    material: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def transformed(self, rot: np.ndarray, trans: np.ndarray) -> Prim:
+        """The same shape moved by x -> rot @ x + trans."""
+        p = dict(self.params)
+        for key in ("a", "b", "c"):
+            if key in p:
+                p[key] = rot @ np.asarray(p[key], np.float64) + trans
+        if "rot" in p:
+            p["rot"] = rot @ np.asarray(p["rot"], np.float64)
+        return Prim(self.kind, p, self.group, self.pid, self.material, dict(self.meta))
+
+    def aabb(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounding box (lo, hi) in the current frame."""
+        p = self.params
+        if self.kind == "sphere":
+            r = float(p["r"])
+            return p["c"] - r, p["c"] + r
+        if self.kind in ("capsule", "cylinder", "cup"):
+            r = float(p["r"])
+            lo, hi = np.minimum(p["a"], p["b"]), np.maximum(p["a"], p["b"])
+            return lo - r, hi + r
+        if self.kind in ("ellipsoid", "box"):
+            ext = np.abs(np.asarray(p["rot"])) @ np.asarray(p["s"])
+            return p["c"] - ext, p["c"] + ext
+        raise ValueError(f"unknown primitive {self.kind}")
+
+
+def _sqrt_pos(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Square root of the positive part of h and the mask h >= 0."""
+    ok = h >= 0
+    return np.sqrt(np.where(ok, h, 0)), ok
+
+
+def hit_sphere(c: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
+    """Nearest hit of a sphere."""
+    c0, c1, c2 = c.tolist()
+    b = -(c0 * X + c1 * Y + c2)
+    cc = c0 * c0 + c1 * c1 + c2 * c2 - r * r
+    sq, ok = _sqrt_pos(b * b - DD * cc)
+    t = (-b - sq) / DD
+    return np.where(ok & (t > 0), t, INF)
+
+
+def hit_capsule(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
+    """Nearest hit of a capsule (segment a-b swept by a sphere of radius r)."""
+    ba = b - a
+    baba, baoa, oaoa = float(ba @ ba), -float(ba @ a), float(a @ a)
+    (b0, b1, b2), (a0, a1, a2) = ba.tolist(), a.tolist()
+    bard = b0 * X + b1 * Y + b2
+    rdoa = -(a0 * X + a1 * Y + a2)
+    qa = baba * DD - bard * bard
+    qb = baba * rdoa - baoa * bard
+    qc = baba * oaoa - baoa * baoa - r * r * baba
+    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (-qb - sq) / qa
+    y = baoa + t * bard
+    body = np.where(ok & (y > 0) & (y < baba) & (t > 0), t, INF)
+    return np.minimum(body, np.minimum(hit_sphere(a, r, X, Y, DD), hit_sphere(b, r, X, Y, DD)))
+
+
+def _local_rays(c: np.ndarray, m: np.ndarray, X: np.ndarray, Y: np.ndarray):
+    """Ray origin and direction components in a local frame x' = m @ (x - c)."""
+    o = (m @ (-c)).tolist()
+    rows = m.tolist()
+    d = [row[0] * X + row[1] * Y + row[2] for row in rows]
+    return o, d
+
+
+def hit_ellipsoid(
+    c: np.ndarray, rot: np.ndarray, s: np.ndarray, X: np.ndarray, Y: np.ndarray, DD: np.ndarray
+) -> np.ndarray:
+    """Nearest hit of an ellipsoid with centre c, axes the columns of rot and semi-axes s."""
+    m = (rot / s[None, :]).T
+    o, d = _local_rays(c, m, X, Y)
+    qa = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+    qb = o[0] * d[0] + o[1] * d[1] + o[2] * d[2]
+    qc = o[0] * o[0] + o[1] * o[1] + o[2] * o[2] - 1.0
+    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    t = (-qb - sq) / qa
+    return np.where(ok & (t > 0), t, INF)
+
+
+def hit_box(c: np.ndarray, rot: np.ndarray, s: np.ndarray, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
+    """Nearest hit of an oriented box with centre c, axes the columns of rot and half sizes s."""
+    o, d = _local_rays(c, rot.T, X, Y)
+    s = np.asarray(s).tolist()
+    near = np.full(DD.shape, -np.inf, np.float32)
+    far = np.full(DD.shape, np.inf, np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(3):
+            inv = 1.0 / d[i]
+            t1 = (-s[i] - o[i]) * inv
+            t2 = (s[i] - o[i]) * inv
+            near = np.maximum(near, np.minimum(t1, t2))
+            far = np.minimum(far, np.maximum(t1, t2))
+    return np.where((near <= far) & (near > 0), near, INF)
+
+
+def _cylinder_interval(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray):
+    """Entry and exit depth of a capped cylinder (inf, -inf where the ray misses)."""
+    ba = b - a
+    baba, baoa, oaoa = float(ba @ ba), -float(ba @ a), float(a @ a)
+    (b0, b1, b2), (a0, a1, a2) = ba.tolist(), a.tolist()
+    bard = b0 * X + b1 * Y + b2
+    rdoa = -(a0 * X + a1 * Y + a2)
+    qa = baba * DD - bard * bard
+    qb = baba * rdoa - baoa * bard
+    qc = baba * oaoa - baoa * baoa - r * r * baba
+    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = (-qb - sq) / qa
+        t2 = (-qb + sq) / qa
+        s1 = -baoa / bard
+        s2 = (baba - baoa) / bard
+    lo = np.maximum(t1, np.minimum(s1, s2))
+    hi = np.minimum(t2, np.maximum(s1, s2))
+    good = ok & (lo <= hi)
+    return np.where(good, lo, INF), np.where(good, hi, -INF)
+
+
+def hit_cylinder(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
+    """Nearest hit of a capped cylinder with axis a-b."""
+    lo, _ = _cylinder_interval(a, b, r, X, Y, DD)
+    return np.where(lo > 0, lo, INF)
+
+
+def hit_cup(
+    a: np.ndarray, b: np.ndarray, r: float, r_in: float, bottom: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray
+) -> np.ndarray:
+    """Nearest hit of a cup: a cylinder (bottom a, open top b) minus an inner cylinder above a floor of `bottom`."""
+    axis = (b - a) / np.linalg.norm(b - a)
+    o_lo, o_hi = _cylinder_interval(a, b, r, X, Y, DD)
+    i_lo, i_hi = _cylinder_interval(a + axis * bottom, b + axis * (r + 0.05), r_in, X, Y, DD)
+    in_hole = (i_lo <= o_lo) & (o_lo <= i_hi)
+    t = np.where(in_hole, np.where(i_hi < o_hi, i_hi, INF), o_lo)
+    return np.where(t > 0, t, INF)
+
+
+def hit(prim: Prim, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
+    """Nearest hit depth of any primitive over a crop of rays."""
+    p = prim.params
+    if prim.kind == "sphere":
+        return hit_sphere(p["c"], float(p["r"]), X, Y, DD)
+    if prim.kind == "capsule":
+        return hit_capsule(p["a"], p["b"], float(p["r"]), X, Y, DD)
+    if prim.kind == "ellipsoid":
+        return hit_ellipsoid(p["c"], p["rot"], p["s"], X, Y, DD)
+    if prim.kind == "box":
+        return hit_box(p["c"], p["rot"], p["s"], X, Y, DD)
+    if prim.kind == "cylinder":
+        return hit_cylinder(p["a"], p["b"], float(p["r"]), X, Y, DD)
+    if prim.kind == "cup":
+        return hit_cup(p["a"], p["b"], float(p["r"]), float(p["r_in"]), float(p["bottom"]), X, Y, DD)
+    raise ValueError(f"unknown primitive {prim.kind}")
+
+
+# ---- signed distances (used to place grasps and check collisions) ----
+
+
+def _sdf_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of points to a segment and their clamped axial coordinate in [0, 1]."""
+    ba = b - a
+    h = np.clip(((p - a) @ ba) / max(float(ba @ ba), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(p - a - h[:, None] * ba, axis=1), h
+
+
+def _sdf_cylinder(p: np.ndarray, a: np.ndarray, b: np.ndarray, r: float) -> np.ndarray:
+    """Signed distance to a capped cylinder."""
+    ba = b - a
+    length = float(np.linalg.norm(ba))
+    axis = ba / length
+    pa = p - a
+    y = pa @ axis
+    radial = np.linalg.norm(pa - y[:, None] * axis, axis=1)
+    dx = radial - r
+    dy = np.abs(y - length / 2) - length / 2
+    outside = np.hypot(np.maximum(dx, 0), np.maximum(dy, 0))
+    return outside + np.minimum(np.maximum(dx, dy), 0)
+
+
+def sdf(prim: Prim, pts: np.ndarray) -> np.ndarray:
+    """Signed distance of Nx3 points to a primitive (exact except for ellipsoids, which are close)."""
+    p = prim.params
+    if prim.kind == "sphere":
+        return np.linalg.norm(pts - p["c"], axis=1) - float(p["r"])
+    if prim.kind == "capsule":
+        return _sdf_segment(pts, p["a"], p["b"])[0] - float(p["r"])
+    if prim.kind == "ellipsoid":
+        q = (pts - p["c"]) @ p["rot"]
+        s = np.asarray(p["s"])
+        k0 = np.linalg.norm(q / s, axis=1)
+        k1 = np.linalg.norm(q / (s * s), axis=1)
+        return k0 * (k0 - 1.0) / np.maximum(k1, 1e-9)
+    if prim.kind == "box":
+        q = np.abs((pts - p["c"]) @ p["rot"]) - np.asarray(p["s"])
+        return np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(axis=1), 0)
+    if prim.kind == "cylinder":
+        return _sdf_cylinder(pts, p["a"], p["b"], float(p["r"]))
+    if prim.kind == "cup":
+        axis = (p["b"] - p["a"]) / np.linalg.norm(p["b"] - p["a"])
+        outer = _sdf_cylinder(pts, p["a"], p["b"], float(p["r"]))
+        inner = _sdf_cylinder(pts, p["a"] + axis * float(p["bottom"]), p["b"] + axis * 0.05, float(p["r_in"]))
+        return np.maximum(outer, -inner)
+    raise ValueError(f"unknown primitive {prim.kind}")
+
+
+def sdf_union(prims: list[Prim], pts: np.ndarray) -> np.ndarray:
+    """Signed distance of points to a union of primitives."""
+    out = np.full(len(pts), np.inf)
+    for prim in prims:
+        out = np.minimum(out, sdf(prim, pts))
+    return out

@@ -1,0 +1,129 @@
+"""A z-buffer of analytic primitives: each primitive is intersected only over its screen bounding box.
+
+Each hand and the object get their own depth buffer, so the amodal part map of a hand (the hand as if nothing
+else were there, self-occlusion resolved by depth) and the visible labels come out of one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from handseg.data.format import Intrinsics
+from handseg.data.synth.hand import FOREARM
+from handseg.data.synth.primitives import INF, Prim, hit
+
+NEAR = 0.03  # metres: primitives reaching closer than this are intersected over the whole image
+
+
+@dataclass
+class Rays:
+    """Ray components of every pixel: x (1xW), y (Hx1), and x^2 + y^2 + 1 (HxW)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    DD: np.ndarray
+
+
+@lru_cache(maxsize=8)
+def rays(intr: Intrinsics) -> Rays:
+    """Pixel rays of a camera (cached)."""
+    xs = ((np.arange(intr.width) - intr.cx) / intr.fx).astype(np.float32)[None, :]
+    ys = ((np.arange(intr.height) - intr.cy) / intr.fy).astype(np.float32)[:, None]
+    dd = (xs * xs + ys * ys + 1.0).astype(np.float32)
+    return Rays(xs, ys, dd)
+
+
+def screen_box(prim: Prim, intr: Intrinsics) -> tuple[int, int, int, int] | None:
+    """Pixel box (u0, v0, u1, v1) covering a primitive's projection, None when it is off screen or behind."""
+    lo, hi = prim.aabb()
+    if hi[2] <= NEAR:
+        return None
+    if lo[2] <= NEAR:
+        return 0, 0, intr.width, intr.height
+    xs, zs = np.array([lo[0], hi[0]]), np.array([lo[2], hi[2]])
+    ys = np.array([lo[1], hi[1]])
+    us = intr.fx * (xs[:, None] / zs[None, :]) + intr.cx
+    vs = intr.fy * (ys[:, None] / zs[None, :]) + intr.cy
+    u0, u1 = max(int(np.floor(us.min())), 0), min(int(np.ceil(us.max())) + 1, intr.width)
+    v0, v1 = max(int(np.floor(vs.min())), 0), min(int(np.ceil(vs.max())) + 1, intr.height)
+    if u0 >= u1 or v0 >= v1:
+        return None
+    return u0, v0, u1, v1
+
+
+def zbuffer(prims: list[Prim], intr: Intrinsics, ids: str = "pid") -> tuple[np.ndarray, np.ndarray]:
+    """Depth (inf = empty) and the id (`pid` or `material`) of the nearest primitive at every pixel."""
+    r = rays(intr)
+    depth = np.full((intr.height, intr.width), INF, np.float32)
+    index = np.zeros((intr.height, intr.width), np.uint8)
+    for prim in prims:
+        box = screen_box(prim, intr)
+        if box is None:
+            continue
+        u0, v0, u1, v1 = box
+        t = hit(prim, r.X[:, u0:u1], r.Y[v0:v1], r.DD[v0:v1, u0:u1])
+        region = depth[v0:v1, u0:u1]
+        nearer = t < region
+        region[nearer] = t[nearer]
+        index[v0:v1, u0:u1][nearer] = getattr(prim, ids)
+    return depth, index
+
+
+def plane_depth(planes: list[dict], intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Depth of the nearest background plane and its index (0-based; 255 where none)."""
+    r = rays(intr)
+    depth = np.full((intr.height, intr.width), INF, np.float32)
+    index = np.full((intr.height, intr.width), 255, np.uint8)
+    for k, plane in enumerate(planes):
+        n0, n1, n2 = np.asarray(plane["n"], np.float64).tolist()
+        denom = n0 * r.X + n1 * r.Y + n2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.float32(plane["k"]) / denom
+        t = np.where((t > 0) & np.isfinite(t), t, INF)
+        nearer = t < depth
+        depth = np.where(nearer, t, depth)
+        index[nearer] = k
+    return depth, index
+
+
+@dataclass
+class Render:
+    """Clean render of one scene."""
+
+    depth: np.ndarray  # float32 HxW metres, inf where nothing
+    label: np.ndarray  # uint8 HxW: 0 background, 1 hand, 2 object
+    parts: np.ndarray  # uint8 2xHxW amodal parts (left, right)
+    visible_parts: np.ndarray  # uint8 2xHxW parts where that hand is visible (forearm 17 kept)
+    material: np.ndarray  # uint8 HxW material id (255 = nothing)
+    plane_index: np.ndarray  # uint8 HxW background plane index (255 = none)
+
+
+def render_scene(prims: list[Prim], planes: list[dict], intr: Intrinsics, skin_materials=(0, 1)) -> Render:
+    """Render hands, object and background planes into depth, labels, amodal parts and materials."""
+    z_hand, p_hand = [], []
+    for group in (0, 1):
+        z, p = zbuffer([q for q in prims if q.group == group], intr, ids="pid")
+        z_hand.append(z)
+        p_hand.append(p)
+    z_obj, m_obj = zbuffer([q for q in prims if q.group == 2], intr, ids="material")
+    z_bg, i_bg = plane_depth(planes, intr)
+    depth = np.minimum(np.minimum(z_hand[0], z_hand[1]), np.minimum(z_obj, z_bg))
+    finite = np.isfinite(depth)
+    left = finite & (z_hand[0] == depth)
+    right = finite & (z_hand[1] == depth) & ~left
+    obj = finite & (z_obj == depth) & ~left & ~right
+    label = np.zeros(depth.shape, np.uint8)
+    label[left | right] = 1
+    label[obj] = 2
+    parts = np.stack([np.where(p == FOREARM, 0, p) for p in p_hand]).astype(np.uint8)
+    visible = np.stack([np.where(left, p_hand[0], 0), np.where(right, p_hand[1], 0)]).astype(np.uint8)
+    material = np.full(depth.shape, 255, np.uint8)
+    material[left] = skin_materials[0]
+    material[right] = skin_materials[1]
+    material[obj] = m_obj[obj]
+    background = finite & ~(left | right | obj)
+    plane_index = np.where(background, i_bg, 255).astype(np.uint8)
+    return Render(depth, label, parts, visible, material, plane_index)

@@ -1,0 +1,50 @@
+"""Contact sheets of dataset frames: depth, color, visible labels and both amodal part maps side by side."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from handseg.data.format import HandsegDataset, Sample
+from handseg.viz.overlay import colorize_depth, overlay_labels, overlay_parts, put_text, tile
+
+PANELS = ("depth", "color", "labels", "left parts", "right parts")
+
+
+def _fit(image: np.ndarray, width: int) -> np.ndarray:
+    """Resize an RGB image to `width` keeping its aspect ratio (nearest for label-like detail)."""
+    h, w = image.shape[:2]
+    height = max(1, round(h * width / w))
+    interp = cv2.INTER_AREA if width < w else cv2.INTER_NEAREST
+    return cv2.resize(image, (width, height), interpolation=interp)
+
+
+def frame_panels(sample: Sample, width: int = 192) -> list[np.ndarray]:
+    """Five captioned tiles of one frame: depth, color, labels over depth, left and right amodal parts."""
+    depth_rgb = colorize_depth(sample["depth"])
+    gray = np.repeat((depth_rgb.mean(axis=2, keepdims=True) * 0.6).astype(np.uint8), 3, axis=2)
+    color = sample["color"] if sample["color"] is not None else np.zeros_like(depth_rgb)
+    panels = [depth_rgb, color]
+    panels.append(overlay_labels(gray, sample["label"]) if sample["label"] is not None else gray)
+    for hand in range(2):
+        if sample["parts"] is not None:
+            base = overlay_labels(gray, sample["label"], alpha=0.25) if sample["label"] is not None else gray
+            panels.append(overlay_parts(base, sample["parts"][hand], alpha=0.85))
+        else:
+            panels.append(gray)
+    out = []
+    for name, panel in zip(PANELS, panels):
+        small = np.ascontiguousarray(_fit(panel, width))
+        out.append(put_text(small, name if name != "depth" else f"{sample['id']} depth"))
+    return out
+
+
+def contact_sheet(dataset: HandsegDataset, frames: int = 16, frames_per_row: int = 2, width: int = 192) -> np.ndarray:
+    """An RGB sheet of the first `frames` frames of a dataset, `frames_per_row` frames (5 tiles each) per row."""
+    count = min(frames, len(dataset))
+    if count == 0:
+        raise ValueError("the dataset has no frames to show")
+    tiles = []
+    for k in range(count):
+        tiles.extend(frame_panels(dataset[k], width))
+    return tile(tiles, columns=len(PANELS) * max(1, min(frames_per_row, count)), gap=3)
