@@ -138,7 +138,7 @@ def read_submission(path: str | Path) -> dict[str, np.ndarray]:
         folder = _extract_lmdb(path, Path(tmp)) if path.is_file() else path
         store = LmdbStore(folder)
         try:
-            keys = store.keys()
+            keys = store.all_keys()
             order_path = folder / "im_path.pt"
             if order_path.is_file():
                 listed = load_torch_object(order_path)

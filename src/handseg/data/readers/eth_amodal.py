@@ -120,7 +120,7 @@ class EthAmodalReader(Reader):
             if (self.root / _DATALISTS[split]).is_file():
                 self._read_datalist(split)
         if not self._entries and self.segm is not None:
-            for key in sorted(self.segm.keys()):
+            for key in sorted(self.segm.all_keys()):
                 if key.endswith("__l"):
                     self._add(key[:-3], {"image_key": key[:-3], "segm_key": key[:-3], "bbox": None}, "train")
         if not self._entries:

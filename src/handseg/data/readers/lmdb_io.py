@@ -71,7 +71,7 @@ class LmdbStore:
             raise DataError(self.path, f"cannot read key {key!r} ({exc})") from None
         return None if value is None else bytes(value)
 
-    def keys(self) -> list[str]:
+    def all_keys(self) -> list[str]:
         """Every key, decoded as ASCII (undecodable keys are skipped)."""
         import lmdb
 
