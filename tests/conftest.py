@@ -17,3 +17,11 @@ def _torch_threads() -> None:
     except ImportError:  # pragma: no cover
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def synth_dataset(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny synthetic handseg-v1 dataset (8 frames, 160x120, seed 0: 6 train, 2 val), made once per session."""
+    from handseg.data.synth import generate_dataset
+
+    return generate_dataset(tmp_path_factory.mktemp("synth") / "tiny", 8, seed=0, size=(160, 120), progress=False)

@@ -1,0 +1,98 @@
+"""`handseg synth OUT --frames N --seed S`: render a synthetic hand-object dataset in the handseg-v1 format."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from handseg.errors import ConfigError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse WIDTHxHEIGHT (e.g. 640x480) into two positive integers of at least 16."""
+    match = _SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480")
+    width, height = int(match.group(1)), int(match.group(2))
+    if width < 16 or height < 16 or width > 8192 or height > 8192:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: width and height must be between 16 and 8192")
+    return width, height
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A float in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `handseg synth`."""
+    parser.add_argument("out", metavar="OUT", help="output folder (refused if not empty, unless --force)")
+    parser.add_argument("--frames", type=positive_int, required=True, help="number of frames to render")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same bytes)")
+    parser.add_argument("--size", type=parse_size, default=(640, 480), help="WIDTHxHEIGHT (default 640x480)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="processes (output does not depend on it)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing dataset in OUT")
+    parser.add_argument("--val-fraction", type=fraction, default=0.25, help="share of frames in splits/val.txt")
+    parser.add_argument(
+        "--val-objects",
+        default=None,
+        help="comma-separated object types shown only in val frames (held-out objects), e.g. mug,torus",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the dataset and print where it is."""
+    from handseg.data.synth import OBJECT_TYPES, generate_dataset
+
+    val_objects = None
+    if args.val_objects:
+        val_objects = [name.strip() for name in args.val_objects.split(",") if name.strip()]
+        unknown = [name for name in val_objects if name not in OBJECT_TYPES]
+        if unknown:
+            raise ConfigError(
+                f"--val-objects: unknown type(s) {', '.join(unknown)}; choose from {', '.join(OBJECT_TYPES)}"
+            )
+    out = generate_dataset(
+        args.out,
+        args.frames,
+        seed=args.seed,
+        size=args.size,
+        workers=args.workers,
+        force=args.force,
+        val_fraction=args.val_fraction,
+        progress=not args.quiet,
+        val_objects=val_objects,
+    )
+    print(f"wrote {args.frames} frames ({args.size[0]}x{args.size[1]}) to {out}")
+    return 0
