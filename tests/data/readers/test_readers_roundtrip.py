@@ -201,3 +201,27 @@ def test_open_dataset_errors(tmp_path: Path) -> None:
         open_dataset(tmp_path / "hs", size=3)
     with pytest.raises(DataError, match="no depth_"):
         open_dataset(tmp_path / "empty", format="nyu")
+
+
+def test_eth_reads_jpeg_images_and_rejects_truncated_ones(tmp_path: Path) -> None:
+    import cv2
+    import torch
+    from fixtures_readers import part_png
+
+    from handseg.data.readers.lmdb_io import write_lmdb
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[..., 0], image[..., 2] = 200, 40  # red-ish, to catch a BGR/RGB swap
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert ok
+    root = tmp_path / "eth"
+    root.mkdir()
+    zeros = part_png(np.zeros((8, 8), np.uint8))
+    write_lmdb(root / "interhand.lmdb", {"1": jpeg.tobytes(), "2": jpeg.tobytes()[:-20]})
+    write_lmdb(root / "segm_train_val_mp.lmdb", {"1__l": zeros, "1__r": zeros, "2__l": zeros, "2__r": zeros})
+    torch.save(["1", "2"], root / "datalist_train_mp.pt")
+    reader = open_dataset(root, size=8, skip_bad=True)
+    samples = list(reader)
+    assert [s["id"] for s in samples] == ["1"]
+    assert np.abs(samples[0]["color"].astype(int) - image).max() <= 3
+    assert "truncated JPEG" in reader.skipped["2"] and "interhand.lmdb[2]" in reader.skipped["2"]
