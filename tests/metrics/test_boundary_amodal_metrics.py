@@ -148,3 +148,29 @@ def test_amodal_logits_and_a_loop_reference_agree() -> None:
             assert a.compute()["per_image"][n][name] == pytest.approx(expected, nan_ok=True)
     with pytest.raises(DataError):
         a.update(pred + 17, target)
+
+
+def test_amodal_bad_labels_and_small_dtypes() -> None:
+    target = torch.zeros(2, 2, 8, 8, dtype=torch.uint8)
+    target[:, :, :5] = 16  # 40 pixels of part 16 per image-hand
+    metric = AmodalPartIoU()
+    metric.update(target.clone(), target)  # uint8 must not overflow in the index arithmetic
+    assert metric.compute()["miou"] == 1.0
+    for bad in (17, 254, 256, -1):
+        wrong = target.long()
+        wrong[1, 1, 7, 7] = bad
+        with pytest.raises(DataError, match="target part labels"):
+            metric.update(target.long(), wrong)
+    ignored = target.long()
+    ignored[1, 1, 7] = 255
+    metric.update(target.long(), ignored)
+    assert metric.compute()["images"] == 4
+
+
+def test_labels_from_logits_equals_argmax() -> None:
+    from handseg.metrics.confusion import labels_from_logits
+
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 17, 9, 11, generator=g)
+    logits[0, 3:6, 2, 2] = 10.0  # a tie: the first maximum wins, like argmax
+    assert torch.equal(labels_from_logits(logits), logits.argmax(1))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from handseg.errors import DataError
+from handseg.metrics.confusion import labels_from_logits
 
 HANDS = ("left", "right")
 
@@ -39,18 +40,29 @@ def amodal_part_iou(pred_hand: Any, target_hand: Any, min_pixels: int = 20, num_
 
 
 def _confusions(pred: torch.Tensor, target: torch.Tensor, num_parts: int) -> np.ndarray:
-    """(N, 2, K+1, K+1) confusion matrices of part maps N x 2 x H x W, one bincount; target 255 ignored."""
+    """(N, 2, K+1, K+1) confusion matrices of part maps N x 2 x H x W, one bincount; target 255 ignored.
+
+    index = image_hand * 256 * K1 + target * K1 + pred (K1 = K + 1, pred checked to lie in 0..K): every target value
+    0..255 gets its own row, so the ignore row (255) is dropped and other rows >= K1 are reported as bad labels.
+    """
     k = num_parts + 1
-    n, hands = pred.shape[:2]
-    pred = pred.long().to(target.device)
-    target = target.long()
-    valid = target != 255
-    if bool(((target < 0) | (target >= k))[valid].any()) or bool(((pred < 0) | (pred >= k)).any()):
-        raise DataError(None, f"part labels must be in 0..{num_parts} (target may also be 255)")
-    offset = torch.arange(n * hands, device=target.device).view(n, hands, 1, 1) * (k * k + 1)
-    index = torch.where(valid, target * k + pred, k * k) + offset
-    counts = torch.bincount(index.reshape(-1), minlength=n * hands * (k * k + 1))
-    return counts.view(n, hands, k * k + 1)[..., : k * k].reshape(n, hands, k, k).cpu().numpy()
+    n, hands = target.shape[:2]
+    pred, target = pred.to(target.device).long(), target.long()
+    if pred.numel() == 0:
+        return np.zeros((n, hands, k, k), dtype=np.int64)
+    lo, hi = (int(v) for v in torch.aminmax(pred))
+    if lo < 0 or hi >= k:
+        raise DataError(None, f"predicted part labels must be in 0..{num_parts}, got {lo}..{hi}")
+    t_lo, t_hi = (int(v) for v in torch.aminmax(target))
+    if t_lo < 0 or t_hi > 255:
+        raise DataError(None, f"target part labels must be in 0..{num_parts} or 255, got {t_lo}..{t_hi}")
+    offset = torch.arange(n * hands, device=target.device, dtype=target.dtype).view(n, hands, 1, 1) * (256 * k)
+    index = torch.add(pred, target, alpha=k).add_(offset).reshape(-1)
+    counts = torch.bincount(index, minlength=n * hands * 256 * k).view(n, hands, 256, k)
+    hist = counts[:, :, :k]
+    if int(counts.sum() - hist.sum() - counts[:, :, 255].sum()) != 0:
+        raise DataError(None, f"target part labels must be in 0..{num_parts} or 255, found values in {k}..254")
+    return hist.cpu().numpy()
 
 
 def _nanmean(values: np.ndarray, axis: int | None = None) -> Any:
@@ -88,16 +100,17 @@ class AmodalPartIoU:
         if pred.is_floating_point():
             if pred.ndim != 4 or pred.shape[1] != 2 * k:
                 raise DataError(None, f"AmodalPartIoU: logits must be N x {2 * k} x H x W, got {tuple(pred.shape)}")
-            pred = torch.stack([pred[:, :k].argmax(1), pred[:, k:].argmax(1)], dim=1)
+            pred = torch.stack([labels_from_logits(pred[:, :k]), labels_from_logits(pred[:, k:])], dim=1)
         if pred.shape != target.shape or target.ndim != 4 or target.shape[1] != 2:
             raise DataError(
                 None, f"AmodalPartIoU: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be N x 2 x H x W"
             )
-        start = len(self._ids)
-        self._ids += list(ids) if ids is not None else [str(start + i) for i in range(target.shape[0])]
-        if len(self._ids) != start + target.shape[0]:
-            raise DataError(None, f"AmodalPartIoU: {len(self._ids) - start} ids for {target.shape[0]} images")
-        self._ious.append(_part_ious(_confusions(pred, target, self.num_parts), self.min_pixels))
+        names = list(ids) if ids is not None else [str(len(self._ids) + i) for i in range(target.shape[0])]
+        if len(names) != target.shape[0]:
+            raise DataError(None, f"AmodalPartIoU: {len(names)} ids for {target.shape[0]} images")
+        ious = _part_ious(_confusions(pred, target, self.num_parts), self.min_pixels)
+        self._ious.append(ious)
+        self._ids += names
 
     def compute(self) -> dict[str, Any]:
         """miou, miou_left, miou_right, per_part (num_parts values), per_image [{id, left, right}], images."""

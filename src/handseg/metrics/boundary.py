@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from handseg.errors import DataError
+from handseg.metrics.confusion import labels_from_logits
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -92,7 +93,7 @@ class BoundaryFScore:
 
     def update(self, pred: Any, target: Any) -> None:
         """Add label maps N x H x W or H x W (pred may be logits N x C x H x W)."""
-        pred = pred.argmax(1) if isinstance(pred, torch.Tensor) and pred.is_floating_point() else pred
+        pred = labels_from_logits(pred) if isinstance(pred, torch.Tensor) and pred.is_floating_point() else pred
         p, t = _numpy(pred), _numpy(target)
         if p.ndim == 2:
             p, t = p[None], t[None]
