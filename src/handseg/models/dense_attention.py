@@ -14,7 +14,8 @@ Choices where the paper leaves room (all here, nowhere else):
 - Decoder of 6 ConvTranspose2d: y_5 = g_5; y_i = ReLU(BN(deconv_i(y_{i+1}))) + g_i for i = 4..0 (fusion by
   addition, k channels); deconv stride 2 (kernel 4, padding 1) where the resolution doubles, stride 1 (kernel 3,
   padding 1) where it does not (between the /16 levels); the 6th deconv takes y_0 (/2) to full resolution with
-  k/2 channels (BN-ReLU), then a 1x1 conv to the classes. Only that deconv and the 1x1 run at full resolution.
+  head_channels = k/4 channels (BN-ReLU), then a 1x1 conv to the classes. Only that deconv and the 1x1 run at full
+  resolution (kept narrow: eager CPU transposed convolutions are slow at 640x480).
 - `forward(x, return_attention=True)` returns (logits, {"fine": [6 maps], "coarse": [6 maps]}); each map is the
   channel mean of the gate, N x 1 x ceil(H/s_i) x ceil(W/s_i) in [0, 1] (ones where a level has no such gate).
 """
@@ -77,6 +78,7 @@ class DenseAttentionSeg(SegmentationModel):
         backbone_width: int = 64,
         aspp_channels: int = 256,
         k: int = 64,
+        head_channels: int | None = None,
         attention: bool = True,
     ) -> None:
         super().__init__()
@@ -93,8 +95,9 @@ class DenseAttentionSeg(SegmentationModel):
             self.coarse_gates = nn.ModuleList(Gate(k) for _ in range(n - 1))  # levels 0..4
         s = self.level_strides
         self.up = nn.ModuleList(UpBlock(k, k, s[i + 1] // s[i]) for i in range(n - 1))  # up[i]: level i+1 -> i
-        self.head_up = UpBlock(k, max(k // 2, 1), s[0])
-        self.classifier = nn.Conv2d(max(k // 2, 1), num_classes, 1)
+        head_channels = head_channels or max(k // 4, 1)
+        self.head_up = UpBlock(k, head_channels, s[0])
+        self.classifier = nn.Conv2d(head_channels, num_classes, 1)
 
     def _gated_skips(
         self, squeezed: list[torch.Tensor], want_maps: bool
