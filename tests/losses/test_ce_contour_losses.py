@@ -105,3 +105,19 @@ def test_ce_contour_is_the_weighted_sum() -> None:
     assert total == pytest.approx(0.5 * ce + 2.0 * contour, rel=1e-5)
     default = float(build_loss("ce_contour")(logits, target))
     assert default == pytest.approx(ce + 0.005 * contour, rel=1e-5)
+
+
+def test_contour_map_matches_opencv_sobel_and_gaussian() -> None:
+    import cv2
+    import numpy as np
+
+    g = torch.Generator().manual_seed(4)
+    img = torch.rand(1, 1, 23, 31, generator=g)
+    img[..., 5:15, 8:20] += 1.0
+    a = img[0, 0].double().numpy()
+    gx = cv2.Sobel(a, cv2.CV_64F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.Sobel(a, cv2.CV_64F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    edges = np.sqrt(gx**2 + gy**2 + 1e-6)
+    blurred = cv2.GaussianBlur(edges, (5, 5), 2.121, borderType=cv2.BORDER_REPLICATE)
+    assert np.allclose(sobel_edges(img, eps=1e-6)[0, 0].numpy(), edges, atol=1e-5)
+    assert np.allclose(contour_map(img, eps=1e-6)[0, 0].numpy(), blurred, atol=1e-5)
