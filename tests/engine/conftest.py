@@ -38,7 +38,7 @@ def write_tiny_dataset(root: Path, frames: int = 4, width: int = 64, height: int
     return root
 
 
-def tiny_config(root: Path, **train: object) -> dict:
+def make_tiny_config(root: Path, **train: object) -> dict:
     """A config for a small U-Net on the tiny dataset (CPU, no workers)."""
     return {
         "seed": 0,
@@ -55,3 +55,25 @@ def tiny_config(root: Path, **train: object) -> dict:
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four 64x48 frames (train = val)."""
     return write_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A tiny U-Net trained to overfit the four frames (shared by the overfit, eval and predict tests)."""
+    from handseg.engine.train import train
+
+    run_dir = tmp_path_factory.mktemp("run") / "overfit"
+    result = train(make_tiny_config(tiny_dataset, max_steps=100, val_every_steps=50), run_dir, progress=False)
+    return run_dir, result
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """The config factory make_tiny_config (tests cannot import conftest under importlib mode)."""
+    return make_tiny_config
+
+
+@pytest.fixture(scope="session")
+def write_dataset():
+    """The dataset writer write_tiny_dataset."""
+    return write_tiny_dataset

@@ -150,6 +150,8 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg["schedule"])
         loss_cfg = dict(cfg["loss"])
         self.loss_fn = build_loss(loss_cfg.pop("name"), **loss_cfg).to(fabric.device)
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
+        self.loss_count = 0
         if resume:
             self.optimizer.load_state_dict(resume["optimizer"])
             self.scheduler.load_state_dict(resume["scheduler"])
@@ -157,6 +159,8 @@ class Trainer:
             self.best_score = float(resume.get("best_metric", -math.inf))
             self.best_metrics = resume.get("best_metrics", {})
             self.last_metrics = resume.get("metrics", {})
+            window_sum, self.loss_count = resume.get("loss_window", (0.0, 0))
+            self.loss_sum.fill_(window_sum)
             states = resume.get("rng") or []
             if len(states) == fabric.world_size:
                 set_rng_state(states[fabric.global_rank])
@@ -181,6 +185,7 @@ class Trainer:
             "best_metrics": self.best_metrics,
             "metrics": self.last_metrics,
             "world_size": self.fabric.world_size,
+            "loss_window": (float(self.loss_sum), self.loss_count),  # the partly averaged training loss
         }
 
     def save(self, best: bool = False) -> None:
@@ -244,7 +249,7 @@ class Trainer:
         bar = tqdm(total=total, initial=self.step, desc=self.run_dir.name, unit="step",
                    disable=not (self.progress and fabric.is_global_zero), dynamic_ncols=True)  # fmt: skip
         self.model.train()
-        loss_sum, loss_count, tick, tick_step = torch.zeros((), device=fabric.device), 0, time.perf_counter(), self.step
+        tick, tick_step = time.perf_counter(), self.step
         stopped = False
         while self.step < total and not stopped:
             epoch = self.step // self.steps_per_epoch
@@ -262,11 +267,11 @@ class Trainer:
                 self.optimizer.step()
                 self.scheduler.step()
                 self.step += 1
-                loss_sum += loss.detach()
-                loss_count += 1
+                self.loss_sum += loss.detach().double()
+                self.loss_count += 1
                 bar.update(1)
                 if self.step % t["log_every_steps"] == 0 or self.step == total:
-                    mean_loss = float(fabric.all_reduce(loss_sum / loss_count, reduce_op="mean"))
+                    mean_loss = float(fabric.all_reduce(self.loss_sum / self.loss_count, reduce_op="mean"))
                     elapsed = time.perf_counter() - tick
                     ips = (self.step - tick_step) * t["batch_size"] / max(elapsed, 1e-9)
                     lr = self.optimizer.param_groups[0]["lr"]
@@ -278,8 +283,8 @@ class Trainer:
                             "train",
                             {"loss": mean_loss, "lr": lr, "images_per_s": ips},
                         )
-                    loss_sum.zero_()
-                    loss_count, tick, tick_step = 0, time.perf_counter(), self.step
+                    self.loss_sum.zero_()
+                    self.loss_count, tick, tick_step = 0, time.perf_counter(), self.step
                 stop_now = stop_after_steps is not None and self.step >= stop_after_steps
                 if self.step % val_every == 0 or self.step == total:
                     self.save(best=self.validate(log))
