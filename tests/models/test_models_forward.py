@@ -119,3 +119,26 @@ def test_dense_attention_decoder_follows_output_stride(output_stride: int) -> No
     assert strides == [2 if b > a else 1 for a, b in zip(model.level_strides, model.level_strides[1:])]
     with torch.no_grad():
         assert model(torch.randn(1, 1, 33, 70)).shape == (1, 3, 33, 70)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_onnx_export_keeps_any_input_size() -> None:
+    import io
+
+    import numpy as np
+    import onnxruntime as ort
+
+    model = build_model("dense_attention_seg", **TINY["dense_attention_seg"]).eval()
+    buffer = io.BytesIO()
+    dynamic = {"x": {2: "h", 3: "w"}, "y": {2: "h", 3: "w"}}
+    torch.onnx.export(
+        model, (torch.randn(1, 1, 64, 96),), buffer, input_names=["x"], output_names=["y"], dynamic_axes=dynamic,
+        dynamo=False, opset_version=17,
+    )  # fmt: skip
+    session = ort.InferenceSession(buffer.getvalue())
+    x = torch.randn(1, 1, 65, 49)  # another size, with padding, after tracing at 64x96
+    y = session.run(None, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert y.shape == (1, 3, 65, 49)
+    np.testing.assert_allclose(y, expected, atol=1e-4)

@@ -28,7 +28,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     pad_h = (-h) % multiple
     pad_w = (-w) % multiple
-    if pad_h == 0 and pad_w == 0:
+    if pad_h == 0 and pad_w == 0 and not torch.jit.is_tracing():  # traced (ONNX): keep the pad, sizes may vary
         return x
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
 
