@@ -1,4 +1,4 @@
-"""Fit the HSV skin thresholds from frames with known labels: hand-pixel percentiles, then coordinate ascent on IoU."""
+"""Fit the HSV skin thresholds from frames with known labels: hand-pixel percentiles, then coordinate ascent on mean IoU."""
 
 from __future__ import annotations
 
@@ -55,8 +55,13 @@ def hand_iou(pred: np.ndarray, is_hand: np.ndarray) -> float:
     return inter / union if union else 1.0
 
 
+def mean_iou(pred: np.ndarray, is_hand: np.ndarray) -> float:
+    """Mean of hand IoU and object IoU when every pixel not predicted hand is called object."""
+    return 0.5 * (hand_iou(pred, is_hand) + hand_iou(~pred, ~is_hand))
+
+
 def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[dict[str, int], dict[str, Any]]:
-    """Thresholds (hue_lo, hue_hi, sat_lo, sat_hi, val_lo, val_hi) maximising hand IoU over the given pixels."""
+    """Thresholds (hue_lo, ..., val_hi) maximising the mean of hand and object IoU over the given pixels."""
     hand_hue = values[is_hand, 0].astype(np.float64) * (np.pi / 90)  # circular mean of hand hue
     centre = round(float(np.angle(np.exp(1j * hand_hue).mean())) * 90 / np.pi) % 180
     channels = np.stack([_rotated_hue(values[:, 0], centre), values[:, 1], values[:, 2]], axis=1).astype(np.int16)
@@ -73,7 +78,7 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
     def predict(b: np.ndarray) -> np.ndarray:
         return np.all((channels >= b[:, 0]) & (channels <= b[:, 1]), axis=1)
 
-    start_iou = best_iou = hand_iou(predict(bounds), is_hand)
+    start_iou = best_iou = mean_iou(predict(bounds), is_hand)
     for _ in range(rounds):
         improved = False
         for c in range(3):
@@ -83,7 +88,7 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
                     trial[c, side] = value
                     if trial[c, 0] > trial[c, 1]:
                         continue
-                    iou = hand_iou(predict(trial), is_hand)
+                    iou = mean_iou(predict(trial), is_hand)
                     if iou > best_iou + 1e-6:
                         bounds, best_iou, improved = trial, iou, True
         if not improved:
@@ -99,7 +104,8 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
         "val_hi": int(min(bounds[2, 1], 255)),
     }
     report = {"pixels": int(values.shape[0]), "hand_pixels": int(is_hand.sum()), "hue_centre": centre,
-              "hand_iou_start": round(start_iou, 4), "hand_iou": round(best_iou, 4)}  # fmt: skip
+              "mean_iou_start": round(float(start_iou), 4), "mean_iou": round(float(best_iou), 4),
+              "hand_iou": round(float(hand_iou(predict(bounds), is_hand)), 4)}  # fmt: skip
     return fitted, report
 
 

@@ -13,6 +13,12 @@ from handseg.errors import ConfigError
 class AnnotateConfig:
     """All parameters of the annotation pipeline (see configs/annotate.yaml for what each one does)."""
 
+    # 0. (ours) remove large planes (table, wall) first: RANSAC on inverse depth, which is affine in (u, v) on a plane
+    plane_count: int = 2  # planes to look for; 0 = off
+    plane_min_share: float = 0.15  # a plane must cover this share of the image to be removed
+    plane_tol_m: float = 0.008  # inlier if |depth - plane depth| < tol_m + tol_rel * depth
+    plane_tol_rel: float = 0.01
+    plane_iterations: int = 64
     # 1. nearest-surface depth band
     min_depth_m: float = 0.1  # valid depth range; pixels outside count as missing
     max_depth_m: float = 3.0
@@ -20,6 +26,13 @@ class AnnotateConfig:
     near_min_pixels: int = 150  # ... or the depth of the n-th nearest valid pixel, whichever is farther
     band_m: float = 0.16  # keep pixels up to this far behind the nearest surface
     front_margin_m: float = 0.03  # and up to this far in front of it (closer = flying pixels)
+    # 1b. (ours) grow the band along depth-continuous surfaces (e.g. a forearm reaching back); 0 = off
+    grow_max_m: float = 0.6  # how far behind the nearest surface growth may reach
+    grow_jump_m: float = 0.008  # neighbours are connected if their depth differs by < jump_m + jump_rel * depth
+    grow_jump_rel: float = 0.02
+    grow_min_overlap: int = 50  # a depth-continuous segment joins if it shares this many pixels with the band
+    grow_min_share: float = 0.1  # ... and this share of its own pixels (keeps a table or wall out)
+    hole_close_px: int = 7  # pixels without depth inside a closing of the band join it (0 = off)
     # 2. color-to-depth misalignment repair: shift color by the (dx, dy) that best puts color edges on depth edges
     align_search_px: int = 3  # search radius in pixels; 0 = no repair
     align_step_px: int = 1
@@ -36,8 +49,8 @@ class AnnotateConfig:
     object_open_px: int = 5
     object_close_px: int = 5
     # 5. contour filter: keep segment s if N(s) > theta and perimeter(s)^2 / N(s) < phi
-    theta: int = 150
-    phi: float = 60.0
+    theta: int = 80
+    phi: float = 150.0
     # 6. band pixels left unlabelled after steps 4-5 that touch a kept segment join it (0 = off)
     fill_unassigned_px: int = 3
 
@@ -45,9 +58,16 @@ class AnnotateConfig:
         checks = [
             (0 <= self.min_depth_m < self.max_depth_m, "min_depth_m must be >= 0 and < max_depth_m"),
             (0 <= self.near_quantile < 1, "near_quantile must be in [0, 1)"),
+            (self.plane_count >= 0 and self.plane_iterations >= 1, "plane_count >= 0 and plane_iterations >= 1"),
+            (0 < self.plane_min_share <= 1, "plane_min_share must be in (0, 1]"),
+            (self.plane_tol_m >= 0 and self.plane_tol_rel >= 0, "plane_tol_m and plane_tol_rel must be >= 0"),
             (self.near_min_pixels >= 1, "near_min_pixels must be >= 1"),
             (self.band_m > 0, "band_m must be > 0"),
             (self.front_margin_m >= 0, "front_margin_m must be >= 0"),
+            (self.grow_max_m >= 0 and self.grow_jump_m >= 0 and self.grow_jump_rel >= 0, "grow_* must be >= 0"),
+            (self.grow_min_overlap >= 1, "grow_min_overlap must be >= 1"),
+            (0 <= self.grow_min_share <= 1, "grow_min_share must be in [0, 1]"),
+            (self.hole_close_px >= 0, "hole_close_px must be >= 0"),
             (self.align_search_px >= 0 and self.align_step_px >= 1, "align_search_px >= 0 and align_step_px >= 1"),
             (0 <= self.hue_lo <= 179 and 0 <= self.hue_hi <= 179, "hue_lo and hue_hi must be in 0..179"),
             (0 <= self.sat_lo <= self.sat_hi <= 255, "need 0 <= sat_lo <= sat_hi <= 255"),

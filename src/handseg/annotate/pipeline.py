@@ -13,6 +13,46 @@ from handseg.annotate.config import AnnotateConfig
 BACKGROUND, HAND, OBJECT = 0, 1, 2
 
 
+def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 3000) -> np.ndarray:
+    """Pixels on up to plane_count large planes (table, wall), found by RANSAC on inverse depth."""
+    h, w = depth_m.shape
+    removed = np.zeros((h, w), bool)
+    if cfg.plane_count == 0:
+        return removed
+    rng = np.random.default_rng(0)  # deterministic per frame
+    valid = (depth_m > cfg.min_depth_m) & (depth_m < cfg.max_depth_m)
+    min_px = cfg.plane_min_share * h * w
+    uu = vv = None
+    for _ in range(cfg.plane_count):
+        ys, xs = np.nonzero(valid & ~removed)
+        if ys.size < max(min_px, 100):
+            break
+        pick = rng.choice(ys.size, min(samples, ys.size), replace=False)
+        uv1 = np.stack([xs[pick], ys[pick], np.ones(pick.size)], axis=1).astype(np.float64)
+        z = depth_m[ys[pick], xs[pick]].astype(np.float64)
+        tol = cfg.plane_tol_m + cfg.plane_tol_rel * z
+        triples = rng.integers(0, pick.size, (cfg.plane_iterations, 3))
+        a = uv1[triples]  # iterations x 3 x 3
+        ok = np.abs(np.linalg.det(a)) > 1e-6
+        if not ok.any():
+            break
+        coef = np.linalg.solve(a[ok], (1.0 / z[triples[ok]])[..., None])[..., 0]  # inverse depth = coef . (u, v, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pred = 1.0 / (coef @ uv1.T)
+        inliers = np.abs(pred - z) < tol
+        best = int(np.argmax(inliers.sum(axis=1)))
+        if inliers[best].sum() * ys.size / pick.size < min_px:
+            break
+        sel = inliers[best]
+        coef = np.linalg.lstsq(uv1[sel], 1.0 / z[sel], rcond=None)[0]  # refit on the inliers
+        if uu is None:
+            vv, uu = np.mgrid[:h, :w].astype(np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plane_z = 1.0 / (np.float32(coef[0]) * uu + np.float32(coef[1]) * vv + np.float32(coef[2]))
+        removed |= valid & (np.abs(plane_z - depth_m) < cfg.plane_tol_m + cfg.plane_tol_rel * depth_m)
+    return removed
+
+
 def nearest_surface(depth_m: np.ndarray, cfg: AnnotateConfig) -> float | None:
     """Depth of the nearest surface: a low quantile of the valid depth (None if nothing is valid)."""
     valid = depth_m[(depth_m > cfg.min_depth_m) & (depth_m < cfg.max_depth_m)]
@@ -27,6 +67,35 @@ def depth_band(depth_m: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.nd
     """Pixels within band_m behind (and front_margin_m in front of) the nearest surface."""
     lo = max(near_m - cfg.front_margin_m, cfg.min_depth_m)
     return (depth_m >= lo) & (depth_m <= near_m + cfg.band_m)
+
+
+def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:
+    """The band plus every depth-continuous surface touching it, up to grow_max_m behind the nearest surface."""
+    if cfg.grow_max_m <= cfg.band_m:
+        return band
+    valid = (depth_m > cfg.min_depth_m) & (depth_m <= near_m + cfg.grow_max_m)
+    thr = np.float32(cfg.grow_jump_m) + np.float32(cfg.grow_jump_rel) * depth_m
+    smooth = valid.copy()
+    jump_x = np.abs(depth_m[:, 1:] - depth_m[:, :-1]) > thr[:, 1:]
+    jump_y = np.abs(depth_m[1:] - depth_m[:-1]) > thr[1:]
+    smooth[:, 1:] &= ~jump_x  # a pixel next to a depth jump separates the two sides
+    smooth[:, :-1] &= ~jump_x
+    smooth[1:] &= ~jump_y
+    smooth[:-1] &= ~jump_y
+    count, labels = cv2.connectedComponents(smooth.view(np.uint8), connectivity=4)
+    overlap = np.bincount(labels[band], minlength=count)
+    size = np.bincount(labels.ravel(), minlength=count)
+    joined = (overlap >= cfg.grow_min_overlap) & (overlap >= cfg.grow_min_share * size)
+    joined[0] = False
+    return band | (joined[labels] & valid)
+
+
+def fill_depth_holes(depth_m: np.ndarray, band: np.ndarray, size: int) -> np.ndarray:
+    """Add pixels without depth that a closing of the band covers (dropouts inside and between band pixels)."""
+    if size <= 1:
+        return band
+    closed = cv2.morphologyEx(band.view(np.uint8), cv2.MORPH_CLOSE, _ellipse(size)).view(bool)
+    return band | (closed & (depth_m <= 0))
 
 
 def _boundary(mask: np.ndarray) -> np.ndarray:
@@ -104,12 +173,20 @@ def open_close(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
 
 
 def filter_segments(mask: np.ndarray, theta: float, phi: float) -> tuple[np.ndarray, int, int]:
-    """Keep 8-connected segments s with N(s) > theta and perimeter(s)^2 / N(s) < phi; return (mask, kept, dropped)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    """Keep 8-connected segments s with N(s) > theta and perimeter(s)^2 / N(s) < phi; return (mask, kept, dropped).
+
+    perimeter(s) is the number of pixels on the segment's outer boundary (the contour OpenCV traces).
+    """
+    m = mask.view(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if count <= 1:
         return mask.copy(), 0, 0
     area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    perimeter = np.bincount(labels[_boundary(mask)], minlength=count).astype(np.float64)
+    perimeter = np.zeros(count)  # pixels on each segment's outer contour (holes do not count)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    for contour in contours:
+        x, y = contour[0, 0]
+        perimeter[labels[y, x]] += len(contour)
     keep = (area > theta) & (perimeter**2 < phi * area)
     keep[0] = False
     kept = int(keep.sum())
@@ -153,13 +230,17 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
     h, w = depth_m.shape
     label = np.zeros((h, w), np.uint8)
     diag: dict[str, Any] = dict.fromkeys(
-        ("near_m", "band_px", "hand_px", "object_px", "shift_dx", "shift_dy"), 0
+        ("near_m", "plane_px", "band_px", "hand_px", "object_px", "shift_dx", "shift_dy"), 0
     ) | dict.fromkeys(("hand_kept", "hand_dropped", "object_kept", "object_dropped"), 0)
-    near = nearest_surface(depth_m, cfg)
+    planes = find_planes(depth_m, cfg)
+    diag["plane_px"] = int(np.count_nonzero(planes))
+    scene_depth = np.where(planes, np.float32(0), depth_m) if diag["plane_px"] else depth_m
+    near = nearest_surface(scene_depth, cfg)
     if near is None:
         diag["near_m"] = float("nan")
         return Annotation(label, color, diag)
-    band = depth_band(depth_m, near, cfg)
+    band = grow_band(scene_depth, depth_band(scene_depth, near, cfg), near, cfg)
+    band = fill_depth_holes(depth_m, band, cfg.hole_close_px)
     diag["near_m"], diag["band_px"] = round(near, 4), int(np.count_nonzero(band))
     dx, dy = estimate_shift(color, band, cfg)
     color = shift_image(color, dx, dy)

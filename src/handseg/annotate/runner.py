@@ -21,7 +21,7 @@ from handseg.errors import DataError
 from handseg.utils.io import atomic_write_png, atomic_write_text
 
 DIAGNOSTIC_COLUMNS = (
-    "id", "near_m", "band_px", "hand_px", "object_px", "hand_kept", "hand_dropped",
+    "id", "near_m", "plane_px", "band_px", "hand_px", "object_px", "hand_kept", "hand_dropped",
     "object_kept", "object_dropped", "shift_dx", "shift_dy", "ms",
 )  # fmt: skip
 
