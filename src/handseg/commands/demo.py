@@ -1,0 +1,32 @@
+"""`handseg demo`: the end-to-end demo on synthetic data, ending in an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the demo."""
+    parser.add_argument("--out", default="demo", help="output folder (default: demo)")
+    parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    parser.add_argument("--quick", action="store_true", help="a tiny demo that runs in seconds (for tests)")
+    parser.add_argument("--frames", type=int, help="synthetic frames (default 240)")
+    parser.add_argument("--steps", type=int, help="cross-entropy training steps (default 600)")
+    parser.add_argument("--finetune-steps", type=int, help="contour fine-tuning steps (default 150)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo and print where the report is."""
+    from handseg.errors import ConfigError
+    from handseg.experiments.demo import DemoSettings, run_demo
+
+    settings = DemoSettings.quick() if args.quick else DemoSettings()
+    for name in ("frames", "steps", "finetune_steps"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            setattr(settings, name, value)
+    report = run_demo(args.out, settings, force=args.force)
+    print(f"report: {report.resolve()}")
+    return 0
