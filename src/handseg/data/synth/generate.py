@@ -13,7 +13,7 @@ from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.data.synth.objects import OBJECT_TYPES
 from handseg.data.synth.render import render_scene
 from handseg.data.synth.scene import sample_scene
-from handseg.data.synth.sensor import color_image, depth_image, normals
+from handseg.data.synth.sensor import color_image, depth_image, shading_normals
 from handseg.errors import ConfigError
 
 GENERATOR_VERSION = 1
@@ -35,9 +35,9 @@ def render_frame(
     rng = np.random.default_rng([int(seed), int(index)])
     scene = sample_scene(rng, intr, types)
     render = render_scene(scene.prims(), scene.planes, intr)
-    n = normals(render.depth, intr)
-    depth, sensor_info = depth_image(render, intr, rng, n)
-    color, color_info = color_image(render, intr, scene.materials, scene.planes, rng, n)
+    normals = shading_normals(render.depth, intr)
+    depth, sensor_info = depth_image(render, intr, rng, normals[2])
+    color, color_info = color_image(render, scene.materials, scene.planes, rng, normals)
     info = {
         "seed": int(seed),
         "index": int(index),

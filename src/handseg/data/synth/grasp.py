@@ -15,8 +15,8 @@ from handseg.data.synth.objects import SceneObject
 from handseg.data.synth.primitives import Prim, sdf_union
 
 CONTACT_GAP = 0.0005  # metres between a touching segment's surface and the object's surface
-_STEPS = 24
-_SAMPLES = np.linspace(0.0, 1.0, 6)
+_STEPS = 16
+_SAMPLES = np.linspace(0.0, 1.0, 5)
 
 
 def _placed(prims: list[Prim], rot: np.ndarray, trans: np.ndarray) -> list[Prim]:
@@ -53,7 +53,7 @@ def close_finger(
             break
         i = int(np.argmax(hit))
         lo, hi = (0.0 if i == 0 else s[i - 1]), s[i]
-        for _ in range(6):  # bisect the contact
+        for _ in range(5):  # bisect the contact
             mid = (lo + hi) / 2
             trial = current.copy()
             trial[frozen:] += mid * (target[frozen:] - current[frozen:])
@@ -72,20 +72,29 @@ def close_finger(
     return current, touching
 
 
-def _contact_offset(points: np.ndarray, prims: list[Prim], rot: np.ndarray, xy: np.ndarray) -> float | None:
-    """Height z of the object centre at which the object, lowered along -z onto `points`, first touches them."""
-    heights = np.arange(0.3, -0.05, -0.002)
-    for lo in range(0, len(heights), 25):
-        zs = heights[lo : lo + 25]
-        # object at (xy, z): sdf of points in the object frame
-        local = (
-            points[None, :, :] - np.stack([np.full_like(zs, xy[0]), np.full_like(zs, xy[1]), zs], 1)[:, None, :]
-        ) @ rot
-        d = sdf_union(prims, local.reshape(-1, 3)).reshape(len(zs), -1).min(axis=1)
-        touch = np.nonzero(d <= 0.001)[0]
-        if touch.size:
-            return float(zs[touch[0]])
-    return None
+def _clearance(points: np.ndarray, radii: np.ndarray, prims: list[Prim], rot: np.ndarray, centers: np.ndarray):
+    """For each object centre (n, 3): smallest gap between the object (rotated by rot) and the balls (points, radii)."""
+    local = (points[None, :, :] - centers[:, None, :]) @ rot
+    d = sdf_union(prims, local.reshape(-1, 3)).reshape(len(centers), -1)
+    return (d - radii[None, :]).min(axis=1)
+
+
+def _contact_offset(points: np.ndarray, radii: np.ndarray, prims: list[Prim], rot: np.ndarray, xy: np.ndarray):
+    """Height z of the object centre at which the object, lowered along -z onto the balls, first touches them."""
+    heights = np.arange(0.3, -0.05, -0.003)
+    centers = np.stack([np.full_like(heights, xy[0]), np.full_like(heights, xy[1]), heights], 1)
+    gap = _clearance(points, radii, prims, rot, centers)
+    touch = np.nonzero(gap <= 0)[0]
+    if not touch.size or touch[0] == 0:
+        return None
+    hi, lo = heights[touch[0] - 1], heights[touch[0]]
+    for _ in range(10):
+        mid = (hi + lo) / 2
+        if _clearance(points, radii, prims, rot, np.array([[xy[0], xy[1], mid]]))[0] <= 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
 
 
 def object_rotation(obj: SceneObject, rng: np.random.Generator, power: bool) -> np.ndarray:
@@ -106,28 +115,44 @@ def grasp(
     small = obj.kind in ("pen",) or max(obj.dims.values()) < 0.03
     if kind is None:
         kind = "precision" if (small and rng.random() < 0.7) or rng.random() < 0.2 else "power"
-    pose = HandPose()
+    pose = HandPose(thumb_mode="wrap" if kind == "power" else "oppose")
     for f in FINGERS:
         pose.spread[f] = rng.normal(0, 0.06)
         pose.flex[f] = np.radians(rng.uniform(-5, 10, 3))
-    pose.spread["thumb"] = rng.uniform(0.0, 0.5)
-    pose.flex["thumb"] = np.radians([rng.uniform(-10, 10), rng.uniform(0, 10), rng.uniform(0, 10)])
+    pose.spread["thumb"] = rng.uniform(-0.2, 0.3)
+    pose.flex["thumb"] = np.radians([rng.uniform(-10, 5), rng.uniform(0, 10), rng.uniform(0, 10)])
     rot = object_rotation(obj, rng, kind == "power")
+    hand_chains = chains(shape, pose)
+    thumb = hand_chains["thumb"]
+    thumb_back = np.array([np.radians(JOINT_LIMITS["thumb"][0][0]), 0.0, 0.0])  # swung fully back
     if kind == "power":
-        xy = np.array([rng.uniform(-0.01, 0.01), rng.uniform(0.055, 0.075) * s])
-        points = palm_points(shape)
+        xy = np.array([rng.uniform(-0.012, 0.012), rng.uniform(0.07, 0.088) * s])
+        points, radii = palm_points(shape)
     else:
         xy = np.array([rng.uniform(-0.02, 0.01), rng.uniform(0.11, 0.14) * s])
-        points = palm_points(shape, height=rng.uniform(0.012, 0.025), y_range=(8.0, 16.0))
-    z = _contact_offset(points, obj.prims, rot, xy)
-    if z is None:
-        z = 0.05
-    trans = np.array([xy[0], xy[1], z + CONTACT_GAP])
+        gx, gy = np.meshgrid(np.linspace(-0.028, 0.028, 6) * s, np.linspace(0.08, 0.16, 7) * s)
+        height = rng.uniform(0.012, 0.025)
+        points = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, height)], 1)
+        radii = np.zeros(len(points))
+    joints = thumb.joints(thumb_back)
+    for k in range(3):  # the object must also clear the swung-back thumb
+        points = np.concatenate([points, joints[k] + (joints[k + 1] - joints[k]) * np.linspace(0, 1, 5)[:, None]])
+        radii = np.concatenate([radii, np.full(5, thumb.radii[k])])
+    z = _contact_offset(points, radii, obj.prims, rot, xy)
+    trans = np.array([xy[0], xy[1], (0.05 if z is None else z) + 2 * CONTACT_GAP])
     placed = _placed(obj.prims, rot, trans)
     touches = {}
-    for f, chain in chains(shape, pose).items():
+    start = pose.flex["thumb"].copy()
+    for mix in np.linspace(0.0, 1.0, 6):  # swing the thumb back until it is clear of the object
+        trial = start * (1 - mix) + thumb_back * mix
+        if (_segment_clearance(thumb, trial[None], placed)[0] > 0).all():
+            pose.flex["thumb"] = trial
+            break
+    for f, chain in hand_chains.items():
         lims = np.radians(np.array(JOINT_LIMITS[f], np.float64))
         target = lims[:, 1] * rng.uniform(0.85, 1.0, 3)
+        if f == "thumb":
+            target = np.radians([45, 50, 70]) * rng.uniform(0.8, 1.1, 3)
         if f in ("ring", "little") and kind == "precision" and rng.random() < 0.5:
             target = target * rng.uniform(0.1, 0.5)  # relaxed fingers that do not take part
         pose.flex[f], touches[f] = close_finger(chain, pose.flex[f], target, placed)

@@ -19,7 +19,7 @@ FOREARM = 17
 FINGERS = ("thumb", "index", "middle", "ring", "little")
 # Joint limits in degrees per finger: (joint 1, joint 2, joint 3); thumb joints are CMC flexion, MCP, IP.
 JOINT_LIMITS = {
-    "thumb": ((-15, 60), (-5, 60), (-15, 85)),
+    "thumb": ((-40, 60), (-5, 60), (-15, 85)),
     "index": ((-20, 92), (0, 110), (-5, 85)),
     "middle": ((-20, 92), (0, 110), (-5, 85)),
     "ring": ((-20, 92), (0, 110), (-5, 85)),
@@ -33,9 +33,14 @@ _FINGER_GEOMETRY = {
     "ring": ((1.05, 9.1, 0.0), (4.1, 2.6, 2.0), (0.91, 0.82, 0.74), 6.0),
     "little": ((2.7, 8.25, 0.0), (3.3, 1.95, 1.85), (0.81, 0.72, 0.66), 14.0),
 }
-_THUMB_BASE = (-2.1, 2.0, 0.9)
+_THUMB_BASE = (-2.1, 2.0, 0.5)
+# Thumb pre-shapes: resting direction of the metacarpal and the direction it flexes towards (right-hand frame).
+THUMB_MODES = {
+    "oppose": ((-0.62, 0.74, 0.26), (0.55, 0.2, 0.8)),  # towards the fingertips (pinch, relaxed hands)
+    "wrap": ((-0.42, 0.3, 0.86), (0.3, 0.95, -0.1)),  # standing out of the palm, closing over a held object
+}
 _THUMB_LENGTHS = (4.4, 3.2, 2.6)
-_THUMB_RADII = (1.25, 1.04, 0.93)
+_THUMB_RADII = (1.15, 1.02, 0.92)
 PALM_RADIUS = 1.18  # cm, half thickness of the palm
 
 
@@ -62,6 +67,7 @@ class HandPose:
     spread: dict[str, float] = field(default_factory=lambda: {f: 0.0 for f in FINGERS})
     wrist: tuple[float, float] = (0.0, 0.0)  # flexion, deviation
     forearm_length: float = 0.3
+    thumb_mode: str = "oppose"
 
     def clamp(self) -> HandPose:
         """Clip every joint to its limit."""
@@ -79,6 +85,7 @@ class HandPose:
             "spread_deg": {f: round(float(np.degrees(self.spread[f])), 2) for f in FINGERS},
             "wrist_deg": [round(float(np.degrees(a)), 2) for a in self.wrist],
             "forearm_length_m": round(float(self.forearm_length), 4),
+            "thumb_mode": self.thumb_mode,
         }
 
 
@@ -112,13 +119,12 @@ class FingerChain:
         return out
 
 
-def finger_chain(shape: HandShape, finger: str, spread: float) -> FingerChain:
+def finger_chain(shape: HandShape, finger: str, spread: float, thumb_mode: str = "oppose") -> FingerChain:
     """Chain of one finger with a given sideways spread (radians), in the right-hand frame."""
     s = shape.scale * 0.01
     if finger == "thumb":
         base = np.array(_THUMB_BASE) * s
-        distal = unit(np.array([-0.62, 0.74, 0.26]))
-        towards = unit(np.array([0.55, 0.2, 0.8]))
+        distal, towards = (unit(np.array(v)) for v in THUMB_MODES[thumb_mode])
         towards = unit(towards - (towards @ distal) * distal)
         turn = rot_axis(towards, -spread)  # abduction moves the thumb away from the index
         distal, towards = turn @ distal, turn @ towards
@@ -136,7 +142,7 @@ def finger_chain(shape: HandShape, finger: str, spread: float) -> FingerChain:
 
 def chains(shape: HandShape, pose: HandPose) -> dict[str, FingerChain]:
     """Every finger's chain for a pose's spreads."""
-    return {f: finger_chain(shape, f, pose.spread[f]) for f in FINGERS}
+    return {f: finger_chain(shape, f, pose.spread[f], pose.thumb_mode) for f in FINGERS}
 
 
 def palm_prims(shape: HandShape) -> list[Prim]:
@@ -165,18 +171,21 @@ def palm_prims(shape: HandShape) -> list[Prim]:
 
 
 def forearm_prims(shape: HandShape, pose: HandPose) -> list[Prim]:
-    """Wrist and forearm capsules leaving the wrist along the bent forearm direction."""
+    """Wrist and forearm: a tapered elliptic tube leaving the wrist along the bent forearm direction."""
     s = shape.scale * 0.01 * shape.thickness
     bend = rot_x(pose.wrist[0]) @ rot_z(pose.wrist[1])
-    back, side = bend @ np.array([0.0, -1.0, 0.0]), bend @ np.array([1.0, 0.0, 0.0])
-    length = pose.forearm_length
-    out = []
-    for sign in (-1.0, 1.0):
-        a = side * sign * 1.15 * s + back * 0.2 * s
-        out.append(Prim("capsule", {"a": a, "b": a + back * 0.09, "r": 2.0 * s}, pid=FOREARM))
-        a2 = side * sign * 1.0 * s + back * 0.085
-        out.append(Prim("capsule", {"a": a2, "b": a2 + back * max(length - 0.085, 0.02), "r": 2.55 * s}, pid=FOREARM))
-    return out
+    back, side, up = bend @ np.array([0.0, -1.0, 0.0]), bend @ np.array([1.0, 0.0, 0.0]), bend[:, 2]
+    frame = np.stack([side, up, back], axis=1)
+    semi = np.array([2.75, 1.85]) * s
+    start = back * 0.4 * s
+    end = start + back * max(pose.forearm_length, 0.05)
+    k = 1.3  # cross-section growth per metre towards the elbow
+    grow = 1.0 + k * float(np.linalg.norm(end - start))
+    return [
+        Prim("ellipsoid", {"c": start, "rot": frame, "s": np.array([semi[0], semi[1], 1.6 * s])}, pid=FOREARM),
+        Prim("cone", {"a": start, "b": end, "rot": frame, "s": semi, "k": k}, pid=FOREARM),
+        Prim("ellipsoid", {"c": end, "rot": frame, "s": np.array([*(semi * grow), semi[0]])}, pid=FOREARM),
+    ]
 
 
 def hand_prims(shape: HandShape, pose: HandPose) -> list[Prim]:
@@ -196,11 +205,17 @@ def hand_prims(shape: HandShape, pose: HandPose) -> list[Prim]:
     return prims
 
 
-def palm_points(shape: HandShape, height: float = 0.0, y_range: tuple[float, float] = (2.5, 8.5)) -> np.ndarray:
-    """Grid of points on the palm's front surface (z = palm radius + height), right-hand frame."""
-    s = shape.scale * 0.01
-    xs = np.linspace(-2.6, 2.6, 6) * s
-    ys = np.linspace(*y_range, 7) * s
-    gx, gy = np.meshgrid(xs, ys)
-    z = PALM_RADIUS * s * shape.thickness + height
-    return np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, z)], axis=1)
+def palm_points(shape: HandShape) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the palm's capsules and thenar bulge with the radius around each (right-hand frame)."""
+    pts, radii = [], []
+    for prim in palm_prims(shape):
+        p = prim.params
+        if prim.kind == "capsule":
+            a, b, r = p["a"], p["b"], float(p["r"])
+        else:  # thenar ellipsoid: its long axis, with the thickness as radius
+            axis = p["rot"][:, 1] * p["s"][1] * 0.7
+            a, b, r = p["c"] - axis, p["c"] + axis, float(p["s"][2])
+        for t in np.linspace(0, 1, 7):
+            pts.append(a + (b - a) * t)
+            radii.append(r)
+    return np.array(pts), np.array(radii)

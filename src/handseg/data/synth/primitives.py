@@ -8,6 +8,7 @@ Every `sdf_*` takes Nx3 points and returns their signed distance (negative insid
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ INF = np.float32(np.inf)
 class Prim:
     """One shape in camera coordinates (metres): kind, its parameters, scene group and id within the group."""
 
-    kind: str  # sphere, capsule, ellipsoid, box, cylinder, cup
+    kind: str  # sphere, capsule, ellipsoid, box, cylinder, cup, cone
     params: dict[str, np.ndarray | float]
     group: int = 0  # 0 left hand, 1 right hand, 2 object, 3 background shape
     pid: int = 0  # part id for hands (1..16, 17 forearm), material index otherwise
@@ -42,13 +43,18 @@ class Prim:
         if self.kind == "sphere":
             r = float(p["r"])
             return p["c"] - r, p["c"] + r
-        if self.kind in ("capsule", "cylinder", "cup"):
+        if self.kind in ("capsule", "capsule_side", "cylinder", "cup"):
             r = float(p["r"])
             lo, hi = np.minimum(p["a"], p["b"]), np.maximum(p["a"], p["b"])
             return lo - r, hi + r
         if self.kind in ("ellipsoid", "box"):
             ext = np.abs(np.asarray(p["rot"])) @ np.asarray(p["s"])
             return p["c"] - ext, p["c"] + ext
+        if self.kind == "cone":
+            grow = float(p.get("g0", 1.0)) + float(p["k"]) * float(np.linalg.norm(p["b"] - p["a"]))
+            r = max(p["s"]) * grow
+            lo, hi = np.minimum(p["a"], p["b"]), np.maximum(p["a"], p["b"])
+            return lo - r, hi + r
         raise ValueError(f"unknown primitive {self.kind}")
 
 
@@ -68,8 +74,10 @@ def hit_sphere(c: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.nda
     return np.where(ok & (t > 0), t, INF)
 
 
-def hit_capsule(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
-    """Nearest hit of a capsule (segment a-b swept by a sphere of radius r)."""
+def hit_capsule_side(
+    a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray
+) -> np.ndarray:
+    """Nearest hit of the side of a capsule (segment a-b swept by a sphere of radius r), without its end spheres."""
     ba = b - a
     baba, baoa, oaoa = float(ba @ ba), -float(ba @ a), float(a @ a)
     (b0, b1, b2), (a0, a1, a2) = ba.tolist(), a.tolist()
@@ -82,8 +90,7 @@ def hit_capsule(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.nda
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (-qb - sq) / qa
     y = baoa + t * bard
-    body = np.where(ok & (y > 0) & (y < baba) & (t > 0), t, INF)
-    return np.minimum(body, np.minimum(hit_sphere(a, r, X, Y, DD), hit_sphere(b, r, X, Y, DD)))
+    return np.where(ok & (y > 0) & (y < baba) & (t > 0), t, INF)
 
 
 def _local_rays(c: np.ndarray, m: np.ndarray, X: np.ndarray, Y: np.ndarray):
@@ -164,19 +171,66 @@ def hit_cup(
     return np.where(t > 0, t, INF)
 
 
+def hit_cone(
+    a: np.ndarray, b: np.ndarray, rot: np.ndarray, s: np.ndarray, k: float, g0: float, X: np.ndarray, Y: np.ndarray
+) -> np.ndarray:
+    """Nearest hit of the side of a tapered elliptic cylinder from a to b (no end caps).
+
+    Cross-section semi-axes s * (g0 + k * distance from a) along rot's first two columns.
+    """
+    length = float(np.linalg.norm(b - a))
+    m = (rot / np.array([s[0], s[1], 1.0])[None, :]).T
+    o, d = _local_rays(a, m, X, Y)
+    g = g0 + k * o[2]
+    qa = d[0] * d[0] + d[1] * d[1] - (k * k) * d[2] * d[2]
+    qb = o[0] * d[0] + o[1] * d[1] - (k * g) * d[2]
+    qc = o[0] * o[0] + o[1] * o[1] - g * g
+    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = (-qb - sq) / qa
+        t2 = (-qb + sq) / qa
+    near, far = np.minimum(t1, t2), np.maximum(t1, t2)
+    z_near, z_far = o[2] + near * d[2], o[2] + far * d[2]
+    good_near = ok & (near > 0) & (z_near >= 0) & (z_near <= length)
+    good_far = ok & (far > 0) & (z_far >= 0) & (z_far <= length)
+    return np.where(good_near, near, np.where(good_far, far, INF)).astype(np.float32)
+
+
+def pieces(prim: Prim, cone_piece: float = 0.06) -> list[Prim]:
+    """Parts with tighter screen boxes: a capsule's side and end spheres, a long cone's pieces; others as is."""
+    p = prim.params
+    if prim.kind == "cone":
+        length = float(np.linalg.norm(p["b"] - p["a"]))
+        cuts = np.linspace(0.0, 1.0, max(1, int(np.ceil(length / cone_piece))) + 1)
+        g0, k = float(p.get("g0", 1.0)), float(p["k"])
+        out = []
+        for c0, c1 in itertools.pairwise(cuts):
+            part = {**p, "a": p["a"] + (p["b"] - p["a"]) * c0, "b": p["a"] + (p["b"] - p["a"]) * c1}
+            part["g0"] = g0 + k * length * c0
+            out.append(Prim("cone", part, prim.group, prim.pid, prim.material))
+        return out
+    if prim.kind != "capsule":
+        return [prim]
+    side = Prim("capsule_side", p, prim.group, prim.pid, prim.material)
+    ends = [Prim("sphere", {"c": p[key], "r": p["r"]}, prim.group, prim.pid, prim.material) for key in ("a", "b")]
+    return [side, *ends]
+
+
 def hit(prim: Prim, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
-    """Nearest hit depth of any primitive over a crop of rays."""
+    """Nearest hit depth of any primitive (capsules: see `pieces`) over a crop of rays."""
     p = prim.params
     if prim.kind == "sphere":
         return hit_sphere(p["c"], float(p["r"]), X, Y, DD)
-    if prim.kind == "capsule":
-        return hit_capsule(p["a"], p["b"], float(p["r"]), X, Y, DD)
+    if prim.kind == "capsule_side":
+        return hit_capsule_side(p["a"], p["b"], float(p["r"]), X, Y, DD)
     if prim.kind == "ellipsoid":
         return hit_ellipsoid(p["c"], p["rot"], p["s"], X, Y, DD)
     if prim.kind == "box":
         return hit_box(p["c"], p["rot"], p["s"], X, Y, DD)
     if prim.kind == "cylinder":
         return hit_cylinder(p["a"], p["b"], float(p["r"]), X, Y, DD)
+    if prim.kind == "cone":
+        return hit_cone(p["a"], p["b"], p["rot"], p["s"], float(p["k"]), float(p.get("g0", 1.0)), X, Y)
     if prim.kind == "cup":
         return hit_cup(p["a"], p["b"], float(p["r"]), float(p["r_in"]), float(p["bottom"]), X, Y, DD)
     raise ValueError(f"unknown primitive {prim.kind}")
@@ -224,6 +278,9 @@ def sdf(prim: Prim, pts: np.ndarray) -> np.ndarray:
         return np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(axis=1), 0)
     if prim.kind == "cylinder":
         return _sdf_cylinder(pts, p["a"], p["b"], float(p["r"]))
+    if prim.kind == "cone":  # approximated by a capsule of the mean radius (collision checks only)
+        grow = 1.0 + 0.5 * float(p["k"]) * float(np.linalg.norm(p["b"] - p["a"]))
+        return _sdf_segment(pts, p["a"], p["b"])[0] - float(np.mean(p["s"])) * grow
     if prim.kind == "cup":
         axis = (p["b"] - p["a"]) / np.linalg.norm(p["b"] - p["a"])
         outer = _sdf_cylinder(pts, p["a"], p["b"], float(p["r"]))
@@ -233,8 +290,18 @@ def sdf(prim: Prim, pts: np.ndarray) -> np.ndarray:
 
 
 def sdf_union(prims: list[Prim], pts: np.ndarray) -> np.ndarray:
-    """Signed distance of points to a union of primitives."""
+    """Signed distance of points to a union of primitives (capsules batched together)."""
     out = np.full(len(pts), np.inf)
+    caps = [p.params for p in prims if p.kind == "capsule"]
+    if caps:
+        a = np.array([c["a"] for c in caps])
+        ba = np.array([c["b"] for c in caps]) - a
+        r = np.array([float(c["r"]) for c in caps])
+        pa = pts[:, None, :] - a[None]
+        h = np.clip((pa * ba).sum(-1) / np.maximum((ba * ba).sum(-1), 1e-12), 0.0, 1.0)
+        diff = pa - h[..., None] * ba
+        out = (np.sqrt((diff * diff).sum(-1)) - r).min(axis=1)
     for prim in prims:
-        out = np.minimum(out, sdf(prim, pts))
+        if prim.kind != "capsule":
+            out = np.minimum(out, sdf(prim, pts))
     return out

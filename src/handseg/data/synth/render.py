@@ -13,7 +13,7 @@ import numpy as np
 
 from handseg.data.format import Intrinsics
 from handseg.data.synth.hand import FOREARM
-from handseg.data.synth.primitives import INF, Prim, hit
+from handseg.data.synth.primitives import INF, Prim, hit, pieces
 
 NEAR = 0.03  # metres: primitives reaching closer than this are intersected over the whole image
 
@@ -59,7 +59,7 @@ def zbuffer(prims: list[Prim], intr: Intrinsics, ids: str = "pid") -> tuple[np.n
     r = rays(intr)
     depth = np.full((intr.height, intr.width), INF, np.float32)
     index = np.zeros((intr.height, intr.width), np.uint8)
-    for prim in prims:
+    for prim in (piece for whole in prims for piece in pieces(whole)):
         box = screen_box(prim, intr)
         if box is None:
             continue
@@ -82,9 +82,9 @@ def plane_depth(planes: list[dict], intr: Intrinsics) -> tuple[np.ndarray, np.nd
         denom = n0 * r.X + n1 * r.Y + n2
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.float32(plane["k"]) / denom
-        t = np.where((t > 0) & np.isfinite(t), t, INF)
+        t[~(t > 0)] = INF
         nearer = t < depth
-        depth = np.where(nearer, t, depth)
+        depth[nearer] = t[nearer]
         index[nearer] = k
     return depth, index
 
@@ -93,7 +93,7 @@ def plane_depth(planes: list[dict], intr: Intrinsics) -> tuple[np.ndarray, np.nd
 class Render:
     """Clean render of one scene."""
 
-    depth: np.ndarray  # float32 HxW metres, inf where nothing
+    depth: np.ndarray  # float32 HxW metres, 0 where nothing
     label: np.ndarray  # uint8 HxW: 0 background, 1 hand, 2 object
     parts: np.ndarray  # uint8 2xHxW amodal parts (left, right)
     visible_parts: np.ndarray  # uint8 2xHxW parts where that hand is visible (forearm 17 kept)
@@ -126,4 +126,5 @@ def render_scene(prims: list[Prim], planes: list[dict], intr: Intrinsics, skin_m
     material[obj] = m_obj[obj]
     background = finite & ~(left | right | obj)
     plane_index = np.where(background, i_bg, 255).astype(np.uint8)
+    depth[~finite] = 0
     return Render(depth, label, parts, visible, material, plane_index)

@@ -1,0 +1,131 @@
+"""The synthetic generator: output contract, determinism, exact labels and amodal parts, dataset writing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handseg.data.format import HandsegDataset, read_split
+from handseg.data.synth import OBJECT_TYPES, generate_dataset, render_frame
+from handseg.errors import ConfigError, OutputExistsError
+
+W, H = 160, 120
+FINGER_PARTS = np.arange(2, 17)
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[dict]:
+    return [render_frame(11, i, W, H) for i in range(12)]
+
+
+def test_render_frame_contract(frames: list[dict]) -> None:
+    frame = frames[0]
+    assert frame["depth"].dtype == np.uint16 and frame["depth"].shape == (H, W)
+    assert frame["color"].dtype == np.uint8 and frame["color"].shape == (H, W, 3)
+    assert frame["label"].dtype == np.uint8 and frame["label"].shape == (H, W)
+    assert frame["parts"].dtype == np.uint8 and frame["parts"].shape == (2, H, W)
+    assert frame["intrinsics"].width == W and frame["intrinsics"].fx == pytest.approx(475 * W / 640)
+    json.dumps(frame["scene"])  # JSON-able
+    assert frame["scene"]["object"]["type"] in OBJECT_TYPES
+    for f in frames:
+        assert set(np.unique(f["label"])) <= {0, 1, 2}
+        assert int(f["parts"].max()) <= 16
+        assert (f["label"] == 1).any(), "every frame shows a hand"
+        valid = f["depth"][f["depth"] > 0]
+        assert valid.min() >= 150 and valid.max() <= 2300  # millimetres within the sensor's range
+
+
+def test_same_seed_same_bytes_and_index_matters() -> None:
+    a, b = render_frame(5, 2, W, H), render_frame(5, 2, W, H)
+    for key in ("depth", "color", "label", "parts"):
+        assert a[key].tobytes() == b[key].tobytes()
+    assert a["scene"] == b["scene"]
+    assert render_frame(5, 3, W, H)["depth"].tobytes() != a["depth"].tobytes()
+    assert render_frame(6, 2, W, H)["depth"].tobytes() != a["depth"].tobytes()
+
+
+def test_amodal_maps_contain_every_visible_hand_pixel(frames: list[dict]) -> None:
+    for f in frames:
+        hand_pixels = np.zeros((H, W), bool)
+        for h in range(2):
+            vis = f["visible_parts"][h]
+            hand_pixels |= vis > 0
+            own = (vis >= 1) & (vis <= 16)  # visible pixels of this hand, forearm (17) excluded
+            assert (f["label"][own] == 1).all()
+            assert (f["parts"][h][own] > 0).all()
+            np.testing.assert_array_equal(f["parts"][h][own], vis[own])
+            assert (f["parts"][h][vis == 17] == 0).all(), "forearm has no part id"
+        np.testing.assert_array_equal(hand_pixels, f["label"] == 1)
+
+
+def test_objects_hide_fingers_that_stay_in_the_amodal_maps(frames: list[dict]) -> None:
+    hidden = 0
+    for f in frames:
+        occluded = (f["label"] == 2)[None] & np.isin(f["parts"], FINGER_PARTS)
+        hidden += bool(occluded.any())
+    assert hidden >= len(frames) // 3, f"objects hide fingers in only {hidden} of {len(frames)} frames"
+
+
+def test_fingers_are_in_front_of_objects_too(frames: list[dict]) -> None:
+    # a visible finger pixel with the object right behind it: the object's amodal extent is not stored, so use
+    # the scene's grasp contacts as the witness that fingers touch the object, and label adjacency in the image
+    touching = [f for f in frames if any(h["holding"] for h in f["scene"]["hands"])]
+    assert touching
+    adjacent = 0
+    for f in touching:
+        finger = np.isin(f["visible_parts"], FINGER_PARTS).any(axis=0)
+        obj = f["label"] == 2
+        border = obj[1:, :] & finger[:-1, :] | obj[:-1, :] & finger[1:, :]
+        adjacent += bool(border.any())
+    assert adjacent >= len(touching) // 2
+
+
+def test_generate_dataset_is_valid_and_split(synth_dataset: Path) -> None:
+    train, val = read_split(synth_dataset, "train"), read_split(synth_dataset, "val")
+    assert len(train) == 6 and len(val) == 2 and not set(train) & set(val)
+    assert sorted(train + val) == [f"{i:06d}" for i in range(8)]
+    dataset = HandsegDataset(synth_dataset, split="val")
+    sample = dataset[0]
+    assert sample["depth"].dtype == np.float32 and sample["depth"].shape == (H, W)
+    assert sample["label"] is not None and set(np.unique(sample["label"])) <= {0, 1, 2}
+    assert sample["parts"].shape == (2, H, W)
+    scene = dataset.scene(sample["id"])
+    assert scene is not None and scene["split"] == "val"
+    generator = dataset.manifest.generator
+    assert generator is not None and generator["seed"] == 0 and generator["size"] == [W, H]
+
+
+def test_dataset_bytes_do_not_depend_on_workers(tmp_path: Path) -> None:
+    roots = [generate_dataset(tmp_path / f"w{w}" / "ds", 6, seed=4, size=(64, 48), workers=w, progress=False)
+             for w in (1, 2)]  # fmt: skip
+    files = [sorted(p.relative_to(r) for p in r.rglob("*") if p.is_file()) for r in roots]
+    assert files[0] == files[1] and len(files[0]) == 1 + 2 + 6 * 6
+    for rel in files[0]:
+        assert (roots[0] / rel).read_bytes() == (roots[1] / rel).read_bytes(), rel
+
+
+def test_held_out_objects_only_in_val(tmp_path: Path) -> None:
+    root = generate_dataset(tmp_path / "ds", 12, seed=1, size=(64, 48), val_objects=["mug", "torus"], progress=False)
+    dataset = HandsegDataset(root, split=None)
+    for split, allowed in (("train", set(OBJECT_TYPES) - {"mug", "torus"}), ("val", {"mug", "torus"})):
+        for sample_id in read_split(root, split):
+            assert dataset.scene(sample_id)["object"]["type"] in allowed
+    with pytest.raises(ConfigError, match="unknown object"):
+        generate_dataset(tmp_path / "bad", 2, val_objects=["teapot"], progress=False)
+
+
+def test_bad_arguments_and_existing_output(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="frames"):
+        generate_dataset(tmp_path / "a", 0, progress=False)
+    with pytest.raises(ConfigError, match="size"):
+        generate_dataset(tmp_path / "a", 1, size=(0, 480), progress=False)
+    with pytest.raises(ConfigError, match="val_fraction"):
+        generate_dataset(tmp_path / "a", 1, val_fraction=1.5, progress=False)
+    root = generate_dataset(tmp_path / "b", 4, size=(32, 24), progress=False)
+    with pytest.raises(OutputExistsError, match="--force"):
+        generate_dataset(root, 2, size=(32, 24), progress=False)
+    generate_dataset(root, 2, size=(32, 24), force=True, progress=False)
+    assert len(list((root / "depth").glob("*.png"))) == 2, "stale frames of the old dataset are removed"
