@@ -21,7 +21,13 @@ def _fit(image: np.ndarray, width: int) -> np.ndarray:
 
 def frame_panels(sample: Sample, width: int = 192) -> list[np.ndarray]:
     """Five captioned tiles of one frame: depth, color, labels over depth, left and right amodal parts."""
-    depth_rgb = colorize_depth(sample["depth"])
+    depth = sample["depth"]
+    near = far = None
+    if sample["label"] is not None:  # stretch the colours over the hands and objects, not the far background
+        fg = depth[(sample["label"] > 0) & (depth > 0)]
+        if fg.size > 20:
+            near, far = float(np.percentile(fg, 1)) - 0.02, float(np.percentile(fg, 99)) + 0.25
+    depth_rgb = colorize_depth(depth, near, far)
     gray = np.repeat((depth_rgb.mean(axis=2, keepdims=True) * 0.6).astype(np.uint8), 3, axis=2)
     color = sample["color"] if sample["color"] is not None else np.zeros_like(depth_rgb)
     panels = [depth_rgb, color]

@@ -53,14 +53,15 @@ def close_finger(
             break
         i = int(np.argmax(hit))
         lo, hi = (0.0 if i == 0 else s[i - 1]), s[i]
-        for _ in range(5):  # bisect the contact
-            mid = (lo + hi) / 2
-            trial = current.copy()
-            trial[frozen:] += mid * (target[frozen:] - current[frozen:])
-            if (_segment_clearance(chain, trial[None], prims)[0, frozen:] <= CONTACT_GAP).any():
-                hi = mid
-            else:
-                lo = mid
+        fine = np.linspace(lo, hi, 9)[1:-1]  # refine the contact between the last free and the first touching step
+        sub = np.repeat(current[None], len(fine), axis=0)
+        sub[:, frozen:] += fine[:, None] * (target[frozen:] - current[frozen:])[None]
+        sub_hit = (_segment_clearance(chain, sub, prims)[:, frozen:] <= CONTACT_GAP).any(axis=1)
+        if sub_hit.any():
+            j = int(np.argmax(sub_hit))
+            lo, hi = (lo if j == 0 else fine[j - 1]), fine[j]
+        else:
+            lo = fine[-1]
         trial = current.copy()
         trial[frozen:] += lo * (target[frozen:] - current[frozen:])
         touch = current.copy()

@@ -54,11 +54,14 @@ def screen_box(prim: Prim, intr: Intrinsics) -> tuple[int, int, int, int] | None
     return u0, v0, u1, v1
 
 
-def zbuffer(prims: list[Prim], intr: Intrinsics, ids: str = "pid") -> tuple[np.ndarray, np.ndarray]:
-    """Depth (inf = empty) and the id (`pid` or `material`) of the nearest primitive at every pixel."""
+def zbuffer(
+    prims: list[Prim], intr: Intrinsics, ids: str = "pid"
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int] | None]:
+    """Depth (inf = empty), the id (`pid` or `material`) of the nearest primitive, and the box of drawn pixels."""
     r = rays(intr)
     depth = np.full((intr.height, intr.width), INF, np.float32)
     index = np.zeros((intr.height, intr.width), np.uint8)
+    drawn = None
     for prim in (piece for whole in prims for piece in pieces(whole)):
         box = screen_box(prim, intr)
         if box is None:
@@ -69,7 +72,8 @@ def zbuffer(prims: list[Prim], intr: Intrinsics, ids: str = "pid") -> tuple[np.n
         nearer = t < region
         region[nearer] = t[nearer]
         index[v0:v1, u0:u1][nearer] = getattr(prim, ids)
-    return depth, index
+        drawn = box if drawn is None else (min(drawn[0], u0), min(drawn[1], v0), max(drawn[2], u1), max(drawn[3], v1))
+    return depth, index, drawn
 
 
 def plane_depth(planes: list[dict], intr: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
@@ -103,28 +107,35 @@ class Render:
 
 def render_scene(prims: list[Prim], planes: list[dict], intr: Intrinsics, skin_materials=(0, 1)) -> Render:
     """Render hands, object and background planes into depth, labels, amodal parts and materials."""
-    z_hand, p_hand = [], []
-    for group in (0, 1):
-        z, p = zbuffer([q for q in prims if q.group == group], intr, ids="pid")
-        z_hand.append(z)
-        p_hand.append(p)
-    z_obj, m_obj = zbuffer([q for q in prims if q.group == 2], intr, ids="material")
-    z_bg, i_bg = plane_depth(planes, intr)
-    depth = np.minimum(np.minimum(z_hand[0], z_hand[1]), np.minimum(z_obj, z_bg))
-    finite = np.isfinite(depth)
-    left = finite & (z_hand[0] == depth)
-    right = finite & (z_hand[1] == depth) & ~left
-    obj = finite & (z_obj == depth) & ~left & ~right
-    label = np.zeros(depth.shape, np.uint8)
-    label[left | right] = 1
-    label[obj] = 2
-    parts = np.stack([np.where(p == FOREARM, 0, p) for p in p_hand]).astype(np.uint8)
-    visible = np.stack([np.where(left, p_hand[0], 0), np.where(right, p_hand[1], 0)]).astype(np.uint8)
-    material = np.full(depth.shape, 255, np.uint8)
-    material[left] = skin_materials[0]
-    material[right] = skin_materials[1]
-    material[obj] = m_obj[obj]
-    background = finite & ~(left | right | obj)
-    plane_index = np.where(background, i_bg, 255).astype(np.uint8)
-    depth[~finite] = 0
-    return Render(depth, label, parts, visible, material, plane_index)
+    z_left, p_left, box_l = zbuffer([q for q in prims if q.group == 0], intr, ids="pid")
+    z_right, p_right, box_r = zbuffer([q for q in prims if q.group == 1], intr, ids="pid")
+    z_obj, m_obj, box_o = zbuffer([q for q in prims if q.group == 2], intr, ids="material")
+    depth, plane_index = plane_depth(planes, intr)
+    shape = depth.shape
+    label = np.zeros(shape, np.uint8)
+    material = np.full(shape, 255, np.uint8)
+    visible = np.zeros((2, *shape), np.uint8)
+    boxes = [b for b in (box_l, box_r, box_o) if b is not None]
+    if boxes:  # compose the foreground only where something was drawn
+        u0, v0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        u1, v1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        roi = np.s_[v0:v1, u0:u1]
+        zl, zr, zo, zb = z_left[roi], z_right[roi], z_obj[roi], depth[roi]
+        left = (zl < np.inf) & (zl <= zr) & (zl <= zo) & (zl <= zb)
+        right = (zr < np.inf) & ~left & (zr <= zo) & (zr <= zb)
+        obj = (zo < np.inf) & ~left & ~right & (zo <= zb)
+        fg = left | right | obj
+        zb[fg] = np.minimum(np.minimum(zl, zr), zo)[fg]
+        plane_index[roi][fg] = 255
+        label[roi][left | right] = 1
+        label[roi][obj] = 2
+        visible[0][roi][left] = p_left[roi][left]
+        visible[1][roi][right] = p_right[roi][right]
+        mat = material[roi]
+        mat[left] = skin_materials[0]
+        mat[right] = skin_materials[1]
+        mat[obj] = m_obj[roi][obj]
+    p_left[p_left == FOREARM] = 0
+    p_right[p_right == FOREARM] = 0
+    depth[~(depth < np.inf)] = 0
+    return Render(depth, label, np.stack([p_left, p_right]), visible, material, plane_index)

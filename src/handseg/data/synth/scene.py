@@ -97,7 +97,7 @@ def _shape(side: str, rng: np.random.Generator) -> HandShape:
 def _forearm_target(side: str, rng: np.random.Generator) -> np.ndarray:
     """Forearm direction in the camera frame: towards a border (bottom or the hand's side), mostly away from us."""
     psi = rng.uniform(-0.5, 2.0) if side == "right" else rng.uniform(np.pi - 2.0, np.pi + 0.5)
-    return unit(np.array([np.cos(psi), np.sin(psi), rng.uniform(-0.35, 0.9)]))
+    return unit(np.array([np.cos(psi), np.sin(psi), rng.uniform(-0.15, 0.9)]))
 
 
 def _orient(hand: Hand, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -235,7 +235,7 @@ def sample_scene(rng: np.random.Generator, intr: Intrinsics, object_types: Seque
     pose, rot_oh, t_oh, info = grasp(shape, obj, rng, kind="power" if both_hold else None)
     pose.wrist = (rng.uniform(-0.5, 0.5), rng.uniform(-0.25, 0.25))
     hand = Hand(shape, pose, np.eye(3), np.zeros(3), True, info)
-    z = rng.uniform(0.35, 0.75)
+    z = rng.uniform(0.3, 0.65)
     u, v = rng.uniform(0.3, 0.7) * intr.width, rng.uniform(0.3, 0.65) * intr.height
     center = np.array([(u - intr.cx) / intr.fx * z, (v - intr.cy) / intr.fy * z, z])
     obj_rot, obj_trans = _place_holder(hand, rot_oh, t_oh, center, rng)

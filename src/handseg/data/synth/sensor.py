@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -9,6 +11,34 @@ from handseg.data.format import Intrinsics
 from handseg.data.synth.render import Render
 
 PROJECTOR_BASELINE = 0.021  # metres between IR camera and projector (projector to the right)
+_BANK_SIZE = 1 << 21
+
+
+@lru_cache(maxsize=1)
+def _banks() -> tuple[np.ndarray, np.ndarray]:
+    """Fixed banks of standard normal and uniform noise (same in every process); frames take random windows."""
+    rng = np.random.default_rng(20240611)
+    return rng.standard_normal(_BANK_SIZE, dtype=np.float32), rng.random(_BANK_SIZE, dtype=np.float32)
+
+
+def _window(bank: np.ndarray, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A random contiguous window of a noise bank, as an array of `shape` (read-only view when it fits)."""
+    size = shape[0] * shape[1]
+    if size > len(bank) // 2:
+        reps = -(-size // (len(bank) // 2)) + 1
+        bank = np.tile(bank, reps)
+    start = int(rng.integers(0, len(bank) - size))
+    return bank[start : start + size].reshape(shape)
+
+
+def normal_noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Standard normal noise (float32) of a shape, cheaply drawn from the fixed bank."""
+    return _window(_banks()[0], rng, shape)
+
+
+def uniform_noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Uniform [0, 1) noise (float32) of a shape, cheaply drawn from the fixed bank."""
+    return _window(_banks()[1], rng, shape)
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) -> np.ndarray:
@@ -50,8 +80,7 @@ def depth_image(render: Render, intr: Intrinsics, rng: np.random.Generator, nz: 
     h, w = z.shape
     max_range = float(rng.uniform(1.2, 2.2))
     sigma_at_1m = float(rng.uniform(0.0015, 0.0035))
-    noise = rng.standard_normal((h, w), dtype=np.float32)
-    noise *= np.float32(0.0004) + np.float32(sigma_at_1m) * z * z
+    noise = normal_noise(rng, (h, w)) * (np.float32(0.0004) + np.float32(sigma_at_1m) * z * z)
     wobble = _smooth_noise(rng, (h, w), 8) * np.float32(0.0015)  # slow error of the depth calibration
     mm = (z * (np.float32(1.0) + wobble) + noise) * np.float32(1000.0)
     missing = (z > max_range) | (z < 0.2)
@@ -63,7 +92,7 @@ def depth_image(render: Render, intr: Intrinsics, rng: np.random.Generator, nz: 
     jump[:, 1:] |= np.abs(far[:, 1:] - far[:, :-1]) > thr[:, 1:]
     jump[1:] |= np.abs(far[1:] - far[:-1]) > thr[1:]
     edge = cv2.dilate(jump, np.ones((3, 3), np.uint8)).view(bool)
-    rand = rng.random((h, w), dtype=np.float32)
+    rand = uniform_noise(rng, (h, w))
     missing |= edge & (rand < 0.55)
     facing = -cv2.resize(nz, (w, h), interpolation=cv2.INTER_NEAREST)
     missing |= (facing < 0.25) & (rand < (np.float32(0.25) - facing) * 4)
@@ -107,7 +136,7 @@ def color_image(
     shade = np.float32(ambient * gain) + np.float32((1 - ambient) * gain) * lambert
     shade[render.depth[::2, ::2] == 0] = np.float32(0.8 * gain)
     shade *= np.float32(1.0) + np.float32(0.08) * _smooth_noise(rng, (hh, hw), 24)  # surface texture
-    shade += rng.standard_normal((hh, hw), dtype=np.float32) * np.float32(0.015)  # sensor noise
+    shade += normal_noise(rng, (hh, hw)) * np.float32(0.015)  # sensor noise
     img = albedo * shade[..., None]
     img = np.clip(img, 0, 255, out=img).astype(np.uint8)
     dx, dy = rng.uniform(-3.0, 3.0), rng.uniform(-2.0, 2.0)
