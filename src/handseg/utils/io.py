@@ -60,7 +60,10 @@ def encode_png(image: np.ndarray, compression: int = 1) -> bytes:
         raise HandsegError(f"cannot write {image.dtype} image as PNG (uint8 or uint16 only)")
     if image.ndim == 3:
         image = np.ascontiguousarray(image[..., ::-1])  # RGB -> BGR for OpenCV
-    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    params = [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    if compression <= 3 and hasattr(cv2, "IMWRITE_PNG_FILTER"):  # fast writes: one cheap filter, half the time
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+    ok, buf = cv2.imencode(".png", image, params)
     if not ok:
         raise HandsegError("PNG encoding failed")
     return buf.tobytes()
