@@ -88,6 +88,14 @@ def test_diff_ignores_runtime_keys() -> None:
     assert diff_configs(a, validate(b)) == ["optim.lr: 0.001 -> 0.01"]
 
 
+def test_override_inside_phase_list() -> None:
+    cfg = {"model": {"name": "unet"}, "phases": [{"name": "a"}, {"name": "b", "train": {"max_steps": 9}}]}
+    out = apply_overrides(cfg, ["phases.1.train.max_steps=3", "phases.0.loss.name=ce"])
+    assert out["phases"][1]["train"]["max_steps"] == 3 and out["phases"][0]["loss"] == {"name": "ce"}
+    with pytest.raises(ConfigError, match="out of range"):
+        apply_overrides(cfg, ["phases.5.train.max_steps=3"])
+
+
 def test_phases_are_validated() -> None:
     with pytest.raises(ConfigError, match="train.bogus"):
         validate({"model": {"name": "unet"}, "phases": [{"name": "a"}, {"train": {"bogus": 1}}]})

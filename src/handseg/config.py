@@ -134,13 +134,21 @@ def apply_overrides(config: dict[str, Any], overrides: list[str] | None) -> dict
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.max_steps=200")
         parts = key.strip().split(".")
-        node = config
+        node: Any = config
         for depth, part in enumerate(parts[:-1]):
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, list):  # phases.1.loss.beta=0.01: an index into a list
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"--set {item!r}: {where}: index out of range (list of {len(node)})")
+                node = node[int(part)]
+                continue
             if node.get(part) is None:
                 node[part] = {}
-            if not isinstance(node[part], dict):
-                raise ConfigError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is not a section")
+            if not isinstance(node[part], dict | list):
+                raise ConfigError(f"--set {item!r}: {where} is not a section")
             node = node[part]
+        if isinstance(node, list):
+            raise ConfigError(f"--set {item!r}: set a key inside a list item, e.g. phases.1.train.max_steps=10")
         node[parts[-1]] = parse_value(text)
     return config
 

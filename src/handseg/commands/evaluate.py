@@ -35,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, args.dataset, split=split, batch_size=args.batch_size, out_dir=out, latency=args.latency,
         device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.no_progress,
     )  # fmt: skip
-    print(metrics_table(metrics))
+    print(metrics_table(metrics, metrics.get("name")))
     print(f"wrote {out}/ (metrics.json, metrics.md, per_frame.csv, worst/*.png)")
     return 0

@@ -220,6 +220,7 @@ def evaluate(
         metrics.update(measure_latency(model, int(config["model"]["in_channels"]), device=device))
     metrics["frames"] = len(frames)
     metrics["model"] = config["model"]["name"]
+    metrics["name"] = config.get("name") or config["model"]["name"]
     metrics["task"] = task
     if out_dir is not None:
         from handseg.engine.report import write_eval_outputs

@@ -93,7 +93,7 @@ def write_eval_outputs(
 
     task = config["task"]
     atomic_write_json(out_dir / "metrics.json", {k: v for k, v in metrics.items() if k != "per_image"})
-    atomic_write_text(out_dir / "metrics.md", metrics_table(metrics, config.get("name")))
+    atomic_write_text(out_dir / "metrics.md", metrics_table(metrics, metrics.get("name")))
     keys = [k for k in frames[0] if k not in ("index", "id")] if frames else []
     text = io.StringIO()
     writer = csv.writer(text)
@@ -109,5 +109,5 @@ def write_eval_outputs(
     key = headline(task)
     for rank, frame in enumerate(sort_worst(frames, key)[:worst]):
         sample, pred = predict_sample(model, torch_ds, frame["index"], device)
-        picture = _render(sample, pred, task, f"{frame['id']} {key} {_pct(frame[key])}")
+        picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}")
         atomic_write_png(out_dir / "worst" / f"{rank:02d}_{frame['id']}.png", picture)
