@@ -142,3 +142,22 @@ def test_onnx_export_keeps_any_input_size() -> None:
         expected = model(x).numpy()
     assert y.shape == (1, 3, 65, 49)
     np.testing.assert_allclose(y, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["dense_attention_seg", "dense_attention_seg_noattn"])
+def test_dense_attention_fits_a_tiny_batch(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, **TINY[name])
+    x = torch.nn.functional.avg_pool2d(torch.randn(4, 1, 40, 40), 9, 1, 4)[..., 4:36, 4:36] * 3  # smooth blobs
+    target = torch.zeros(4, 32, 32, dtype=torch.long)
+    target[x[:, 0] > 0.3] = 1
+    target[x[:, 0] < -0.3] = 2
+    optimizer = torch.optim.Adam(model.parameters(), 1e-2)
+    losses = []
+    for _ in range(60):
+        loss = torch.nn.functional.cross_entropy(model(x), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses[::10]
