@@ -174,3 +174,11 @@ def test_labels_from_logits_equals_argmax() -> None:
     logits = torch.randn(2, 17, 9, 11, generator=g)
     logits[0, 3:6, 2, 2] = 10.0  # a tie: the first maximum wins, like argmax
     assert torch.equal(labels_from_logits(logits), logits.argmax(1))
+
+
+def test_boundary_pixels_on_ignored_target_pixels_are_not_counted() -> None:
+    truth, pred = blob(), blob()
+    pred[25:28, 30:33] = 1  # a false-positive blob ...
+    assert boundary_fscore(pred, truth, 1) < 1.0
+    truth[24:29, 29:34] = 255  # ... inside an ignored region
+    assert boundary_fscore(pred, truth, 1) == 1.0
