@@ -30,16 +30,18 @@ OFF = {"theta": 0, "phi": 1e12}  # contour filter that keeps every segment
 def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]]:
     """Cumulative stages of the paper, then our additions (None = band only: every band pixel is hand)."""
     no_morph = {"hand_open_px": 0, "hand_close_px": 0, "object_open_px": 0, "object_close_px": 0}
-    bare = replace(cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0)
+    bare = replace(cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0,
+                   refine_rounds=0)
     return [
         ("band only (all band = hand)", None),
         ("+ HSV skin (hand) vs rest (object)", replace(bare, **no_morph, **OFF)),
         ("+ morphology", replace(bare, **OFF)),
         ("+ contour filter (paper's pipeline)", bare),
-        ("+ misalignment repair", replace(cfg, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0)),
-        ("+ table/wall plane removal", replace(cfg, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0)),
-        ("+ depth-continuous growth of the band", replace(cfg, fill_unassigned_px=0, hole_close_px=0)),
-        ("+ fill depth holes in the band", replace(cfg, fill_unassigned_px=0)),
+        ("+ misalignment repair", replace(bare, align_search_px=cfg.align_search_px)),
+        ("+ table/wall plane removal", replace(bare, align_search_px=cfg.align_search_px, plane_count=cfg.plane_count)),
+        ("+ depth-continuous growth of the band", replace(cfg, fill_unassigned_px=0, hole_close_px=0, refine_rounds=0)),
+        ("+ fill depth holes in the band", replace(cfg, fill_unassigned_px=0, refine_rounds=0)),
+        ("+ per-frame colour refinement", replace(cfg, fill_unassigned_px=0)),
         ("+ fill unassigned band pixels (full)", cfg),
     ]
 

@@ -10,12 +10,12 @@ from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import (
     annotate_frame,
     depth_band,
-    estimate_shift,
     filter_segments,
     nearest_surface,
     open_close,
     skin_mask,
 )
+from handseg.annotate.repair import estimate_shift
 from handseg.errors import ConfigError
 
 
@@ -101,7 +101,7 @@ def test_misalignment_is_estimated_and_repaired(scene, shift) -> None:
     band = depth_band(depth, nearest_surface(depth, cfg), cfg)
     assert estimate_shift(color, band, cfg) == shift
     result = annotate_frame(depth, color, cfg)
-    assert (result.diagnostics["shift_dx"], result.diagnostics["shift_dy"]) == shift
+    assert result.shift == (result.diagnostics["shift_dx"], result.diagnostics["shift_dy"]) == shift
     assert _iou(result.label == 1, label == 1) > 0.97
     assert _iou(result.label == 2, label == 2) > 0.97
     unrepaired = annotate_frame(depth, color, AnnotateConfig(align_search_px=0))
@@ -166,3 +166,19 @@ def test_calibrate_on_scenes_finds_the_skin(scene) -> None:
     result = annotate_frame(depth, color, fitted)
     assert _iou(result.label == 1, label == 1) > 0.95
     assert (fitted.theta, fitted.band_m) == (start.theta, start.band_m)  # only HSV is fitted
+
+
+def test_plane_removal_drops_a_table_but_keeps_a_held_box() -> None:
+    from handseg.annotate.repair import find_planes
+
+    h, w = 120, 160
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    inv = 1 / 1.4 + (yy / h) * (1 / 0.45 - 1 / 1.4)  # a table: inverse depth affine in the rows, nearest at the bottom
+    depth = (1 / inv).astype(np.float32)
+    box = (yy > 20) & (yy < 70) & (xx > 40) & (xx < 120)
+    depth[box] = 0.40  # a box face held in front, bigger than plane_min_share of the image
+    planes = find_planes(depth, AnnotateConfig())
+    assert planes[~box].mean() > 0.98 and not planes[box].any()
+    assert not find_planes(depth, AnnotateConfig(plane_count=0)).any()
+    result = annotate_frame(depth, np.full((h, w, 3), (40, 70, 200), np.uint8), AnnotateConfig())
+    assert np.array_equal(result.label == 2, box)  # without plane removal the table's near edge would join

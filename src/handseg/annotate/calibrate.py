@@ -1,4 +1,4 @@
-"""Fit the HSV skin thresholds from frames with known labels: hand-pixel percentiles, then coordinate ascent on mean IoU."""
+"""Fit the HSV skin thresholds on frames with known labels: hand-pixel percentiles, then coordinate ascent."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
-from handseg.annotate.pipeline import HAND, OBJECT, depth_band, estimate_shift, nearest_surface, shift_image
+from handseg.annotate.pipeline import HAND, OBJECT, depth_band, nearest_surface
+from handseg.annotate.repair import estimate_shift, shift_image
 
 # candidate bounds: these percentiles of the hand pixels' values, from each end of the range
 PERCENTILES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 18.0, 25.0)

@@ -16,6 +16,7 @@ class AnnotateConfig:
     # 0. (ours) remove large planes (table, wall) first: RANSAC on inverse depth, which is affine in (u, v) on a plane
     plane_count: int = 2  # planes to look for; 0 = off
     plane_min_share: float = 0.15  # a plane must cover this share of the image to be removed
+    plane_min_border: float = 0.1  # ... and this share of the image border (a held box face does not reach it)
     plane_tol_m: float = 0.008  # inlier if |depth - plane depth| < tol_m + tol_rel * depth
     plane_tol_rel: float = 0.01
     plane_iterations: int = 64
@@ -43,6 +44,11 @@ class AnnotateConfig:
     sat_hi: int = 200
     val_lo: int = 50
     val_hi: int = 255
+    # 3b. (ours) per-frame colour refinement: Gaussian models of this frame's hand and object colours (CIELAB),
+    # started from the HSV split, each band pixel re-assigned to the likelier one; rounds = 0 turns it off
+    refine_rounds: int = 2
+    refine_lightness_weight: float = 0.3  # weight of L against a, b (lighting varies more than chroma)
+    refine_min_pixels: int = 200  # both classes need this many pixels to refine
     # 4. morphology per mask (elliptic kernels, size in pixels; 0 or 1 = skip)
     hand_open_px: int = 3
     hand_close_px: int = 5
@@ -60,6 +66,7 @@ class AnnotateConfig:
             (0 <= self.near_quantile < 1, "near_quantile must be in [0, 1)"),
             (self.plane_count >= 0 and self.plane_iterations >= 1, "plane_count >= 0 and plane_iterations >= 1"),
             (0 < self.plane_min_share <= 1, "plane_min_share must be in (0, 1]"),
+            (0 <= self.plane_min_border <= 1, "plane_min_border must be in [0, 1]"),
             (self.plane_tol_m >= 0 and self.plane_tol_rel >= 0, "plane_tol_m and plane_tol_rel must be >= 0"),
             (self.near_min_pixels >= 1, "near_min_pixels must be >= 1"),
             (self.band_m > 0, "band_m must be > 0"),
@@ -73,6 +80,8 @@ class AnnotateConfig:
             (0 <= self.sat_lo <= self.sat_hi <= 255, "need 0 <= sat_lo <= sat_hi <= 255"),
             (0 <= self.val_lo <= self.val_hi <= 255, "need 0 <= val_lo <= val_hi <= 255"),
             (self.theta >= 0 and self.phi > 0, "theta must be >= 0 and phi > 0"),
+            (self.refine_rounds >= 0 and self.refine_min_pixels >= 3, "refine_rounds >= 0, refine_min_pixels >= 3"),
+            (self.refine_lightness_weight >= 0, "refine_lightness_weight must be >= 0"),
             (self.fill_unassigned_px >= 0, "fill_unassigned_px must be >= 0"),
         ]
         for name in ("hand_open_px", "hand_close_px", "object_open_px", "object_close_px"):

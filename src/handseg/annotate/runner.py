@@ -15,6 +15,7 @@ import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import annotate_frame
+from handseg.annotate.repair import shift_image
 from handseg.annotate.sources import Frame, Source
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.errors import DataError
@@ -58,10 +59,11 @@ class _FrameWriter:
         raw = np.clip(np.rint(frame.depth_m / self.depth_scale_m), 0, 65535).astype(np.uint16)
         name = f"{frame.id}.png"
         atomic_write_png(self.root / "depth" / name, raw)
-        atomic_write_png(self.root / "color" / name, np.ascontiguousarray(result.color))
+        color = np.ascontiguousarray(shift_image(frame.color, *result.shift))  # color repaired onto the depth grid
+        atomic_write_png(self.root / "color" / name, color)
         atomic_write_png(self.root / "label" / name, result.label)
         if self.overlays:
-            atomic_write_png(self.root / "overlays" / name, render_overlay(result.color, frame.depth_m, result.label))
+            atomic_write_png(self.root / "overlays" / name, render_overlay(color, frame.depth_m, result.label))
         return {"id": frame.id, **result.diagnostics, "ms": round(elapsed_ms, 2)}
 
 
