@@ -45,14 +45,22 @@ def demo_config(settings: DemoSettings, data_root: Path) -> dict[str, Any]:
     w, h = settings.size
     ce_val = max(1, settings.steps // 4)
     overrides = [
-        f"data.root={data_root}", "data.synthetic=null", f"data.size=[{w}, {h}]", f"seed={settings.seed}",
-        f"train.max_steps={settings.steps}", f"train.val_every_steps={ce_val}",
-        f"train.ckpt_every_steps={max(1, settings.steps // 6)}", "runtime.accelerator=cpu",
-    ]  # fmt: skip
+        f"data.root={data_root}",
+        "data.synthetic=null",
+        f"data.size=[{w}, {h}]",
+        f"seed={settings.seed}",
+        f"train.max_steps={settings.steps}",
+        f"train.val_every_steps={ce_val}",
+        f"train.ckpt_every_steps={max(1, settings.steps // 6)}",
+        "runtime.accelerator=cpu",
+    ]
     config = load_config(config_path(DEMO_CONFIG), overrides)
     phases = config["phases"]
-    phases[-1]["train"] = {**phases[-1].get("train", {}), "max_steps": settings.finetune_steps,
-                           "val_every_steps": max(1, settings.finetune_steps // 3)}  # fmt: skip
+    phases[-1]["train"] = {
+        **phases[-1].get("train", {}),
+        "max_steps": settings.finetune_steps,
+        "val_every_steps": max(1, settings.finetune_steps // 3),
+    }
     return apply_overrides(config, [])
 
 
@@ -95,14 +103,22 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
     metrics = {}
     for phase_dir in phase_dirs:
         name = phase_dir.name.split("_", 1)[1]
-        metrics[name] = evaluate(phase_dir / "best.ckpt", out / "data", split="val", out_dir=out / "eval" / name,
-                                 latency=settings.eval_latency, force=True, progress=False)  # fmt: skip
+        metrics[name] = evaluate(
+            phase_dir / "best.ckpt",
+            out / "data",
+            split="val",
+            out_dir=out / "eval" / name,
+            latency=settings.eval_latency,
+            force=True,
+            progress=False,
+        )
     timings["evaluate_s"] = time.perf_counter() - t0
 
     _log("4/6 exporting the fine-tuned model to ONNX and timing PyTorch vs ONNX Runtime")
     model, model_config = load_model(out / "run" / "best.ckpt")
-    export = export_onnx(model, out / "model.onnx", in_channels=1, config=model_config, trace_size=settings.size,
-                         force=True)  # fmt: skip
+    export = export_onnx(
+        model, out / "model.onnx", in_channels=1, config=model_config, trace_size=settings.size, force=True
+    )
     latency = onnx_vs_torch_latency(model, out / "model.onnx", settings.latency_size)
 
     _log("5/6 drawing attention maps, contour maps, best and worst frames")
@@ -110,8 +126,9 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
     reader = HandsegDataset(out / "data", split="val")
     torch_ds = SegmentationDataset(reader, "segmentation", "depth", settings.size)
     rows = _frame_rows(out / "eval" / phase_dirs[-1].name.split("_", 1)[1] / "per_frame.csv")
-    ranked = sorted((r for r in rows if r["miou_hand_object"] == r["miou_hand_object"]),
-                    key=lambda r: r["miou_hand_object"])  # fmt: skip
+    ranked = sorted(
+        (r for r in rows if r["miou_hand_object"] == r["miou_hand_object"]), key=lambda r: r["miou_hand_object"]
+    )
     picks = {"best": ranked[::-1][:3], "worst": ranked[:3]}
     for kind, chosen in picks.items():
         for rank, row in enumerate(chosen):
@@ -127,8 +144,13 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
 
     _log("6/6 writing the report")
     timings["total_s"] = time.perf_counter() - start
-    summary = {"settings": settings.__dict__, "metrics": metrics, "onnx_check": export, "latency": latency,
-               "timings": timings}  # fmt: skip
+    summary = {
+        "settings": settings.__dict__,
+        "metrics": metrics,
+        "onnx_check": export,
+        "latency": latency,
+        "timings": timings,
+    }
     atomic_write_json(out / "summary.json", _jsonable(summary))
     report = write_demo_report(out, settings, metrics, export, latency, timings, phase_dirs)
     _log(f"done in {timings['total_s'] / 60:.1f} min; report: {report.resolve()}")

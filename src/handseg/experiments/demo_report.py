@@ -87,23 +87,32 @@ def write_demo_report(
     frames = Section(
         "Best and worst validation frames (after contour fine-tuning)",
         paragraphs=["Each picture: the depth input, the truth and the prediction (red hand, blue object)."],
-        figures=[Figure(f"figures/{k}_{i}.png", f"{k} #{i + 1}", wide=True)
-                 for k in ("best", "worst") for i in range(3) if (out / "figures" / f"{k}_{i}.png").is_file()],
-    )  # fmt: skip
+        figures=[
+            Figure(f"figures/{k}_{i}.png", f"{k} #{i + 1}", wide=True)
+            for k in ("best", "worst")
+            for i in range(3)
+            if (out / "figures" / f"{k}_{i}.png").is_file()
+        ],
+    )
     attention = Section(
         "Attention maps (the paper's Figure 7)",
-        paragraphs=["Fine attention (product of the finer levels) and coarse attention (product of the coarser "
-                    "levels) of each of the 6 levels, as the channel mean of each gate, for one validation frame."],
+        paragraphs=[
+            "Fine attention (product of the finer levels) and coarse attention (product of the coarser "
+            "levels) of each of the 6 levels, as the channel mean of each gate, for one validation frame."
+        ],
         figures=[Figure("figures/attention.png", "fine (top) and coarse (bottom) attention per level", wide=True)],
-    )  # fmt: skip
+    )
     contour = Section(
         "Contour maps (the paper's Figure 8)",
-        paragraphs=["Gaussian-blurred Sobel edges of the hand and object channels: of the truth, of the model "
-                    "after CE training and after contour fine-tuning (same colour scale)."],
+        paragraphs=[
+            "Gaussian-blurred Sobel edges of the hand and object channels: of the truth, of the model "
+            "after CE training and after contour fine-tuning (same colour scale)."
+        ],
         figures=[Figure("figures/contour.png", "contour maps: truth, CE only, CE + contour", wide=True)],
-    )  # fmt: skip
-    lat_rows = [[name.removesuffix("_ms").replace("_", " "), value]
-                for name, value in latency.items() if name.endswith("_ms")]  # fmt: skip
+    )
+    lat_rows = [
+        [name.removesuffix("_ms").replace("_", " "), value] for name, value in latency.items() if name.endswith("_ms")
+    ]
     speed = Section(
         "Latency and export",
         paragraphs=[
@@ -113,9 +122,21 @@ def write_demo_report(
         ],
         tables=[Table(["backend", "latency ms"], lat_rows, digits=1)],
     )
-    sections = [summary, metrics_section(metrics),
-                Section("Training curves and confusion matrix",
-                        figures=curves + ([Figure(confusion, "confusion matrix")] if confusion else [])),
-                frames, attention, contour, speed]  # fmt: skip
-    return write_report(out / "report.html", "handseg demo: DenseAttentionSeg on synthetic depth", sections,
-                        meta="written by `handseg demo`")  # fmt: skip
+    sections = [
+        summary,
+        metrics_section(metrics),
+        Section(
+            "Training curves and confusion matrix",
+            figures=curves + ([Figure(confusion, "confusion matrix")] if confusion else []),
+        ),
+        frames,
+        attention,
+        contour,
+        speed,
+    ]
+    return write_report(
+        out / "report.html",
+        "handseg demo: DenseAttentionSeg on synthetic depth",
+        sections,
+        meta="written by `handseg demo`",
+    )

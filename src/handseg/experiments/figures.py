@@ -69,10 +69,13 @@ def contour_figure(
         hand, obj = edges[0, 0].numpy(), edges[0, 1].numpy()
         rows.append(
             tile(
-                [put_text(labels_rgb.copy(), name), put_text(heatmap(hand, 0, hi), "hand contour"),
-                 put_text(heatmap(obj, 0, hi), "object contour")],
+                [
+                    put_text(labels_rgb.copy(), name),
+                    put_text(heatmap(hand, 0, hi), "hand contour"),
+                    put_text(heatmap(obj, 0, hi), "object contour"),
+                ],
                 columns=3,
             )
-        )  # fmt: skip
+        )
     atomic_write_png(path, tile(rows, columns=1))
     return Path(path)

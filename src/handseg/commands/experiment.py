@@ -1,0 +1,58 @@
+"""`handseg experiment`: the paper's tables and the amodal experiments on synthetic data, at equal budgets."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the experiments."""
+    parser.add_argument(
+        "tables",
+        nargs="+",
+        choices=["table2", "table3", "amodal", "all"],
+        help="which tables to run (shared rows train once)",
+    )
+    parser.add_argument("--out", default="runs/experiments", help="run folder (rows resume / are skipped when done)")
+    parser.add_argument("--results-dir", default="benchmarks/results", help="where <table>.md and .json go")
+    parser.add_argument("--steps", type=int, default=600, help="optimisation steps per row (default 600)")
+    parser.add_argument("--finetune-steps", type=int, default=150, help="contour steps inside the budget")
+    parser.add_argument("--frames", type=int, default=400, help="synthetic frames (default 400)")
+    parser.add_argument("--workers", type=int, default=2, help="rows trained in parallel (one thread each)")
+    parser.add_argument("--rows", nargs="*", help="only these row keys")
+    parser.add_argument("--quick", action="store_true", help="tiny budget and images, for tests")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the tables and write their Markdown."""
+    from pathlib import Path
+
+    from handseg.errors import ConfigError
+    from handseg.experiments.table_report import write_table
+    from handseg.experiments.tables import Budget, run_tables
+
+    names = ["table2", "table3", "amodal"] if "all" in args.tables else list(dict.fromkeys(args.tables))
+    if args.steps < 2 or args.finetune_steps < 1 or args.finetune_steps >= args.steps:
+        raise ConfigError("need --steps >= 2 and 1 <= --finetune-steps < --steps")
+    if args.frames < 8 or args.workers < 1:
+        raise ConfigError("need --frames >= 8 and --workers >= 1")
+    budget = Budget(steps=args.steps, finetune_steps=args.finetune_steps, frames=args.frames, workers=args.workers)
+    if args.quick:
+        budget = Budget(
+            steps=4,
+            finetune_steps=2,
+            frames=12,
+            size=(64, 48),
+            workers=args.workers,
+            latency_size=(64, 48),
+            latency_repeats=2,
+        )
+    results = run_tables(names, args.out, budget, rows=args.rows)
+    command = "handseg experiment " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else names)
+    for name, rows in results.items():
+        path = write_table(name, rows, budget, command, Path(args.results_dir))
+        print(path.read_text())
+        print(f"wrote {path}")
+    return 0
