@@ -30,8 +30,9 @@ OFF = {"theta": 0, "phi": 1e12}  # contour filter that keeps every segment
 def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]]:
     """Cumulative stages of the paper, then our additions (None = band only: every band pixel is hand)."""
     no_morph = {"hand_open_px": 0, "hand_close_px": 0, "object_open_px": 0, "object_close_px": 0}
-    bare = replace(cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0,
-                   refine_rounds=0)
+    bare = replace(
+        cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0, refine_rounds=0
+    )
     return [
         ("band only (all band = hand)", None),
         ("+ HSV skin (hand) vs rest (object)", replace(bare, **no_morph, **OFF)),
@@ -82,6 +83,31 @@ def score(frames: list[dict], cfg: AnnotateConfig | None) -> dict:
         "acceptable": float(np.mean((arr[:, 0] >= ACCEPT_IOU) & (arr[:, 1] >= ACCEPT_IOU))),
         "per_frame": arr.round(4).tolist(),
     }
+
+
+def failure_analysis(frames: list[dict], cfg: AnnotateConfig, per_frame: list) -> dict[str, int]:
+    """Why frames miss the 0.9/0.9 bar: foreground (depth) wrong, or a skin-coloured object, or other colours."""
+    from handseg.annotate.pipeline import skin_mask
+    from handseg.annotate.repair import shift_image
+
+    causes = dict.fromkeys(
+        ("acceptable", "foreground IoU < 0.9 (depth steps)",
+         "object mostly passes the skin test (colour cannot separate)", "other colour confusion"), 0
+    )  # fmt: skip
+    for f, (h, o, fg) in zip(frames, per_frame):
+        if h >= ACCEPT_IOU and o >= ACCEPT_IOU:
+            causes["acceptable"] += 1
+        elif fg < ACCEPT_IOU:
+            causes["foreground IoU < 0.9 (depth steps)"] += 1
+        else:
+            result = annotate_frame(f["depth"], f["color"], cfg)
+            skin = skin_mask(np.ascontiguousarray(shift_image(f["color"], *result.shift)), cfg)
+            obj = f["label"] == 2
+            if obj.any() and skin[obj].mean() > 0.5:
+                causes["object mostly passes the skin test (colour cannot separate)"] += 1
+            else:
+                causes["other colour confusion"] += 1
+    return causes
 
 
 def load(root: Path) -> list[dict]:
@@ -141,7 +167,7 @@ def picture(frames: list[dict], cfg: AnnotateConfig, per_frame: list, path: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=200)
-    parser.add_argument("--calib-frames", type=int, default=12)
+    parser.add_argument("--calib-frames", type=int, default=24)
     parser.add_argument("--data", type=Path, help="folder to keep the generated datasets in (reused if present)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
@@ -163,6 +189,7 @@ def main() -> None:
         rows.append({"stage": name, **{k: v for k, v in result.items() if k != "per_frame"}})
         print(rows[-1], flush=True)
     full = stages[rows[-1]["stage"]]
+    causes = failure_analysis(frames, cfg, full["per_frame"])
     timing = speed(frames, cfg)
     e2e = end_to_end(test_root, cfg, min(len(frames), 60))
     picture(frames, cfg, full["per_frame"], RESULTS / "annotate_examples.png")
@@ -171,7 +198,8 @@ def main() -> None:
     md = [
         f"{len(frames)} synthetic frames at 640x480 (`generate_dataset(seed=0)`), scored against their exact labels "
         f"(pixels labelled 255 ignored). HSV thresholds calibrated on {len(calib)} frames of seed 1 "
-        f"(`calibrate`, skin-test mean IoU {report['mean_iou_start']} -> {report['mean_iou']}): {hsv}. "
+        f"(`calibrate`: pixel split mean IoU {report['mean_iou_start']} -> {report['mean_iou']}, then whole-pipeline "
+        f"tuning {report['pipeline_iou_start']} -> {report['pipeline_iou']}): {hsv}. "
         f"Other parameters: `configs/annotate.yaml` defaults.\n",
         "## Per-stage ablation\n",
         "IoU columns are means over frames; *pooled* pools pixels over all frames; *acceptable* = share of frames "
@@ -193,7 +221,9 @@ def main() -> None:
         f"\nFull pipeline: **{full['acceptable']:.1%} acceptable frames** "
         f"({'meets' if full['acceptable'] >= GOAL_ACCEPT else 'misses'} the {GOAL_ACCEPT:.0%} goal), "
         f"mean IoU {full['mean_iou']:.3f}.\n",
-        "## Speed (one core, `cv2.setNumThreads(1)`)\n",
+        "## Why frames fail (full pipeline)\n",
+        markdown_table([{"frames": n, "cause": c} for c, n in causes.items()], ["cause", "frames"]),
+        "\n## Speed (one core, `cv2.setNumThreads(1)`)\n",
         markdown_table(
             [
                 {
@@ -214,7 +244,7 @@ def main() -> None:
         "![examples](annotate_examples.png)\n",
     ]
     payload = {"frames": len(frames), "calibration": {**report, **hsv}, "config": cfg.to_dict(),
-               "stages": stages, "speed": timing, "end_to_end_fps": e2e}  # fmt: skip
+               "stages": stages, "speed": timing, "end_to_end_fps": e2e, "failures": causes}  # fmt: skip
     write_results("annotate", payload, "\n".join(md), "python benchmarks/bench_annotate.py")
     tmp.cleanup()
 

@@ -11,6 +11,7 @@ import numpy as np
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import HAND, OBJECT, depth_band, nearest_surface
 from handseg.annotate.repair import estimate_shift, shift_image
+from handseg.errors import ConfigError
 
 # candidate bounds: these percentiles of the hand pixels' values, from each end of the range
 PERCENTILES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 18.0, 25.0)
@@ -110,11 +111,63 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
     return fitted, report
 
 
+def frame_score(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig) -> float:
+    """Mean over frames of the mean of hand IoU and object IoU of the whole pipeline."""
+    from handseg.annotate.pipeline import annotate_frame
+
+    scores = []
+    for depth_m, color, label in frames:
+        pred = annotate_frame(depth_m, color, cfg).label
+        valid = label != 255
+        ious = []
+        for cls in (HAND, OBJECT):
+            p, t = (pred == cls) & valid, (label == cls) & valid
+            union = np.count_nonzero(p | t)
+            ious.append(np.count_nonzero(p & t) / union if union else 1.0)
+        scores.append(sum(ious) / 2)
+    return float(np.mean(scores))
+
+
+HSV_STEPS = {"hue_lo": (2, 5), "hue_hi": (2, 5), "sat_lo": (8, 20), "sat_hi": (8, 20), "val_lo": (8, 20),
+             "val_hi": (8, 20)}  # fmt: skip
+
+
+def tune_pipeline(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig, rounds: int = 2
+) -> tuple[AnnotateConfig, float, float]:
+    """Coordinate ascent of the six HSV bounds on the whole pipeline's frame_score; returns (cfg, start, end)."""
+    start = best = frame_score(frames, cfg)
+    for _ in range(rounds):
+        improved = False
+        for name, steps in HSV_STEPS.items():
+            for step in (*steps, *(-s for s in steps)):
+                value = getattr(cfg, name) + step
+                value = value % 180 if name.startswith("hue") else min(max(value, 0), 255)
+                try:
+                    trial = replace(cfg, **{name: value})
+                except ConfigError:
+                    continue
+                score = frame_score(frames, trial)
+                if score > best + 1e-4:
+                    cfg, best, improved = trial, score, True
+        if not improved:
+            break
+    return cfg, start, best
+
+
 def calibrate(
-    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: AnnotateConfig | None = None
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: AnnotateConfig | None = None, tune: bool = True
 ) -> tuple[AnnotateConfig, dict[str, Any]]:
-    """A config with HSV thresholds fitted on (depth_m, color, label) frames; other parameters from `base`."""
+    """A config with HSV thresholds fitted on (depth_m, color, label) frames; other parameters from `base`.
+
+    First the thresholds that best split labelled hand from object pixels in the depth band (fit_hsv), then,
+    with `tune`, a coordinate ascent of the same thresholds on the whole pipeline's per-frame IoU (tune_pipeline).
+    """
     base = base or AnnotateConfig()
     values, is_hand = collect_pixels(frames, base)
     fitted, report = fit_hsv(values, is_hand)
-    return replace(base, **fitted), report
+    cfg = replace(base, **fitted)
+    if tune:
+        cfg, start, end = tune_pipeline(frames, cfg)
+        report |= {"pipeline_iou_start": round(start, 4), "pipeline_iou": round(end, 4)}
+    return cfg, report

@@ -32,7 +32,7 @@ class AnnotateConfig:
     grow_jump_m: float = 0.008  # neighbours are connected if their depth differs by < jump_m + jump_rel * depth
     grow_jump_rel: float = 0.02
     grow_min_overlap: int = 50  # a depth-continuous segment joins if it shares this many pixels with the band
-    grow_min_share: float = 0.1  # ... and this share of its own pixels (keeps a table or wall out)
+    grow_min_share: float = 0.02  # ... and this share of its own pixels (keeps a table or wall out)
     hole_close_px: int = 7  # pixels without depth inside a closing of the band join it (0 = off)
     # 2. color-to-depth misalignment repair: shift color by the (dx, dy) that best puts color edges on depth edges
     align_search_px: int = 3  # search radius in pixels; 0 = no repair

@@ -25,7 +25,7 @@ def ellipse(size: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
 
 
-def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 2000) -> np.ndarray:
+def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 1000) -> np.ndarray:
     """Pixels on up to plane_count large planes (table, wall): RANSAC on inverse depth, affine in (u, v) on a plane."""
     h, w = depth_m.shape
     removed = np.zeros((h, w), bool)
@@ -58,16 +58,22 @@ def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 2000) -
             break
         coef = np.linalg.lstsq(uv1[inliers[best]], 1.0 / z[inliers[best]], rcond=None)[0]  # refit on inliers
         uu, vv = _pixel_grid(h, w)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            plane_z = 1.0 / (np.float32(coef[0]) * uu + np.float32(coef[1]) * vv + np.float32(coef[2]))
-        on_plane = np.abs(plane_z - depth_m) < np.float32(cfg.plane_tol_m) + np.float32(cfg.plane_tol_rel) * depth_m
-        on_plane &= depth_m > cfg.min_depth_m
-        border = np.concatenate([on_plane[0], on_plane[-1], on_plane[:, 0], on_plane[:, -1]])
-        taken = taken | on_plane[::s, ::s]
+        on_small = _on_plane(small, uu[::s, ::s], vv[::s, ::s], coef, cfg)
+        taken |= on_small
+        border = np.concatenate([on_small[0], on_small[-1], on_small[:, 0], on_small[:, -1]])
         if border.mean() < cfg.plane_min_border:  # a table or wall runs out of the view; a held box does not
             continue
-        removed |= on_plane
+        removed |= _on_plane(depth_m, uu, vv, coef, cfg)
     return removed
+
+
+def _on_plane(depth_m: np.ndarray, uu: np.ndarray, vv: np.ndarray, coef: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
+    """Pixels within tolerance of the plane whose inverse depth is coef . (u, v, 1)."""
+    inv = np.float32(coef[0]) * uu + np.float32(coef[1]) * vv + np.float32(coef[2])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plane_z = 1.0 / inv
+    tol = np.float32(cfg.plane_tol_m) + np.float32(cfg.plane_tol_rel) * depth_m
+    return (cv2.absdiff(plane_z, depth_m) < tol) & (depth_m > cfg.min_depth_m)
 
 
 def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:
@@ -75,10 +81,10 @@ def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: Annotat
     if cfg.grow_max_m <= cfg.band_m:
         return band
     valid = (depth_m > cfg.min_depth_m) & (depth_m <= near_m + cfg.grow_max_m)
-    rows, cols = np.nonzero(valid.any(axis=1))[0], np.nonzero(valid.any(axis=0))[0]
-    if rows.size == 0:
+    x, y, bw, bh = cv2.boundingRect(valid.view(np.uint8))
+    if bw == 0:
         return band
-    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)  # work inside the candidates' box
+    box = slice(y, y + bh), slice(x, x + bw)  # work inside the candidates' box
     d, v = depth_m[box], valid[box].copy()
     thr = np.float32(cfg.grow_jump_m) + np.float32(cfg.grow_jump_rel) * d
     jump_x = cv2.absdiff(d[:, 1:], d[:, :-1]) > thr[:, 1:]
