@@ -182,3 +182,10 @@ def test_plane_removal_drops_a_table_but_keeps_a_held_box() -> None:
     assert not find_planes(depth, AnnotateConfig(plane_count=0)).any()
     result = annotate_frame(depth, np.full((h, w, 3), (40, 70, 200), np.uint8), AnnotateConfig())
     assert np.array_equal(result.label == 2, box)  # without plane removal the table's near edge would join
+
+
+def test_shipped_config_matches_the_defaults() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "annotate.yaml"
+    assert AnnotateConfig.load(path) == AnnotateConfig()
