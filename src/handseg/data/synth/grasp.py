@@ -23,54 +23,70 @@ def _placed(prims: list[Prim], rot: np.ndarray, trans: np.ndarray) -> list[Prim]
     return [p.transformed(rot, trans) for p in prims]
 
 
-def _segment_clearance(chain: FingerChain, angles: np.ndarray, prims: list[Prim]) -> np.ndarray:
-    """Clearance (object distance minus segment radius) of each segment for angle sets (n, 3): shape (n, 3)."""
-    joints = chain.joints(angles)  # (n, 4, 3)
-    a, b = joints[:, :3], joints[:, 1:]
-    tip_short = np.array([1.0, 1.0, max(1.0 - chain.radii[2] / chain.lengths[2], 0.3)])
-    pts = a[:, :, None] + (b - a)[:, :, None] * (_SAMPLES[None, None, :, None] * tip_short[None, :, None, None])
-    dist = sdf_union(prims, pts.reshape(-1, 3)).reshape(len(angles), 3, len(_SAMPLES))
-    return dist.min(axis=2) - chain.radii[None, :]
+def _batch_clearance(chain_list: list[FingerChain], angles: np.ndarray, prims: list[Prim]) -> np.ndarray:
+    """Clearance of each segment of several fingers for angle sets (F, S, 3): shape (F, S, 3)."""
+    base = np.stack([c.base for c in chain_list])[:, None, None, :]
+    y_axis = np.stack([c.frame[:, 1] for c in chain_list])[:, None, None, :]
+    z_axis = np.stack([c.frame[:, 2] for c in chain_list])[:, None, None, :]
+    lengths = np.stack([c.lengths for c in chain_list])
+    radii = np.stack([c.radii for c in chain_list])
+    phi = np.cumsum(angles, axis=-1)[..., None]
+    steps = (np.cos(phi) * y_axis + np.sin(phi) * z_axis) * lengths[:, None, :, None]
+    ends = base + np.cumsum(steps, axis=2)  # (F, S, 3, 3): end of each segment
+    starts = ends - steps
+    tip = np.maximum(1.0 - radii[:, 2] / lengths[:, 2], 0.3)  # the last capsule stops one radius short of the tip
+    steps = steps.copy()
+    steps[:, :, 2] *= tip[:, None, None]
+    pts = starts[:, :, :, None, :] + steps[:, :, :, None, :] * _SAMPLES[None, None, None, :, None]
+    dist = sdf_union(prims, pts.reshape(-1, 3)).reshape(*angles.shape[:2], 3, len(_SAMPLES))
+    return dist.min(axis=3) - radii[:, None, :]
 
 
-def close_finger(
-    chain: FingerChain, start: np.ndarray, target: np.ndarray, prims: list[Prim]
-) -> tuple[np.ndarray, list[int]]:
-    """Flex a finger from `start` towards `target` until its segments touch; returns angles and touching segments."""
-    current = start.astype(np.float64).copy()
-    frozen = 0
-    touching: list[int] = []
-    if prims and (_segment_clearance(chain, current[None], prims)[0] < 0).any():
-        return current, touching  # already inside the object: leave it (caller may reject)
-    while frozen < 3 and prims:
-        s = np.linspace(0.0, 1.0, _STEPS + 1)[1:]
-        cand = np.repeat(current[None], len(s), axis=0)
-        cand[:, frozen:] += s[:, None] * (target[frozen:] - current[frozen:])[None]
-        clear = _segment_clearance(chain, cand, prims)
-        hit = (clear[:, frozen:] <= CONTACT_GAP).any(axis=1)
-        if not hit.any():
-            current = cand[-1]
+def close_fingers(
+    chain_list: list[FingerChain], starts: np.ndarray, targets: np.ndarray, prims: list[Prim]
+) -> tuple[np.ndarray, list[list[int]]]:
+    """Flex fingers (F, 3) from `starts` towards `targets` until their segments touch; angles and touching segments."""
+    n = len(chain_list)
+    current = starts.astype(np.float64).copy()
+    frozen = np.zeros(n, int)
+    touching: list[list[int]] = [[] for _ in range(n)]
+    active = (_batch_clearance(chain_list, current[:, None], prims)[:, 0] >= 0).all(axis=1)  # inside: leave it
+    s = np.linspace(0.0, 1.0, _STEPS + 1)[1:]
+    fine = np.linspace(0.0, 1.0, 9)[1:-1]
+    rows = np.arange(n)
+    for _ in range(3):
+        if not active.any():
             break
-        i = int(np.argmax(hit))
-        lo, hi = (0.0 if i == 0 else s[i - 1]), s[i]
-        fine = np.linspace(lo, hi, 9)[1:-1]  # refine the contact between the last free and the first touching step
-        sub = np.repeat(current[None], len(fine), axis=0)
-        sub[:, frozen:] += fine[:, None] * (target[frozen:] - current[frozen:])[None]
-        sub_hit = (_segment_clearance(chain, sub, prims)[:, frozen:] <= CONTACT_GAP).any(axis=1)
-        if sub_hit.any():
-            j = int(np.argmax(sub_hit))
-            lo, hi = (lo if j == 0 else fine[j - 1]), fine[j]
-        else:
-            lo = fine[-1]
-        trial = current.copy()
-        trial[frozen:] += lo * (target[frozen:] - current[frozen:])
-        touch = current.copy()
-        touch[frozen:] += hi * (target[frozen:] - current[frozen:])
-        seg = frozen + int(np.argmin(_segment_clearance(chain, touch[None], prims)[0, frozen:]))
-        current = trial
-        touching.append(seg)
-        frozen = seg + 1
+        moving = (np.arange(3)[None, :] >= frozen[:, None]) & active[:, None]
+        delta = (targets - current) * moving
+        cand = current[:, None, :] + s[None, :, None] * delta[:, None, :]
+        hit = ((_batch_clearance(chain_list, cand, prims) <= CONTACT_GAP) & moving[:, None, :]).any(axis=2)
+        first = np.argmax(hit, axis=1)
+        free = active & ~hit.any(axis=1)
+        current[free] = cand[free, -1]
+        active &= ~free
+        lo = np.where(first > 0, s[np.maximum(first - 1, 0)], 0.0)
+        hi = s[first]
+        steps = lo[:, None] + (hi - lo)[:, None] * fine[None, :]  # refine between the last free and the first hit
+        sub = current[:, None, :] + steps[:, :, None] * delta[:, None, :]
+        sub_hit = ((_batch_clearance(chain_list, sub, prims) <= CONTACT_GAP) & moving[:, None, :]).any(axis=2)
+        j = np.argmax(sub_hit, axis=1)
+        found = sub_hit.any(axis=1)
+        hi = np.where(found, steps[rows, j], hi)
+        lo = np.where(found, np.where(j > 0, steps[rows, np.maximum(j - 1, 0)], lo), steps[:, -1])
+        at_hi = _batch_clearance(chain_list, (current + hi[:, None] * delta)[:, None], prims)[:, 0]
+        seg = np.argmin(np.where(moving, at_hi, np.inf), axis=1)
+        for f in np.nonzero(active)[0]:
+            current[f] = current[f] + lo[f] * delta[f]
+            touching[f].append(int(seg[f]))
+            frozen[f] = seg[f] + 1
+        active &= frozen < 3
     return current, touching
+
+
+def _segment_clearance(chain: FingerChain, angles: np.ndarray, prims: list[Prim]) -> np.ndarray:
+    """Clearance of each segment of one finger for angle sets (n, 3): shape (n, 3)."""
+    return _batch_clearance([chain], angles[None], prims)[0]
 
 
 def _clearance(points: np.ndarray, radii: np.ndarray, prims: list[Prim], rot: np.ndarray, centers: np.ndarray):
@@ -88,14 +104,10 @@ def _contact_offset(points: np.ndarray, radii: np.ndarray, prims: list[Prim], ro
     touch = np.nonzero(gap <= 0)[0]
     if not touch.size or touch[0] == 0:
         return None
-    hi, lo = heights[touch[0] - 1], heights[touch[0]]
-    for _ in range(10):
-        mid = (hi + lo) / 2
-        if _clearance(points, radii, prims, rot, np.array([[xy[0], xy[1], mid]]))[0] <= 0:
-            lo = mid
-        else:
-            hi = mid
-    return float(hi)
+    fine = np.linspace(heights[touch[0] - 1], heights[touch[0]], 31)  # 0.1 mm steps between free and touching
+    centers = np.stack([np.full_like(fine, xy[0]), np.full_like(fine, xy[1]), fine], 1)
+    gap = _clearance(points, radii, prims, rot, centers)
+    return float(fine[np.argmax(gap <= 0) - 1])
 
 
 def object_rotation(obj: SceneObject, rng: np.random.Generator, power: bool) -> np.ndarray:
@@ -149,14 +161,19 @@ def grasp(
         if (_segment_clearance(thumb, trial[None], placed)[0] > 0).all():
             pose.flex["thumb"] = trial
             break
-    for f, chain in hand_chains.items():
+    targets = []
+    for f in FINGERS:
         lims = np.radians(np.array(JOINT_LIMITS[f], np.float64))
         target = lims[:, 1] * rng.uniform(0.85, 1.0, 3)
         if f == "thumb":
             target = np.radians([45, 50, 70]) * rng.uniform(0.8, 1.1, 3)
         if f in ("ring", "little") and kind == "precision" and rng.random() < 0.5:
             target = target * rng.uniform(0.1, 0.5)  # relaxed fingers that do not take part
-        pose.flex[f], touches[f] = close_finger(chain, pose.flex[f], target, placed)
+        targets.append(target)
+    starts = np.stack([pose.flex[f] for f in FINGERS])
+    angles, touching = close_fingers([hand_chains[f] for f in FINGERS], starts, np.stack(targets), placed)
+    for k, f in enumerate(FINGERS):
+        pose.flex[f], touches[f] = angles[k], touching[k]
     pose.clamp()
     info = {"kind": kind, "touching_segments": touches}
     return pose, rot, trans, info

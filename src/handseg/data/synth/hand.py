@@ -193,7 +193,11 @@ def hand_prims(shape: HandShape, pose: HandPose) -> list[Prim]:
     prims = palm_prims(shape) + forearm_prims(shape, pose)
     for f, chain in chains(shape, pose).items():
         for k, (a, b, r) in enumerate(chain.segments(pose.flex[f])):
-            prims.append(Prim("capsule", {"a": a, "b": b, "r": r}, pid=chain.first_part + k))
+            # the sphere at a segment's start lies inside the bigger one ending the previous segment (or metacarpal)
+            hidden_start = k > 0 or f != "thumb"
+            prims.append(
+                Prim("capsule", {"a": a, "b": b, "r": r}, pid=chain.first_part + k, meta={"no_cap_a": hidden_start})
+            )
     if shape.mirror < 0:
         flip = np.diag([-1.0, 1.0, 1.0])
         for prim in prims:

@@ -212,7 +212,8 @@ def pieces(prim: Prim, cone_piece: float = 0.06) -> list[Prim]:
     if prim.kind != "capsule":
         return [prim]
     side = Prim("capsule_side", p, prim.group, prim.pid, prim.material)
-    ends = [Prim("sphere", {"c": p[key], "r": p["r"]}, prim.group, prim.pid, prim.material) for key in ("a", "b")]
+    keys = ("b",) if prim.meta.get("no_cap_a") else ("a", "b")
+    ends = [Prim("sphere", {"c": p[key], "r": p["r"]}, prim.group, prim.pid, prim.material) for key in keys]
     return [side, *ends]
 
 

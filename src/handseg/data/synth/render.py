@@ -6,6 +6,7 @@ else were there, self-occlusion resolved by depth) and the visible labels come o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,16 +40,19 @@ def rays(intr: Intrinsics) -> Rays:
 def screen_box(prim: Prim, intr: Intrinsics) -> tuple[int, int, int, int] | None:
     """Pixel box (u0, v0, u1, v1) covering a primitive's projection, None when it is off screen or behind."""
     lo, hi = prim.aabb()
-    if hi[2] <= NEAR:
+    x0, y0, z0 = lo.tolist()
+    x1, y1, z1 = hi.tolist()
+    if z1 <= NEAR:
         return None
-    if lo[2] <= NEAR:
+    if z0 <= NEAR:
         return 0, 0, intr.width, intr.height
-    xs, zs = np.array([lo[0], hi[0]]), np.array([lo[2], hi[2]])
-    ys = np.array([lo[1], hi[1]])
-    us = intr.fx * (xs[:, None] / zs[None, :]) + intr.cx
-    vs = intr.fy * (ys[:, None] / zs[None, :]) + intr.cy
-    u0, u1 = max(int(np.floor(us.min())), 0), min(int(np.ceil(us.max())) + 1, intr.width)
-    v0, v1 = max(int(np.floor(vs.min())), 0), min(int(np.ceil(vs.max())) + 1, intr.height)
+    # x / z over the box is extreme at its corners
+    us = (x0 / z0, x0 / z1, x1 / z0, x1 / z1)
+    vs = (y0 / z0, y0 / z1, y1 / z0, y1 / z1)
+    u0 = max(math.floor(intr.fx * min(us) + intr.cx), 0)
+    u1 = min(math.ceil(intr.fx * max(us) + intr.cx) + 1, intr.width)
+    v0 = max(math.floor(intr.fy * min(vs) + intr.cy), 0)
+    v1 = min(math.ceil(intr.fy * max(vs) + intr.cy) + 1, intr.height)
     if u0 >= u1 or v0 >= v1:
         return None
     return u0, v0, u1, v1
@@ -70,8 +74,8 @@ def zbuffer(
         t = hit(prim, r.X[:, u0:u1], r.Y[v0:v1], r.DD[v0:v1, u0:u1])
         region = depth[v0:v1, u0:u1]
         nearer = t < region
-        region[nearer] = t[nearer]
-        index[v0:v1, u0:u1][nearer] = getattr(prim, ids)
+        np.copyto(region, t, where=nearer)
+        np.copyto(index[v0:v1, u0:u1], getattr(prim, ids), where=nearer)
         drawn = box if drawn is None else (min(drawn[0], u0), min(drawn[1], v0), max(drawn[2], u1), max(drawn[3], v1))
     return depth, index, drawn
 

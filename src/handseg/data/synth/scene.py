@@ -77,14 +77,18 @@ class Scene:
     planes: list[dict]  # {"n", "k", "kind", "color"}: points x with n.x = k
     materials: np.ndarray  # (M, 3) uint8 RGB per material id
     info: dict
+    _cache: list[Prim] | None = field(default=None, repr=False)
 
     def prims(self) -> list[Prim]:
-        """Every hand and object primitive in the camera frame."""
+        """Every hand and object primitive in the camera frame (computed once)."""
+        if self._cache is not None:
+            return self._cache
         out = [p for hand in self.hands for p in hand.prims()]
         for prim in self.obj.prims:
             moved = prim.transformed(self.obj_rot, self.obj_trans)
             moved.group, moved.material = GROUP_OBJECT, MAT_OBJECT + prim.material
             out.append(moved)
+        self._cache = out
         return out
 
 
@@ -114,23 +118,23 @@ def _grasp_frame(hand: Hand, rot_oh: np.ndarray, t_oh: np.ndarray) -> tuple[np.n
     return rot_oh, t_oh
 
 
-def _hand_points(hand: Hand) -> np.ndarray:
-    """Points along every capsule axis of a hand (camera frame) with their radii."""
+def _hand_points(hand: Hand) -> tuple[np.ndarray, np.ndarray]:
+    """Points along every capsule axis of a hand in its own frame, with their radii."""
     pts, radii = [], []
-    for prim in hand.prims():
+    for prim in hand_prims(hand.shape, hand.pose):
         if prim.kind == "capsule":
-            for s in np.linspace(0, 1, 4):
-                pts.append(prim.params["a"] * (1 - s) + prim.params["b"] * s)
-                radii.append(float(prim.params["r"]))
-    return np.array(pts), np.array(radii)
+            a, b = prim.params["a"], prim.params["b"]
+            pts.append(a + (b - a) * np.linspace(0, 1, 4)[:, None])
+            radii.append(np.full(4, float(prim.params["r"])))
+    return np.concatenate(pts), np.concatenate(radii)
 
 
-def _collides(hand: Hand, others: list[Prim], margin: float = 0.002) -> bool:
-    """Whether a hand's capsules cut into any of `others`."""
+def _collides(hand: Hand, others: list[Prim], local: tuple[np.ndarray, np.ndarray], margin: float = 0.002) -> bool:
+    """Whether a hand's capsules (`local`: points and radii from _hand_points) cut into any of `others`."""
     if not others:
         return False
-    pts, radii = _hand_points(hand)
-    return bool((sdf_union(others, pts) < radii + margin).any())
+    pts, radii = local
+    return bool((sdf_union(others, pts @ hand.rot.T + hand.trans) < radii + margin).any())
 
 
 def _fit_forearm(hand: Hand, intr: Intrinsics) -> None:
@@ -168,6 +172,7 @@ def _second_holder(first: Hand, obj: SceneObject, obj_rot, obj_trans, rng, block
     pose.wrist = (rng.uniform(-0.4, 0.4), rng.uniform(-0.2, 0.2))
     hand = Hand(shape, pose, np.eye(3), np.zeros(3), True, info)
     r_g, t_g = _grasp_frame(hand, rot_oh, t_oh)
+    local = _hand_points(hand)
     best, best_score = None, -np.inf
     for _ in range(16):
         if obj.kind == "sphere":
@@ -179,7 +184,7 @@ def _second_holder(first: Hand, obj: SceneObject, obj_rot, obj_trans, rng, block
         hand.rot = obj_rot @ sym @ r_g.T
         hand.trans = obj_rot @ (sym @ (-r_g.T @ t_g) + shift) + obj_trans
         f = hand.forearm_dir()
-        if f[2] < -0.4 or _collides(hand, blockers):
+        if f[2] < -0.4 or _collides(hand, blockers, local):
             continue
         score = f[2] + rng.uniform(0, 0.5)
         if score > best_score:
@@ -196,12 +201,13 @@ def _free_hand(first: Hand, near: np.ndarray, rng, blockers: list[Prim]) -> Hand
     hand = Hand(_shape(side, rng), free_pose(rng), np.eye(3), np.zeros(3), False)
     hand.pose.wrist = (rng.uniform(-0.5, 0.5), rng.uniform(-0.25, 0.25))
     palm = np.array([0.0, 0.05 * hand.shape.scale, 0.0])
+    local = _hand_points(hand)
     for _ in range(12):
         hand.rot = _orient(hand, _forearm_target(side, rng), rng)
         offset = unit(rng.normal(size=3)) * rng.uniform(0.07, 0.18)
         offset[2] *= 0.6
         hand.trans = near + offset - hand.rot @ palm
-        if hand.trans[2] > 0.25 and not _collides(hand, blockers, margin=0.005):
+        if hand.trans[2] > 0.25 and not _collides(hand, blockers, local, margin=0.005):
             return hand
     return None
 
