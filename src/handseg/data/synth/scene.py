@@ -234,7 +234,7 @@ def sample_scene(rng: np.random.Generator, intr: Intrinsics, object_types: Seque
     """A random scene: an object held by one hand, and maybe a second hand holding it too or nearby."""
     kind = str(object_types[int(rng.integers(len(object_types)))])
     two = rng.random() < 0.55
-    both_hold = two and kind in (*LONG_KINDS, "sphere") and rng.random() < 0.6
+    both_hold = two and kind in (*LONG_KINDS, "sphere") and rng.random() < 0.8
     obj = make_object(kind, rng, long=both_hold)
     side = "right" if rng.random() < 0.5 else "left"
     shape = _shape(side, rng)
