@@ -82,8 +82,12 @@ def split_indices(frames: int, seed: int, val_fraction: float) -> set[int]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(writer: DatasetWriter, seed: int, size: tuple[int, int]) -> None:
+def _init_worker(writer: DatasetWriter, seed: int, size: tuple[int, int], child: bool = False) -> None:
     _WORKER.update(writer=writer, seed=seed, size=size)
+    if child:  # one process per core: keep OpenCV from starting threads of its own
+        import cv2
+
+        cv2.setNumThreads(1)
 
 
 def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]:
@@ -180,7 +184,7 @@ def _run(tasks, writer, seed, size, workers, progress) -> list[tuple[str, str, s
                 bar.update()
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(writer, seed, size)) as pool:
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(writer, seed, size, True)) as pool:
                 for result in pool.imap(_write_frame, tasks, chunksize=4):
                     results.append(result)
                     bar.update()
