@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from handseg.data.format import HandsegDataset, read_split
-from handseg.data.synth import OBJECT_TYPES, generate_dataset, render_frame
+from handseg.data.synth import OBJECT_TYPES, camera, generate_dataset, render_frame
+from handseg.data.synth.render import render_scene, zbuffer
+from handseg.data.synth.scene import sample_scene
 from handseg.errors import ConfigError, OutputExistsError
 
 W, H = 160, 120
@@ -69,18 +71,16 @@ def test_objects_hide_fingers_that_stay_in_the_amodal_maps(frames: list[dict]) -
     assert hidden >= len(frames) // 3, f"objects hide fingers in only {hidden} of {len(frames)} frames"
 
 
-def test_fingers_are_in_front_of_objects_too(frames: list[dict]) -> None:
-    # a visible finger pixel with the object right behind it: the object's amodal extent is not stored, so use
-    # the scene's grasp contacts as the witness that fingers touch the object, and label adjacency in the image
-    touching = [f for f in frames if any(h["holding"] for h in f["scene"]["hands"])]
-    assert touching
-    adjacent = 0
-    for f in touching:
-        finger = np.isin(f["visible_parts"], FINGER_PARTS).any(axis=0)
-        obj = f["label"] == 2
-        border = obj[1:, :] & finger[:-1, :] | obj[:-1, :] & finger[1:, :]
-        adjacent += bool(border.any())
-    assert adjacent >= len(touching) // 2
+def test_fingers_are_in_front_of_objects_too() -> None:
+    intr = camera(W, H)
+    in_front = 0
+    for index in range(12):
+        scene = sample_scene(np.random.default_rng([11, index]), intr)
+        render = render_scene(scene.prims(), scene.planes, intr)
+        object_alone, _, _ = zbuffer([p for p in scene.prims() if p.group == 2], intr)
+        finger = np.isin(render.visible_parts, FINGER_PARTS).any(axis=0)
+        in_front += bool((finger & np.isfinite(object_alone)).any())
+    assert in_front >= 4, f"fingers cover the object in only {in_front} of 12 scenes"
 
 
 def test_generate_dataset_is_valid_and_split(synth_dataset: Path) -> None:
