@@ -90,7 +90,8 @@ def test_predict_amodal_writes_both_part_maps(tiny_dataset: Path, tmp_path: Path
 
 def test_ddp_two_processes_match_single_process_eval(tiny_dataset: Path, tmp_path: Path, tiny_config, write_dataset):
     data = write_dataset(tmp_path / "five", frames=5, seed=3)  # odd: the ranks get 3 and 2 val frames
-    config = tiny_config(data, max_steps=6, val_every_steps=6)
+    config = tiny_config(data, max_steps=6, val_every_steps=3)
+    config["eval"] = {"batch_size": 1}  # uneven: rank 0 runs 3 forwards, rank 1 two
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(config))
     run_dir = tmp_path / "ddp"

@@ -71,6 +71,14 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
                 "pass --force to start it over, or choose a new --out"
             )
         return last
+    if (run_dir / "config.yaml").is_file():  # started, killed before its first checkpoint
+        from handseg.config import read_yaml
+
+        diff = diff_configs(read_yaml(run_dir / "config.yaml"), config)
+        if diff:
+            raise ConfigError(
+                f"{run_dir} was started with a different config ({diff[0]}, ...); pass --force or choose a new --out"
+            )
     others = [p.name for p in run_dir.iterdir() if p.name not in RUN_FILES] if run_dir.is_dir() else []
     if others and not list(run_dir.glob("phase*_*")):
         raise OutputExistsError(f"{run_dir}: not empty and not a handseg run ({others[0]}, ...); pass --force")

@@ -146,6 +146,7 @@ class Trainer:
             self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
         module = torch.compile(self.raw_model) if cfg["runtime"]["compile"] else self.raw_model
         optimizer = build_optimizer(self.raw_model.parameters(), cfg["optim"])
+        self.eval_module = module  # validation bypasses DDP: no collectives per forward, uneven shards are fine
         self.model, self.optimizer = fabric.setup(module, optimizer)
         self.scheduler = build_scheduler(self.optimizer, cfg["schedule"])
         loss_cfg = dict(cfg["loss"])
@@ -203,10 +204,11 @@ class Trainer:
     def validate(self, log: Any) -> bool:
         """Evaluate on the val split; log; return True when this is the best score so far."""
         broadcast_buffers(self.fabric, self.raw_model)
-        result = run_eval(
-            self.model, self.val_loader, self.task, self.fabric.device, self.fabric, self.loss_fn,
-            channels_last=self.channels_last,
-        )  # fmt: skip
+        with self.fabric.autocast():
+            result = run_eval(
+                self.eval_module, self.val_loader, self.task, self.fabric.device, self.fabric, self.loss_fn,
+                channels_last=self.channels_last,
+            )  # fmt: skip
         metrics = {k: v for k, v in result["metrics"].items() if isinstance(v, int | float | list)}
         metrics["step"] = self.step
         self.last_metrics = metrics
