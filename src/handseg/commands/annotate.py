@@ -112,7 +112,7 @@ def _calibrate(args: argparse.Namespace, cfg: AnnotateConfig) -> int:
         raise ConfigError(f"{args.calibrate}: {exc}") from None
     comment = (
         f"handseg annotate --calibrate {args.calibrate}: HSV fitted on {len(frames)} frames, "
-        f"{report['pixels']} pixels; hand IoU of the skin test {report['hand_iou_start']} -> {report['hand_iou']}"
+        f"{report['pixels']} pixels; mean IoU of the skin test {report['mean_iou_start']} -> {report['mean_iou']}"
     )
     atomic_write_text(out, fitted.dump_yaml(comment))
     hsv = {k: getattr(fitted, k) for k in ("hue_lo", "hue_hi", "sat_lo", "sat_hi", "val_lo", "val_hi")}
