@@ -4,8 +4,10 @@ Every source yields (frame_id, depth_m float32 HxW in metres (0 = missing), colo
 depth pixel grid or None, Intrinsics of the depth stream). Color is aligned to depth with the SDK's rs.align.
 
 Playback reads the file with `set_real_time(False)`: the player then waits for our frame callback, so no frame is
-dropped however slow the consumer is. We pair each depth frame with the color frame nearest in time ourselves
-(the SDK's syncer mis-pairs frames of a non-real-time playback) and hand the pair to rs.align as one frameset.
+dropped however slow the consumer is. We pair each depth frame with the color frame nearest in time ourselves and
+hand the pair to rs.align as one frameset. Measured with pyrealsense2 2.59 on these machines: the pipeline/syncer
+route in non-real-time mode mis-pairs frames or stalls after two framesets, a C++ frame_queue as the sensor
+callback hangs now and then, and pause()/resume() around the sensor starts stalls resume() for 10 s at times.
 """
 
 from __future__ import annotations
@@ -125,12 +127,13 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
         raise DataError(path, "the recording has no depth stream")
     depth_scale = _clean_scale(depth_sensors[0].as_depth_sensor().get_depth_scale())
 
-    frames: queue.Queue[Any] = queue.Queue(maxsize=8)  # a full queue blocks the player: back-pressure, no drops
-
+    frames: queue.Queue[Any] = queue.Queue(maxsize=8)  # a full queue holds the player back: no frame is dropped
     stopping = threading.Event()
+    all_started = threading.Event()
 
     def on_frame(frame: Any) -> None:
         frame.keep()
+        all_started.wait(_STALL_TIMEOUT_S)
         while not stopping.is_set():
             try:
                 frames.put(frame, timeout=0.1)
@@ -140,7 +143,6 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
 
     started = []
     try:
-        playback.pause()
         for sensor in sensors:
             profiles = [
                 p
@@ -149,11 +151,16 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
             ]
             if profiles:
                 sensor.open(profiles)
-                sensor.start(on_frame)
                 started.append(sensor)
-        playback.resume()
+        # A non-real-time player waits for each callback to return before it reads on, so the first callback waits
+        # until every sensor has started: no stream loses its first frames. (pause()/resume() around the starts
+        # instead stalls resume() for 10 s now and then: it waits for callbacks that need the GIL it holds.)
+        for sensor in started:
+            sensor.start(on_frame)
+        all_started.set()
         yield from _paired_frames(path, frames, playback, depth_scale, align_to)
     finally:
+        all_started.set()
         stopping.set()  # unblock a callback waiting on a full queue when the consumer stops early
         while not frames.empty():
             frames.get_nowait()
@@ -165,7 +172,7 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
                 pass
 
 
-def _paired_frames(path: Path, frames: queue.Queue, playback: Any, depth_scale: float, align_to: str | None):
+def _paired_frames(path: Path, frames: Any, playback: Any, depth_scale: float, align_to: str | None):
     """Consume the player's frames, emitting each depth frame once the next one (or the end) shows up."""
     rs = _rs()
     pairer = _Pairer(align_to)

@@ -1,0 +1,38 @@
+"""`handseg export CKPT --onnx model.onnx`: export a checkpoint to ONNX (dynamic size), checked against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ckpt", help="checkpoint file or run folder (best.ckpt, else last.ckpt)")
+    parser.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--size", default="320x240", help="trace size WIDTHxHEIGHT (the graph accepts any size)")
+    parser.add_argument("--atol", type=float, default=1e-3, help="largest allowed |ONNX - PyTorch| of the logits")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing .onnx file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from handseg.data.preprocess import input_channels
+    from handseg.engine.checkpoint import load_model
+    from handseg.export.onnx import export_onnx
+    from handseg.export.stream import parse_size
+
+    model, config = load_model(args.ckpt)
+    modality = (config.get("data") or {}).get("modality", "depth")
+    report = export_onnx(
+        model,
+        args.onnx,
+        input_channels(modality),
+        opset=args.opset,
+        config=config,
+        trace_size=parse_size(args.size),
+        atol=args.atol,
+        force=args.force,
+    )
+    diffs = ", ".join(f"{size}: {diff:.2g}" for size, diff in report["max_abs_diff"].items())
+    print(f"wrote {report['path']} ({report['bytes'] / 1e6:.1f} MB, opset {report['opset']}, dynamic N/H/W)")
+    print(f"max |ONNX Runtime - PyTorch| of the logits: {diffs}")
+    return 0

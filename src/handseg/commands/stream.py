@@ -1,0 +1,73 @@
+"""`handseg stream SOURCE`: segment a camera, a .bag/.db3 recording or a folder of depth PNGs frame by frame."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--ckpt", help="checkpoint file or run folder (PyTorch backend)")
+    model.add_argument("--onnx", help="exported .onnx model (ONNX Runtime backend)")
+    parser.add_argument("--out", help="output folder (label PNGs under labels/, stream.json)")
+    parser.add_argument("--labels", action="store_true", help="write a label PNG per frame into OUT/labels/")
+    parser.add_argument("--video", help="write an overlay video (mp4) here")
+    parser.add_argument("--smooth", type=float, default=0.0, help="EMA factor of the logits over time (0 = off)")
+    parser.add_argument("--size", help="working size WIDTHxHEIGHT, e.g. 320x240 (default: the source's size)")
+    parser.add_argument("--max-frames", type=int, help="stop after N frames")
+    parser.add_argument("--threads", type=int, help="CPU threads of the backend (default: all)")
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate written into the video (default 30)")
+    parser.add_argument("--depth-scale", type=float, help="metres per depth unit of a PNG folder (default 0.001)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from handseg.errors import ConfigError
+    from handseg.export.predictor import load_predictor
+    from handseg.export.stream import OverlayVideo, open_source, parse_size, run_stream
+    from handseg.utils.io import atomic_write_json, check_can_write_file, prepare_output_dir
+
+    if args.labels and not args.out:
+        raise ConfigError("--labels needs --out DIR")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError("--max-frames must be at least 1")
+    size = parse_size(args.size)
+    out = prepare_output_dir(args.out, args.force) if args.out else None
+    if args.video:
+        if Path(args.video).suffix.lower() != ".mp4":
+            raise ConfigError(f"{args.video}: the video name must end in .mp4")
+        check_can_write_file(args.video, args.force)
+    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads)
+    frames = open_source(args.source, args.depth_scale)
+    video = OverlayVideo(args.video, args.fps) if args.video else None
+    ok = False
+    try:
+        stats = run_stream(
+            frames,
+            predictor,
+            size=size,
+            smooth=args.smooth,
+            labels_dir=out / "labels" if out is not None and args.labels else None,
+            video=video,
+            max_frames=args.max_frames,
+            progress=not args.no_progress,
+        )
+        ok = True
+    finally:
+        if video is not None:
+            video.close(keep=ok)
+    summary = stats.to_dict()
+    summary.update(source=args.source, backend="onnxruntime" if args.onnx else "pytorch", smooth=args.smooth)
+    if out is not None:
+        atomic_write_json(out / "stream.json", summary)
+    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary["ms_per_frame"].items())
+    print(f"{stats.frames} frames in {stats.seconds:.2f} s: {stats.fps:.1f} frames/s end to end ({stages} per frame)")
+    if video is not None:
+        print(f"wrote {args.video}")
+    if out is not None and args.labels:
+        print(f"wrote label PNGs to {out / 'labels'}")
+    return 0

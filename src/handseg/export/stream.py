@@ -1,0 +1,241 @@
+"""Frame-by-frame segmentation of a camera, a RealSense recording or a folder of depth frames.
+
+source -> resize to the working size -> make_input -> model (PyTorch or ONNX Runtime) -> optional EMA of the logits
+-> argmax -> label PNGs and/or an overlay mp4. Frames per second are measured end to end (reading included).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handseg.data.format import Intrinsics
+from handseg.errors import ConfigError, DataError, HandsegError
+from handseg.export.predictor import Predictor, frame_input, labels_from_logits
+from handseg.utils.io import atomic_write_png, read_png
+
+Frame = tuple[str, np.ndarray, np.ndarray | None, Intrinsics]
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'320x240' -> (320, 240) (width, height); None stays None."""
+    if text is None:
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"size {text!r} must look like WIDTHxHEIGHT, e.g. 320x240") from None
+    if width < 8 or height < 8:
+        raise ConfigError(f"size {text!r} is too small (at least 8x8)")
+    return width, height
+
+
+def iter_folder(folder: str | Path, depth_scale_m: float | None = None) -> Iterator[Frame]:
+    """Frames of a folder of uint16 depth PNGs, or of a handseg-v1 dataset folder (depth/ + optional color/)."""
+    folder = Path(folder)
+    manifest = folder / "manifest.json"
+    color_dir = None
+    if manifest.is_file():
+        from handseg.data.format import Manifest
+
+        sensor = Manifest.load(folder).sensor
+        depth_scale_m = depth_scale_m or sensor.depth_scale_m
+        depth_dir, color_dir = folder / "depth", folder / "color"
+    else:
+        depth_dir = folder
+    files = sorted(depth_dir.glob("*.png"))
+    if not files:
+        raise DataError(depth_dir, "no depth PNG files in this folder")
+    scale = np.float32(depth_scale_m or 0.001)
+    for path in files:
+        raw = read_png(path)
+        if raw.dtype != np.uint16 or raw.ndim != 2:
+            raise DataError(path, f"not a 16-bit single-channel depth PNG ({raw.dtype}, shape {raw.shape})")
+        color = None
+        if color_dir is not None and (color_dir / path.name).is_file():
+            color = read_png(color_dir / path.name, color=True)
+        h, w = raw.shape
+        yield path.stem, raw.astype(np.float32) * scale, color, Intrinsics(w, h, depth_scale_m=float(scale))
+
+
+def open_source(source: str, depth_scale_m: float | None = None) -> Iterator[Frame]:
+    """Frames of 'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs."""
+    if source == "camera" or source.startswith("camera:"):
+        from handseg.data.realsense import iter_camera
+
+        serial = source.split(":", 1)[1] if ":" in source else None
+        return iter_camera(serial or None)
+    path = Path(source)
+    if path.is_dir():
+        return iter_folder(path, depth_scale_m)
+    if path.suffix.lower() in (".bag", ".db3"):
+        from handseg.data.realsense import iter_recording
+
+        return iter_recording(path)
+    if not path.exists():
+        raise DataError(path, "source not found (a folder, a .bag/.db3 recording, 'camera' or 'camera:SERIAL')")
+    raise DataError(path, "unsupported source (a folder of depth PNGs, a .bag/.db3 recording, or 'camera')")
+
+
+def resize_frame(
+    depth: np.ndarray, color: np.ndarray | None, size: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Resize depth (nearest: no mixing with missing pixels) and color (area) to (width, height)."""
+    if size is None or (depth.shape[1], depth.shape[0]) == size:
+        return depth, color
+    import cv2
+
+    depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
+    if color is not None:
+        color = cv2.resize(color, size, interpolation=cv2.INTER_AREA)
+    return depth, color
+
+
+class LogitSmoother:
+    """Exponential moving average of the logits: s_t = factor * s_{t-1} + (1 - factor) * z_t (0 = off)."""
+
+    def __init__(self, factor: float = 0.0) -> None:
+        if not 0.0 <= factor < 1.0:
+            raise ConfigError(f"smoothing factor must be in [0, 1), got {factor}")
+        self.factor = factor
+        self.state: np.ndarray | None = None
+
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        if self.factor == 0.0:
+            return logits
+        if self.state is None or self.state.shape != logits.shape:
+            self.state = logits.copy()
+        else:
+            self.state = self.factor * self.state + (1.0 - self.factor) * logits
+        return self.state
+
+
+class OverlayVideo:
+    """An mp4 (mp4v) of label overlays, written to a temp file and renamed into place on close."""
+
+    def __init__(self, path: str | Path, fps: float = 30.0) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.writer: Any = None
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
+        os.close(fd)
+        self.tmp = tmp
+        self.frames = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        import cv2
+
+        if self.writer is None:
+            h, w = rgb.shape[:2]
+            self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise HandsegError(f"{self.path}: OpenCV cannot open an mp4v video writer")
+        self.writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+        self.frames += 1
+
+    def close(self, keep: bool = True) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        if keep and self.frames:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+
+def overlay_frame(depth: np.ndarray, color: np.ndarray | None, labels: np.ndarray, task: str, text: str) -> np.ndarray:
+    """RGB picture of one frame's labels over its color image (or its colourised depth)."""
+    from handseg.viz.overlay import colorize_depth, overlay_labels, overlay_parts, put_text
+
+    base = color if color is not None else colorize_depth(depth)
+    picture = overlay_parts(base, labels) if task == "amodal" else overlay_labels(base, labels)
+    return put_text(picture, text)
+
+
+@dataclass
+class StreamStats:
+    """Counts and timings of one stream run (seconds; fps over the frames after the first)."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "model": 0.0, "write": 0.0})
+    first_frame_s: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        """End-to-end frames per second, the first (warm-up) frame excluded."""
+        steady = self.seconds - self.first_frame_s
+        return (self.frames - 1) / steady if self.frames > 1 and steady > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        per_frame = {k: v / max(self.frames, 1) * 1000 for k, v in self.stage_s.items()}
+        return {
+            "frames": self.frames,
+            "seconds": self.seconds,
+            "fps": self.fps,
+            "first_frame_s": self.first_frame_s,
+            "ms_per_frame": per_frame,
+        }
+
+
+def run_stream(
+    frames: Iterator[Frame],
+    predictor: Predictor,
+    size: tuple[int, int] | None = None,
+    smooth: float = 0.0,
+    labels_dir: str | Path | None = None,
+    video: OverlayVideo | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> StreamStats:
+    """Segment every frame; write label PNGs into `labels_dir` and overlays into `video` when given."""
+    from tqdm import tqdm
+
+    smoother = LogitSmoother(smooth)
+    stats = StreamStats()
+    labels_dir = Path(labels_dir) if labels_dir is not None else None
+    bar = tqdm(total=max_frames, unit="frame", disable=not progress, desc="stream")
+    start = last = time.perf_counter()
+    for frame_id, depth, color, _ in frames:
+        depth, color = resize_frame(depth, color, size)
+        x = frame_input(predictor, depth, color)
+        t_input = time.perf_counter()
+        logits = smoother(predictor.logits(x))
+        labels = labels_from_logits(logits, predictor.task)[0]
+        t_model = time.perf_counter()
+        if labels_dir is not None:
+            if predictor.task == "amodal":
+                atomic_write_png(labels_dir / f"{frame_id}_l.png", labels[0])
+                atomic_write_png(labels_dir / f"{frame_id}_r.png", labels[1])
+            else:
+                atomic_write_png(labels_dir / f"{frame_id}.png", labels)
+        if video is not None:
+            text = f"{frame_id}  {stats.fps:.1f} fps" if stats.fps else frame_id
+            video.write(overlay_frame(depth, color, labels, predictor.task, text))
+        now = time.perf_counter()
+        stats.stage_s["read"] += t_input - last  # fetching the frame, resizing, normalising
+        stats.stage_s["model"] += t_model - t_input  # model, smoothing, argmax
+        stats.stage_s["write"] += now - t_model
+        last = now
+        stats.frames += 1
+        if stats.frames == 1:
+            stats.first_frame_s = now - start
+        stats.seconds = now - start
+        bar.update(1)
+        if stats.frames > 1 and stats.frames % 10 == 0:
+            bar.set_postfix(fps=f"{stats.fps:.1f}")
+        if max_frames is not None and stats.frames >= max_frames:
+            break
+    bar.close()
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()  # stops a recording's player or a camera pipeline now, not at garbage collection
+    if stats.frames == 0:
+        raise DataError(None, "the source produced no frames")
+    return stats
