@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,8 @@ def export_onnx(
     buffer = io.BytesIO()
     dynamic = {0: "batch", 2: "height", 3: "width"}
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shape branches: the size check below is the test
             torch.onnx.export(
                 wrapper,
                 (example,),

@@ -1,0 +1,200 @@
+"""Latency of every model at one input size, batch 1: PyTorch eager, channels_last, ONNX Runtime (CPU), and on
+a CUDA GPU where present: fp32, bf16 autocast, torch.compile, CUDA graphs.
+
+The GPU paths are written against the documented PyTorch APIs but were never run here (no GPU was lent).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handseg.errors import HandsegError
+
+CPU_MODES = ("eager", "channels_last", "onnxruntime")
+GPU_MODES = ("cuda_fp32", "cuda_bf16", "cuda_compile", "cuda_graphs")
+
+
+def model_io(name: str) -> tuple[int, int]:
+    """(in_channels, num_classes) a benchmark feeds a registered model: depth -> 3 classes, amodal rgb -> 34."""
+    from handseg.models import model_entry
+
+    return (3, 34) if model_entry(name).task == "amodal" else (1, 3)
+
+
+def time_fn(
+    fn: Callable[[], Any], repeats: int, warmup: int = 2, sync: Callable[[], None] | None = None
+) -> list[float]:
+    """Wall times (s) of `repeats` calls after `warmup` calls; `sync` (e.g. cuda.synchronize) closes each call."""
+    for _ in range(warmup):
+        fn()
+    if sync:
+        sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _row(name: str, mode: str, times: list[float], **extra: Any) -> dict[str, Any]:
+    return {
+        "model": name,
+        "mode": mode,
+        "median_ms": statistics.median(times) * 1000,
+        "min_ms": min(times) * 1000,
+        "repeats": len(times),
+        **extra,
+    }
+
+
+def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int, threads: int | None) -> list[dict]:
+    import torch
+
+    from handseg.export.onnx import OnnxPredictor, export_onnx
+
+    rows = []
+    if "eager" in modes:
+        with torch.inference_mode():
+            rows.append(_row(name, "eager", time_fn(lambda: model(x), repeats)))
+    if "channels_last" in modes:
+        cl_model = model.to(memory_format=torch.channels_last)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            rows.append(_row(name, "channels_last", time_fn(lambda: cl_model(xc), repeats)))
+        model.to(memory_format=torch.contiguous_format)
+    if "onnxruntime" in modes:
+        with tempfile.TemporaryDirectory(prefix="handseg-bench-") as tmp:
+            path = Path(tmp) / f"{name}.onnx"
+            report = export_onnx(model, path, x.shape[1], trace_size=(x.shape[3] // 4, x.shape[2] // 4))
+            predictor = OnnxPredictor(path, threads=threads or torch.get_num_threads())
+            batch = x.numpy()
+            times = time_fn(lambda: predictor.logits(batch), repeats)
+        rows.append(_row(name, "onnxruntime", times, onnx_max_abs_diff=max(report["max_abs_diff"].values())))
+    return rows
+
+
+def _gpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int) -> list[dict]:
+    """CUDA timings (untested here: no GPU was available when this was written)."""
+    import torch
+
+    rows = []
+    model = model.cuda().eval()
+    xg = x.cuda()
+    sync = torch.cuda.synchronize
+    with torch.inference_mode():
+        if "cuda_fp32" in modes:
+            rows.append(_row(name, "cuda_fp32", time_fn(lambda: model(xg), repeats, warmup=3, sync=sync)))
+        if "cuda_bf16" in modes:
+
+            def bf16() -> Any:
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return model(xg)
+
+            rows.append(_row(name, "cuda_bf16", time_fn(bf16, repeats, warmup=3, sync=sync)))
+    if "cuda_compile" in modes:
+        compiled = torch.compile(model, mode="max-autotune-no-cudagraphs")
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+            rows.append(_row(name, "cuda_compile", time_fn(lambda: compiled(xg), repeats, warmup=3, sync=sync)))
+    if "cuda_graphs" in modes:
+        static_x = xg.clone()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.cuda.stream(stream):
+                for _ in range(3):
+                    model(static_x)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                model(static_x)
+        rows.append(_row(name, "cuda_graphs", time_fn(graph.replay, repeats, warmup=3, sync=sync)))
+    model.cpu()
+    return rows
+
+
+def bench_models(
+    names: list[str],
+    size: tuple[int, int] = (640, 480),
+    repeats: int = 5,
+    modes: tuple[str, ...] | None = None,
+    model_args: dict[str, Any] | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Latency rows (model, mode, median_ms, min_ms, ...) for every model and mode at `size` (width, height)."""
+    import torch
+
+    from handseg.models import build_model
+    from handseg.models.flops import count_params
+
+    if threads:
+        torch.set_num_threads(threads)
+    gpu = torch.cuda.is_available()
+    modes = tuple(modes or (CPU_MODES + (GPU_MODES if gpu else ())))
+    unknown = set(modes) - set(CPU_MODES + GPU_MODES)
+    if unknown:
+        raise HandsegError(
+            f"unknown bench mode(s) {', '.join(sorted(unknown))}; modes: {', '.join(CPU_MODES + GPU_MODES)}"
+        )
+    width, height = size
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        in_ch, classes = model_io(name)
+        model = build_model(name, in_channels=in_ch, num_classes=classes, **(model_args or {})).eval()
+        x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, in_ch, height, width), np.float32))
+        params = count_params(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model_rows = _cpu_rows(model, name, x, modes, repeats, threads)
+            if gpu and any(m in GPU_MODES for m in modes):
+                model_rows += _gpu_rows(model, name, x, modes, repeats)
+        for row in model_rows:
+            row.update(size=f"{width}x{height}", params_m=params / 1e6)
+            if progress:
+                print(f"  {name:28s} {row['mode']:14s} {row['median_ms']:9.1f} ms", flush=True)
+        rows += model_rows
+    return rows
+
+
+def pivot(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model with a median-ms column per mode and the eager/ONNX Runtime speed-up."""
+    table: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = table.setdefault(row["model"], {"model": row["model"], "params (M)": row["params_m"]})
+        entry[f"{row['mode']} (ms)"] = row["median_ms"]
+    for entry in table.values():
+        eager, ort = entry.get("eager (ms)"), entry.get("onnxruntime (ms)")
+        if eager and ort:
+            entry["ORT speed-up vs eager"] = eager / ort
+    return list(table.values())
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of pivoted latency rows (columns in a fixed order, blank where not measured)."""
+    table = pivot(rows)
+    columns = ["model", "params (M)"]
+    for mode in CPU_MODES + GPU_MODES:
+        if any(f"{mode} (ms)" in e for e in table):
+            columns.append(f"{mode} (ms)")
+    if any("ORT speed-up vs eager" in e for e in table):
+        columns.append("ORT speed-up vs eager")
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+        return "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(e.get(c)) for c in columns) + " |" for e in table]
+    return "\n".join(lines)
