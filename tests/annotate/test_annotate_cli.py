@@ -49,7 +49,8 @@ def test_annotate_png_pairs(tmp_path, capsys, scene, layout) -> None:
     with open(out / "diagnostics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["id"] for r in rows] == dataset.ids
-    assert all(int(r["shift_dx"]) == 2 and int(r["hand_kept"]) == 1 for r in rows)
+    assert all(abs(float(r["shift_dx"]) - 2) < 0.5 and abs(float(r["shift_dy"])) < 0.5 for r in rows)
+    assert all(int(r["hand_kept"]) == 1 for r in rows)
     assert sorted(p.name for p in (out / "overlays").iterdir()) == [f"{i}.png" for i in dataset.ids]
     assert AnnotateConfig.load(out / "annotate.yaml") == AnnotateConfig()
     assert "frames/s" in capsys.readouterr().out

@@ -99,9 +99,10 @@ def test_misalignment_is_estimated_and_repaired(scene, shift) -> None:
     depth, color, label = scene(shift=shift)
     cfg = AnnotateConfig()
     band = depth_band(depth, nearest_surface(depth, cfg), cfg)
-    assert estimate_shift(color, band, cfg) == shift
+    assert estimate_shift(color, band, cfg) == shift  # the integer search (align_subpixel=0)
     result = annotate_frame(depth, color, cfg)
-    assert result.shift == (result.diagnostics["shift_dx"], result.diagnostics["shift_dy"]) == shift
+    assert result.shift == (result.diagnostics["shift_dx"], result.diagnostics["shift_dy"])
+    assert np.allclose(result.shift, shift, atol=0.5)
     assert _iou(result.label == 1, label == 1) > 0.97
     assert _iou(result.label == 2, label == 2) > 0.97
     unrepaired = annotate_frame(depth, color, AnnotateConfig(align_search_px=0))

@@ -50,7 +50,7 @@ def test_review_page_keys_and_restart(scene_dataset) -> None:
         try:
             page = _open(browser, server, errors)
             assert page.text_content("#frame-id") == "f000"
-            assert page.evaluate("document.getElementById('overlay').complete")
+            page.wait_for_function("document.getElementById('overlay').complete", timeout=15000)  # loaded machine
             _press(page, "a", saves=1)  # accept f000, move to f001
             _press(page, "r", saves=2)  # reject f001, move to f002
             assert _decisions(scene_dataset) == {"f000": "accept", "f001": "reject"}

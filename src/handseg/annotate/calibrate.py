@@ -8,9 +8,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from handseg.annotate.align import register, warp_crop
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import HAND, OBJECT, depth_band, nearest_surface
-from handseg.annotate.repair import estimate_shift, shift_image
 from handseg.errors import ConfigError
 
 # candidate bounds: these percentiles of the hand pixels' values, from each end of the range
@@ -31,8 +31,8 @@ def collect_pixels(
         if near is None:
             continue
         band = depth_band(depth_m, near, cfg)
-        dx, dy = estimate_shift(color, band, cfg)
-        hsv = cv2.cvtColor(np.ascontiguousarray(shift_image(color, dx, dy)), cv2.COLOR_RGB2HSV)
+        m = register(color, band, cfg)
+        hsv = cv2.cvtColor(warp_crop(color, m, slice(0, band.shape[0]), slice(0, band.shape[1])), cv2.COLOR_RGB2HSV)
         fg = band & ((label == HAND) | (label == OBJECT))
         ys, xs = np.nonzero(fg)
         if ys.size > per_frame:

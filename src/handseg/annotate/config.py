@@ -15,7 +15,7 @@ class AnnotateConfig:
 
     # 0. (ours) remove large planes (table, wall) first: RANSAC on inverse depth, which is affine in (u, v) on a plane
     plane_count: int = 2  # planes to look for; 0 = off
-    plane_min_share: float = 0.15  # a plane must cover this share of the image to be removed
+    plane_min_share: float = 0.05  # a plane must cover this share of the image to be removed
     plane_min_border: float = 0.1  # ... and this share of the image border (a held box face does not reach it)
     plane_tol_m: float = 0.008  # inlier if |depth - plane depth| < tol_m + tol_rel * depth
     plane_tol_rel: float = 0.01
@@ -33,10 +33,14 @@ class AnnotateConfig:
     grow_jump_rel: float = 0.02
     grow_min_overlap: int = 50  # a depth-continuous segment joins if it shares this many pixels with the band
     grow_min_share: float = 0.02  # ... and this share of its own pixels (keeps a table or wall out)
+    grow_contact_px: int = 8  # also join surfaces with grow_min_overlap pixels this close to the band (0 = off) ...
+    grow_contact_max_share: float = 0.1  # ... that cover at most this share of the image
     hole_close_px: int = 7  # pixels without depth inside a closing of the band join it (0 = off)
-    # 2. color-to-depth misalignment repair: shift color by the (dx, dy) that best puts color edges on depth edges
-    align_search_px: int = 3  # search radius in pixels; 0 = no repair
+    # 2. color-to-depth misalignment repair: a similarity (or integer shift) putting color edges on the band's edges
+    align_search_px: int = 8  # search radius in pixels; 0 = no repair
     align_step_px: int = 1
+    align_points: int = 1500  # outline points used by the sub-pixel fit
+    align_subpixel: int = 1  # 1 = fit a sub-pixel similarity (shift, rotation, scale), 0 = integer shift search
     # 3. HSV skin thresholds, OpenCV ranges: hue 0..179 (wraps: hue_lo > hue_hi means [hue_lo, 179] + [0, hue_hi])
     hue_lo: int = 170
     hue_hi: int = 25
@@ -76,6 +80,8 @@ class AnnotateConfig:
             (0 <= self.grow_min_share <= 1, "grow_min_share must be in [0, 1]"),
             (self.hole_close_px >= 0, "hole_close_px must be >= 0"),
             (self.align_search_px >= 0 and self.align_step_px >= 1, "align_search_px >= 0 and align_step_px >= 1"),
+            (self.align_points >= 30 and self.align_subpixel in (0, 1), "align_points >= 30, align_subpixel 0 or 1"),
+            (self.grow_contact_px >= 0 and 0 <= self.grow_contact_max_share <= 1, "grow_contact_* out of range"),
             (0 <= self.hue_lo <= 179 and 0 <= self.hue_hi <= 179, "hue_lo and hue_hi must be in 0..179"),
             (0 <= self.sat_lo <= self.sat_hi <= 255, "need 0 <= sat_lo <= sat_hi <= 255"),
             (0 <= self.val_lo <= self.val_hi <= 255, "need 0 <= val_lo <= val_hi <= 255"),

@@ -8,16 +8,15 @@ from typing import Any
 import cv2
 import numpy as np
 
+from handseg.annotate.align import IDENTITY, register, warp_crop
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.repair import (
     ellipse,
-    estimate_shift,
     fill_depth_holes,
     fill_unassigned,
     find_planes,
     grow_band,
     refine_skin,
-    shifted_crop,
 )
 
 BACKGROUND, HAND, OBJECT = 0, 1, 2
@@ -91,8 +90,14 @@ class Annotation:
     """Result of annotating one frame: labels, the repaired color and per-frame diagnostics."""
 
     label: np.ndarray  # uint8 HxW: 0 background, 1 hand, 2 object
-    shift: tuple[int, int] = (0, 0)  # (dx, dy): color[y + dy, x + dx] lies on depth pixel (y, x)
+    shift: tuple[float, float] = (0.0, 0.0)  # (dx, dy) of the colour at the image centre
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    warp: np.ndarray = field(default_factory=lambda: IDENTITY.copy())  # 2x3: color pixel warp @ (x, y, 1) on (y, x)
+
+    def aligned_color(self, color: np.ndarray) -> np.ndarray:
+        """The colour image resampled onto the depth grid with this frame's registration."""
+        h, w = color.shape[:2]
+        return np.ascontiguousarray(warp_crop(color, self.warp, slice(0, h), slice(0, w)))
 
 
 def _crop_box(band: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -106,26 +111,34 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
     """Label one aligned depth (metres) + RGB frame as background / hand / object."""
     h, w = depth_m.shape
     label = np.zeros((h, w), np.uint8)
-    diag: dict[str, Any] = dict.fromkeys(
-        ("near_m", "plane_px", "band_px", "hand_px", "object_px", "shift_dx", "shift_dy"), 0
-    ) | dict.fromkeys(("hand_kept", "hand_dropped", "object_kept", "object_dropped"), 0)
+    diag: dict[str, Any] = (
+        dict.fromkeys(
+            ("near_m", "plane_px", "band_px", "hand_px", "object_px", "shift_dx", "shift_dy", "align_rotation_deg"), 0
+        )
+        | {"align_scale": 1.0}
+        | dict.fromkeys(("hand_kept", "hand_dropped", "object_kept", "object_dropped"), 0)
+    )
     planes = find_planes(depth_m, cfg)
     diag["plane_px"] = int(np.count_nonzero(planes))
     scene_depth = np.where(planes, np.float32(0), depth_m) if diag["plane_px"] else depth_m
     near = nearest_surface(scene_depth, cfg)
     if near is None:
         diag["near_m"] = float("nan")
-        return Annotation(label, (0, 0), diag)
+        return Annotation(label, (0.0, 0.0), diag)
     band = grow_band(scene_depth, depth_band(scene_depth, near, cfg), near, cfg)
     band = fill_depth_holes(depth_m, band, cfg.hole_close_px)
     diag["near_m"], diag["band_px"] = round(near, 4), int(np.count_nonzero(band))
-    dx, dy = estimate_shift(color, band, cfg)
+    m = register(color, band, cfg)
+    centre = m[:, :2] @ (w / 2, h / 2) + m[:, 2] - (w / 2, h / 2)
+    dx, dy = round(float(centre[0]), 2), round(float(centre[1]), 2)
     diag["shift_dx"], diag["shift_dy"] = dx, dy
+    diag["align_rotation_deg"] = round(float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))), 3)
+    diag["align_scale"] = round(float(np.hypot(m[0, 0], m[1, 0])), 5)
 
     margin = 2 + max(cfg.hand_close_px, cfg.object_close_px, cfg.fill_unassigned_px * 2 + 1)
     rows, cols = _crop_box(band, margin)
     band_c = band[rows, cols]
-    color_c = shifted_crop(color, rows, cols, dx, dy)  # work on the band's box only
+    color_c = warp_crop(color, m, rows, cols)  # work on the band's box only
     skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
     hand = open_close(band_c & skin, cfg.hand_open_px, cfg.hand_close_px) & band_c
     obj = open_close(band_c & ~skin, cfg.object_open_px, cfg.object_close_px) & band_c
@@ -138,4 +151,4 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
     label[rows, cols] = crop
     diag["hand_px"] = int(np.count_nonzero(crop == HAND))
     diag["object_px"] = int(np.count_nonzero(crop == OBJECT))
-    return Annotation(label, (dx, dy), diag)
+    return Annotation(label, (dx, dy), diag, m)

@@ -15,7 +15,6 @@ import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import annotate_frame
-from handseg.annotate.repair import shift_image
 from handseg.annotate.sources import Frame, Source
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.errors import DataError
@@ -23,7 +22,8 @@ from handseg.utils.io import atomic_write_png, atomic_write_text
 
 DIAGNOSTIC_COLUMNS = (
     "id", "near_m", "plane_px", "band_px", "hand_px", "object_px", "hand_kept", "hand_dropped",
-    "object_kept", "object_dropped", "shift_dx", "shift_dy", "ms",
+    "object_kept", "object_dropped", "shift_dx", "shift_dy",
+    "align_rotation_deg", "align_scale", "ms",
 )  # fmt: skip
 
 
@@ -59,7 +59,7 @@ class _FrameWriter:
         raw = np.clip(np.rint(frame.depth_m / self.depth_scale_m), 0, 65535).astype(np.uint16)
         name = f"{frame.id}.png"
         atomic_write_png(self.root / "depth" / name, raw)
-        color = np.ascontiguousarray(shift_image(frame.color, *result.shift))  # color repaired onto the depth grid
+        color = result.aligned_color(frame.color)  # color repaired onto the depth grid
         atomic_write_png(self.root / "color" / name, color)
         atomic_write_png(self.root / "label" / name, result.label)
         if self.overlays:

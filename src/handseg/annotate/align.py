@@ -1,0 +1,138 @@
+"""Sub-pixel color-to-depth registration: a similarity transform that puts colour edges on the depth band's edges."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from handseg.annotate.config import AnnotateConfig
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def boundary_points(band: np.ndarray, margin: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `limit` points (x, y) on the smoothed band's outline and their outward unit normals (float32 N x 2)."""
+    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
+    rows, cols = band.shape
+    y0, x0 = max(y - 3, 0), max(x - 3, 0)
+    crop = band[y0 : min(y + h + 3, rows), x0 : min(x + w + 3, cols)].view(np.uint8)
+    soft = cv2.blur(crop * np.uint8(255), (5, 5))  # a smooth outline: ragged dropouts average out
+    inside = soft >= 128
+    edge = inside & ~cv2.erode(inside.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    ys, xs = np.nonzero(edge)
+    keep = (ys + y0 >= margin) & (ys + y0 < rows - margin) & (xs + x0 >= margin) & (xs + x0 < cols - margin)
+    ys, xs = ys[keep], xs[keep]
+    if ys.size > limit:
+        step = ys.size // limit + 1
+        ys, xs = ys[::step], xs[::step]
+    gx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)[ys, xs]
+    gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)[ys, xs]
+    norm = np.sqrt(gx * gx + gy * gy)
+    ok = norm > 1e-3
+    normals = -np.stack([gx[ok], gy[ok]], axis=1) / norm[ok, None]  # the gradient points inwards
+    points = np.stack([xs[ok] + x0, ys[ok] + y0], axis=1).astype(np.float32)
+    return points, normals.astype(np.float32)
+
+
+def edge_strength(color: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of an RGB image (sum of |Sobel| over channels; float32)."""
+    gx = cv2.Sobel(color, cv2.CV_16S, 1, 0, ksize=3)
+    gy = cv2.Sobel(color, cv2.CV_16S, 0, 1, ksize=3)
+    mag = cv2.add(cv2.convertScaleAbs(gx, alpha=0.25), cv2.convertScaleAbs(gy, alpha=0.25))
+    return cv2.transform(mag, np.ones((1, 3), np.float32))  # sum of the channels
+
+
+def _similarity_rows(points: np.ndarray, normals: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Rows of n . (M p) + e for M = [[a, -b, tx], [b, a, ty]] on centred points: coefficients of a, b, tx, ty, e.
+
+    e moves the whole outline along its normals: the band's outline sits inside the colour edge by a fraction of
+    a pixel (dropouts at depth edges), which must not be read as a change of scale."""
+    x, y = points[:, 0] - centre[0], points[:, 1] - centre[1]
+    nx, ny = normals[:, 0], normals[:, 1]
+    return np.stack([nx * x + ny * y, ny * x - nx * y, nx, ny, np.ones_like(nx)], axis=1).astype(np.float64)
+
+
+PRIOR_SCALE = 0.005  # expected size of rotation (radians) and scale errors; a weak prior keeps them near 0
+RESIDUAL_PX = 0.7  # typical error of one edge match
+
+
+def _solve(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least squares for (a, b, tx, ty, e) with a weak prior a ~ 1, b ~ 0 (small objects barely constrain them)."""
+    k = RESIDUAL_PX / PRIOR_SCALE  # one pseudo-observation each: a - 1 and b cost like RESIDUAL_PX when PRIOR_SCALE
+    prior = np.array([[k, 0, 0, 0, 0], [0, k, 0, 0, 0]], np.float64)
+    lhs = np.vstack([rows, prior])
+    return np.linalg.lstsq(lhs, np.concatenate([target, [k, 0.0]]), rcond=None)[0]
+
+
+def estimate_alignment(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
+    """2x3 matrix M: the colour pixel M . (x, y, 1) lies on depth pixel (x, y) (a similarity; identity if unsure).
+
+    Each outline point of the band looks along its normal for the strongest colour edge; a robust least-squares
+    fit of a similarity transform (shift, rotation, scale) to these matches, repeated with a shrinking window.
+    """
+    r = float(cfg.align_search_px)
+    if r <= 0 or not band.any():
+        return IDENTITY.copy()
+    h, w = band.shape
+    margin = int(np.ceil(r)) + 8
+    points, normals = boundary_points(band, margin, cfg.align_points)
+    if len(points) < 30:
+        return IDENTITY.copy()
+    x0, y0 = (points.min(axis=0) - margin - 1).astype(int).clip(0)
+    x1, y1 = (points.max(axis=0) + margin + 2).astype(int)
+    strength = edge_strength(color[y0 : min(y1, h), x0 : min(x1, w)])
+    centre = np.array([w / 2, h / 2])
+    rows = _similarity_rows(points, normals, centre)
+    params = np.array([1.0, 0.0, 0.0, 0.0, 0.0])  # a, b, tx, ty around the image centre; outline offset e
+    local = points - centre  # centred coordinates
+    for radius in (r, max(r / 2, 1.5), 1.5):
+        steps = np.arange(-radius, radius + 0.01, 0.5, dtype=np.float32)
+        a, b, tx, ty, _ = params
+        moved = np.stack([a * local[:, 0] - b * local[:, 1] + tx, b * local[:, 0] + a * local[:, 1] + ty], axis=1)
+        moved = (moved + centre - [x0, y0]).astype(np.float32)  # M p in the strength crop
+        map_x = moved[:, 0:1] + normals[:, 0:1] * steps[None, :]
+        map_y = moved[:, 1:2] + normals[:, 1:2] * steps[None, :]
+        profile = cv2.remap(strength, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        best = profile.argmax(axis=1)
+        contrast = profile[np.arange(len(best)), best] - np.median(profile, axis=1)
+        target = rows @ params + steps[best]  # wanted n . (M p - c) + e
+        good = (best > 0) & (best < len(steps) - 1) & (contrast > np.percentile(contrast, 25))
+        if good.sum() < 30:
+            break
+        fit = _solve(rows[good], target[good])
+        residual = np.abs(rows[good] @ fit - target[good])
+        inlier = residual < max(1.0, 2.0 * np.median(residual))
+        if inlier.sum() >= 30:
+            fit = _solve(rows[good][inlier], target[good][inlier])
+        params = fit
+    a, b, tx, ty, _ = params
+    if abs(np.hypot(a, b) - 1) > 0.03 or np.hypot(tx, ty) > 2 * r:
+        return IDENTITY.copy()
+    m = np.array([[a, -b, 0.0], [b, a, 0.0]])
+    m[:, 2] = centre + np.array([tx, ty]) - m[:, :2] @ centre  # M p = R (p - c) + c + t
+    return m
+
+
+def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """The colour image resampled on the depth grid inside the box (rows, cols): out[y, x] = color(M (x, y))."""
+    if np.allclose(m, IDENTITY, atol=1e-4):
+        from handseg.annotate.repair import shifted_crop
+
+        return shifted_crop(color, rows, cols, 0, 0)
+    shifted = m.copy()
+    shifted[:, 2] += m[:, :2] @ np.array([cols.start, rows.start], np.float64)
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(color, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def register(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
+    """The configured registration repair: sub-pixel similarity, integer shift search, or none (identity)."""
+    if cfg.align_search_px == 0:
+        return IDENTITY.copy()
+    if cfg.align_subpixel:
+        return estimate_alignment(color, band, cfg)
+    from handseg.annotate.repair import estimate_shift
+
+    dx, dy = estimate_shift(color, band, cfg)
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
