@@ -48,15 +48,29 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int) 
     return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def projector_shadow(depth: np.ndarray, intr: Intrinsics, baseline: float = PROJECTOR_BASELINE) -> np.ndarray:
-    """Pixels the projector cannot light because a nearer surface to their right blocks its ray (depth 0 = none)."""
-    u = np.arange(depth.shape[1], dtype=np.float32)[None, :]
+def projector_shadow(
+    depth: np.ndarray,
+    intr: Intrinsics,
+    baseline: float = PROJECTOR_BASELINE,
+    box: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
+    """Pixels the projector cannot light because a nearer surface to their right blocks its ray (depth 0 = none).
+
+    With `box` (u0, v0, u1, v1), only the rows v0..v1 left of u1 are searched: the background planes alone cast no
+    shadow (their projector column grows along every row), so only pixels left of a foreground box can be shadowed.
+    """
+    shadow = np.zeros(depth.shape, bool)
+    h, w = depth.shape
+    v0, v1, u1 = (0, h, w) if box is None else (box[1], box[3], min(box[2] + 1, w))
+    if v0 >= v1:
+        return shadow
+    depth = depth[v0:v1, :u1]
+    u = np.arange(u1, dtype=np.float32)[None, :]
     with np.errstate(divide="ignore"):
         up = u - np.float32(intr.fx * baseline) / depth  # projector column of each pixel (no surface: -inf)
-    up[depth == 0] = np.inf  # nothing there: casts no shadow and is never shadowed
+    up[depth == 0] = np.inf  # nothing there: casts no shadow
     right_min = np.minimum.accumulate(up[:, ::-1], axis=1)[:, ::-1]
-    shadow = np.zeros(depth.shape, bool)
-    shadow[:, :-1] = right_min[:, 1:] < up[:, :-1] - 0.5
+    np.less(right_min[:, 1:], up[:, :-1] - np.float32(0.5), out=shadow[v0:v1, : u1 - 1])
     return shadow
 
 
@@ -75,30 +89,43 @@ def shading_normals(depth: np.ndarray, intr: Intrinsics, step: int = 2) -> tuple
 
 
 def depth_image(render: Render, intr: Intrinsics, rng: np.random.Generator, nz: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Sensor depth in millimetres (uint16, 0 = missing) and the noise settings used."""
+    """Sensor depth in millimetres (uint16, 0 = missing) and the noise settings used.
+
+    `nz` is the normal's z component on every second pixel (see `shading_normals`).
+    """
     z = render.depth
     h, w = z.shape
     max_range = float(rng.uniform(1.2, 2.2))
     sigma_at_1m = float(rng.uniform(0.0015, 0.0035))
-    noise = normal_noise(rng, (h, w)) * (np.float32(0.0004) + np.float32(sigma_at_1m) * z * z)
-    wobble = _smooth_noise(rng, (h, w), 8) * np.float32(0.0015)  # slow error of the depth calibration
-    mm = (z * (np.float32(1.0) + wobble) + noise) * np.float32(1000.0)
-    missing = (z > max_range) | (z < 0.2)
-    missing |= projector_shadow(z, intr)
+    noise = np.multiply(z, np.float32(sigma_at_1m))  # sigma 0.4 mm + sigma_at_1m * z^2
+    noise *= z
+    noise += np.float32(0.0004)
+    noise *= normal_noise(rng, (h, w))
+    mm = _smooth_noise(rng, (h, w), 8)  # slow error of the depth calibration, +-0.15%
+    mm *= np.float32(0.0015)
+    mm += np.float32(1.0)
+    mm *= z
+    mm += noise
+    mm *= np.float32(1000.0)
+    missing = z > max_range
+    missing |= z < 0.2
+    missing |= projector_shadow(z, intr, box=render.box)
     # depth jumps lose pixels on both sides, raggedly; grazing surfaces return too little light
-    jump = np.zeros((h, w), np.uint8)
-    thr = np.float32(0.012) + np.float32(0.02) * z
+    thr = np.multiply(z, np.float32(0.02))
+    thr += np.float32(0.012)
     far = np.where(z > 0, z, np.float32(10.0))
-    jump[:, 1:] |= np.abs(far[:, 1:] - far[:, :-1]) > thr[:, 1:]
-    jump[1:] |= np.abs(far[1:] - far[:-1]) > thr[1:]
-    edge = cv2.dilate(jump, np.ones((3, 3), np.uint8)).view(bool)
+    jump = np.zeros((h, w), bool)
+    np.greater(cv2.absdiff(far[:, 1:], far[:, :-1]), thr[:, 1:], out=jump[:, 1:])
+    jump[1:] |= cv2.absdiff(far[1:], far[:-1]) > thr[1:]
+    edge = cv2.dilate(jump.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     rand = uniform_noise(rng, (h, w))
     missing |= edge & (rand < 0.55)
-    facing = -cv2.resize(nz, (w, h), interpolation=cv2.INTER_NEAREST)
-    missing |= (facing < 0.25) & (rand < (np.float32(0.25) - facing) * 4)
+    # facing = -nz < 0.25: dropped with probability (0.25 - facing) * 4 (computed on the half-size grid)
+    grazing = (np.float32(0.25) + nz) * 4
+    missing |= rand < cv2.resize(grazing, (w, h), interpolation=cv2.INTER_NEAREST)
     missing |= rand > 0.9985  # isolated dropouts
-    mm[missing] = 0
-    out = np.clip(np.rint(mm), 0, 65535).astype(np.uint16)
+    out = cv2.multiply(mm, 1.0, dtype=cv2.CV_16U)  # rounded to nearest (even) and clipped to 0..65535
+    np.multiply(out, ~missing, out=out)
     info = {"max_range_m": round(max_range, 3), "noise_sigma_at_1m_m": round(sigma_at_1m, 5)}
     return out, {**info, "projector_baseline_m": PROJECTOR_BASELINE}
 
@@ -125,7 +152,7 @@ def color_image(
     lut[255] = rng.uniform(40, 110, 3)
     plane_index, material = render.plane_index[::2, ::2], render.material[::2, ::2]
     index = np.where(plane_index != 255, plane_index + 200, material).astype(np.uint8)
-    albedo = lut[index]
+    albedo = np.take(lut, index, axis=0)
     # direction towards the light (camera frame): above and in front of the scene
     light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.9, -0.1), -1.0])
     light /= np.linalg.norm(light)
