@@ -36,6 +36,8 @@ class AnnotateConfig:
     grow_contact_px: int = 8  # also join surfaces with grow_min_overlap pixels this close to the band (0 = off) ...
     grow_contact_max_share: float = 0.1  # ... that cover at most this share of the image
     hole_close_px: int = 7  # pixels without depth inside a closing of the band join it (0 = off)
+    edge_fill_px: int = 2  # pixels without depth join the band if their (2 px + 1)^2 window is mostly band (0 = off)
+    edge_fill_share: float = 0.4  # ... at least this share of it
     # 2. color-to-depth misalignment repair: a similarity (or integer shift) putting color edges on the band's edges
     align_search_px: int = 8  # search radius in pixels; 0 = no repair
     align_step_px: int = 1
@@ -78,7 +80,8 @@ class AnnotateConfig:
             (self.grow_max_m >= 0 and self.grow_jump_m >= 0 and self.grow_jump_rel >= 0, "grow_* must be >= 0"),
             (self.grow_min_overlap >= 1, "grow_min_overlap must be >= 1"),
             (0 <= self.grow_min_share <= 1, "grow_min_share must be in [0, 1]"),
-            (self.hole_close_px >= 0, "hole_close_px must be >= 0"),
+            (self.hole_close_px >= 0 and self.edge_fill_px >= 0, "hole_close_px and edge_fill_px must be >= 0"),
+            (0 < self.edge_fill_share <= 1, "edge_fill_share must be in (0, 1]"),
             (self.align_search_px >= 0 and self.align_step_px >= 1, "align_search_px >= 0 and align_step_px >= 1"),
             (self.align_points >= 30 and self.align_subpixel in (0, 1), "align_points >= 30, align_subpixel 0 or 1"),
             (self.grow_contact_px >= 0 and 0 <= self.grow_contact_max_share <= 1, "grow_contact_* out of range"),

@@ -13,6 +13,7 @@ from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.repair import (
     ellipse,
     fill_depth_holes,
+    fill_edge_dropouts,
     fill_unassigned,
     find_planes,
     grow_band,
@@ -139,6 +140,7 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
     rows, cols = _crop_box(band, margin)
     band_c = band[rows, cols]
     color_c = warp_crop(color, m, rows, cols)  # work on the band's box only
+    band_c = fill_edge_dropouts(depth_m[rows, cols], band_c, cfg.edge_fill_px, cfg.edge_fill_share)
     skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
     hand = open_close(band_c & skin, cfg.hand_open_px, cfg.hand_close_px) & band_c
     obj = open_close(band_c & ~skin, cfg.object_open_px, cfg.object_close_px) & band_c

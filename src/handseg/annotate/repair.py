@@ -237,3 +237,12 @@ def fill_unassigned(label: np.ndarray, band: np.ndarray, skin: np.ndarray, radiu
     out[near_obj & ~(near_hand & skin)] = 2
     out[near_hand & ~(near_obj & ~skin)] = 1
     return out
+
+
+def fill_edge_dropouts(depth_m: np.ndarray, band: np.ndarray, radius: int, share: float) -> np.ndarray:
+    """The band plus pixels without depth whose (2 radius + 1)^2 window is at least `share` band (ragged edges)."""
+    if radius <= 0:
+        return band
+    win = 2 * radius + 1
+    around = cv2.blur(band.astype(np.uint8) * np.uint8(255), (win, win), borderType=cv2.BORDER_REPLICATE)
+    return band | ((around >= round(share * 255)) & (depth_m <= 0))
