@@ -98,3 +98,16 @@ def test_bad_sources_and_options(tmp_path, tiny_ckpt):
     assert main(["stream", str(tmp_path), "--ckpt", str(tiny_ckpt), "--labels", "--no-progress"]) == 1  # no --out
     with pytest.raises(SystemExit):
         main(["stream", str(tmp_path), "--no-progress"])  # neither --ckpt nor --onnx
+
+
+def test_rgbd_model_streams_aligned_color(tmp_path, recording, tiny):
+    import torch
+
+    model, config = tiny(modality="rgbd")
+    ckpt = tmp_path / "rgbd.ckpt"
+    torch.save({"model": model.state_dict(), "config": config}, ckpt)
+    out = tmp_path / "o"
+    assert main(["stream", str(recording), "--ckpt", str(ckpt), "--out", str(out), "--labels", "--no-progress"]) == 0
+    assert len(list((out / "labels").glob("*.png"))) == 5
+    folder = _depth_folder(tmp_path / "frames", n=1)  # depth only: an rgbd model has no color to read
+    assert main(["stream", str(folder), "--ckpt", str(ckpt), "--no-progress"]) == 1

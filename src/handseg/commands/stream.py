@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.video}: the video name must end in .mp4")
         check_can_write_file(args.video, args.force)
     predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads)
-    frames = open_source(args.source, args.depth_scale)
+    frames = open_source(args.source, args.depth_scale, with_color=predictor.modality != "depth")
     video = OverlayVideo(args.video, args.fps) if args.video else None
     ok = False
     try:

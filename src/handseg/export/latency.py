@@ -58,30 +58,47 @@ def _row(name: str, mode: str, times: list[float], **extra: Any) -> dict[str, An
     }
 
 
+def time_round_robin(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Wall times of several functions called in turn (one call each per round), so load changes hit all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int, threads: int | None) -> list[dict]:
+    """Eager, channels_last and ONNX Runtime timings, measured round-robin."""
+    import copy
+
     import torch
 
     from handseg.export.onnx import OnnxPredictor, export_onnx
 
-    rows = []
+    fns: dict[str, Callable[[], Any]] = {}
+    extra: dict[str, dict[str, Any]] = {}
     if "eager" in modes:
-        with torch.inference_mode():
-            rows.append(_row(name, "eager", time_fn(lambda: model(x), repeats)))
+        fns["eager"] = lambda: model(x)
     if "channels_last" in modes:
-        cl_model = model.to(memory_format=torch.channels_last)
+        cl_model = copy.deepcopy(model).to(memory_format=torch.channels_last)
         xc = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            rows.append(_row(name, "channels_last", time_fn(lambda: cl_model(xc), repeats)))
-        model.to(memory_format=torch.contiguous_format)
-    if "onnxruntime" in modes:
-        with tempfile.TemporaryDirectory(prefix="handseg-bench-") as tmp:
+        fns["channels_last"] = lambda: cl_model(xc)
+    with tempfile.TemporaryDirectory(prefix="handseg-bench-") as tmp:
+        if "onnxruntime" in modes:
             path = Path(tmp) / f"{name}.onnx"
             report = export_onnx(model, path, x.shape[1], trace_size=(x.shape[3] // 4, x.shape[2] // 4))
             predictor = OnnxPredictor(path, threads=threads or torch.get_num_threads())
             batch = x.numpy()
-            times = time_fn(lambda: predictor.logits(batch), repeats)
-        rows.append(_row(name, "onnxruntime", times, onnx_max_abs_diff=max(report["max_abs_diff"].values())))
-    return rows
+            fns["onnxruntime"] = lambda: predictor.logits(batch)
+            extra["onnxruntime"] = {"onnx_max_abs_diff": max(report["max_abs_diff"].values())}
+        with torch.inference_mode():
+            times = time_round_robin(fns, repeats)
+    return [_row(name, mode, t, **extra.get(mode, {})) for mode, t in times.items()]
 
 
 def _gpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int) -> list[dict]:

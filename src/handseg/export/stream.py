@@ -37,7 +37,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return width, height
 
 
-def iter_folder(folder: str | Path, depth_scale_m: float | None = None) -> Iterator[Frame]:
+def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
     """Frames of a folder of uint16 depth PNGs, or of a handseg-v1 dataset folder (depth/ + optional color/)."""
     folder = Path(folder)
     manifest = folder / "manifest.json"
@@ -47,7 +47,7 @@ def iter_folder(folder: str | Path, depth_scale_m: float | None = None) -> Itera
 
         sensor = Manifest.load(folder).sensor
         depth_scale_m = depth_scale_m or sensor.depth_scale_m
-        depth_dir, color_dir = folder / "depth", folder / "color"
+        depth_dir, color_dir = folder / "depth", (folder / "color" if with_color else None)
     else:
         depth_dir = folder
     files = sorted(depth_dir.glob("*.png"))
@@ -65,20 +65,36 @@ def iter_folder(folder: str | Path, depth_scale_m: float | None = None) -> Itera
         yield path.stem, raw.astype(np.float32) * scale, color, Intrinsics(w, h, depth_scale_m=float(scale))
 
 
-def open_source(source: str, depth_scale_m: float | None = None) -> Iterator[Frame]:
-    """Frames of 'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs."""
+def _without_color(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """The same frames with color dropped (a depth model needs no color; overlays then show the depth)."""
+    try:
+        for frame_id, depth, _, intrinsics in frames:
+            yield frame_id, depth, None, intrinsics
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
+def open_source(source: str, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
+    """Frames of 'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs.
+
+    with_color=False skips color entirely (no color stream, no alignment): what a depth-only model needs.
+    """
     if source == "camera" or source.startswith("camera:"):
         from handseg.data.realsense import iter_camera
 
         serial = source.split(":", 1)[1] if ":" in source else None
-        return iter_camera(serial or None)
+        return iter_camera(serial or None, color=with_color)
     path = Path(source)
     if path.is_dir():
-        return iter_folder(path, depth_scale_m)
+        return iter_folder(path, depth_scale_m, with_color)
     if path.suffix.lower() in (".bag", ".db3"):
         from handseg.data.realsense import iter_recording
 
-        return iter_recording(path)
+        if with_color:
+            return iter_recording(path)
+        return _without_color(iter_recording(path, align_to=None))
     if not path.exists():
         raise DataError(path, "source not found (a folder, a .bag/.db3 recording, 'camera' or 'camera:SERIAL')")
     raise DataError(path, "unsupported source (a folder of depth PNGs, a .bag/.db3 recording, or 'camera')")
@@ -166,6 +182,7 @@ class StreamStats:
     seconds: float = 0.0
     stage_s: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "model": 0.0, "write": 0.0})
     first_frame_s: float = 0.0
+    cpu_s: float = 0.0  # process CPU time (all threads) over the frames after the first
 
     @property
     def fps(self) -> float:
@@ -180,6 +197,7 @@ class StreamStats:
             "seconds": self.seconds,
             "fps": self.fps,
             "first_frame_s": self.first_frame_s,
+            "cpu_ms_per_frame": self.cpu_s / (self.frames - 1) * 1000 if self.frames > 1 else None,
             "ms_per_frame": per_frame,
         }
 
@@ -202,6 +220,7 @@ def run_stream(
     labels_dir = Path(labels_dir) if labels_dir is not None else None
     bar = tqdm(total=max_frames, unit="frame", disable=not progress, desc="stream")
     start = last = time.perf_counter()
+    cpu_start = time.process_time()
     for frame_id, depth, color, _ in frames:
         depth, color = resize_frame(depth, color, size)
         x = frame_input(predictor, depth, color)
@@ -226,6 +245,9 @@ def run_stream(
         stats.frames += 1
         if stats.frames == 1:
             stats.first_frame_s = now - start
+            cpu_start = time.process_time()
+        else:
+            stats.cpu_s = time.process_time() - cpu_start
         stats.seconds = now - start
         bar.update(1)
         if stats.frames > 1 and stats.frames % 10 == 0:
