@@ -126,7 +126,7 @@ def main() -> int:
             f"{ratios['table_median']:.3f} (median), {ratios['table_cpu_time_min']:.3f} on CPU time; "
             f"{ratios['one_thread_cpu_time_min']:.3f} on single-thread CPU time (3 alternating pairs; the ratio of "
             "work, which other processes on the cores hardly change; with 2 threads on a loaded machine the model "
-            "with more small ops, dense_attention_seg, loses more time to thread synchronisation). "
+            "with more small ops, dense_attention_seg, probably loses more time waiting for its second thread). "
             f"Paper: 53.7/47.8 = {PAPER_RATIO:.3f}; goal <= {GOAL_RATIO} "
             f"(on the paired minimum): {'met' if ok else 'NOT met'}.",
         ]
