@@ -30,21 +30,50 @@ OFF = {"theta": 0, "phi": 1e12}  # contour filter that keeps every segment
 def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]]:
     """Cumulative stages of the paper, then our additions (None = band only: every band pixel is hand)."""
     no_morph = {"hand_open_px": 0, "hand_close_px": 0, "object_open_px": 0, "object_close_px": 0}
-    bare = replace(
-        cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0, refine_rounds=0
-    )
+    bare = paper_config(cfg)
+    aligned = replace(bare, align_search_px=cfg.align_search_px)
+    planes = replace(aligned, plane_count=cfg.plane_count)
+    later = {"fill_unassigned_px": 0, "edge_fill_px": 0, "hole_close_px": 0, "refine_rounds": 0}
     return [
         ("band only (all band = hand)", None),
         ("+ HSV skin (hand) vs rest (object)", replace(bare, **no_morph, **OFF)),
         ("+ morphology", replace(bare, **OFF)),
         ("+ contour filter (paper's pipeline)", bare),
-        ("+ misalignment repair", replace(bare, align_search_px=cfg.align_search_px)),
-        ("+ table/wall plane removal", replace(bare, align_search_px=cfg.align_search_px, plane_count=cfg.plane_count)),
-        ("+ depth-continuous growth of the band", replace(cfg, fill_unassigned_px=0, hole_close_px=0, refine_rounds=0)),
-        ("+ fill depth holes in the band", replace(cfg, fill_unassigned_px=0, refine_rounds=0)),
+        ("+ misalignment repair (sub-pixel similarity)", aligned),
+        ("+ table/wall plane removal", planes),
+        ("+ growth along depth-continuous surfaces", replace(cfg, **later, grow_contact_px=0)),
+        ("+ join surfaces the band occludes", replace(cfg, **later)),
+        ("+ fill depth holes in the band", replace(cfg, **{**later, "hole_close_px": cfg.hole_close_px})),
+        ("+ fill ragged depth-edge dropouts", replace(cfg, fill_unassigned_px=0, refine_rounds=0)),
         ("+ per-frame colour refinement", replace(cfg, fill_unassigned_px=0)),
         ("+ fill unassigned band pixels (full)", cfg),
     ]
+
+
+def paper_config(cfg: AnnotateConfig) -> AnnotateConfig:
+    """Only the paper's steps (band, HSV, morphology, contour filter): every addition of ours switched off."""
+    return replace(
+        cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0, refine_rounds=0,
+        edge_fill_px=0, grow_contact_px=0,
+    )  # fmt: skip
+
+
+def skin_like(rgb: list[int], cfg: AnnotateConfig) -> bool:
+    """Whether an object colour (albedo, RGB) falls inside the HSV skin box by hue and saturation (value = lighting)."""
+    h, sat, _ = cv2.cvtColor(np.uint8([[rgb]]), cv2.COLOR_RGB2HSV)[0, 0]
+    hue_ok = (h >= cfg.hue_lo or h <= cfg.hue_hi) if cfg.hue_lo > cfg.hue_hi else cfg.hue_lo <= h <= cfg.hue_hi
+    return bool(hue_ok and cfg.sat_lo <= sat <= cfg.sat_hi)
+
+
+def capture_protocol(root: Path, ids: list[str], cfg: AnnotateConfig) -> np.ndarray:
+    """Frames whose object would be allowed in an auto-annotation capture: no object colour is skin_like."""
+    import json
+
+    keep = []
+    for sample_id in ids:
+        scene = json.loads((root / "scene" / f"{sample_id}.json").read_text(encoding="utf-8"))
+        keep.append(not any(skin_like(c, cfg) for c in scene["object"]["colors"]))
+    return np.array(keep)
 
 
 def iou(pred: np.ndarray, true: np.ndarray, valid: np.ndarray) -> tuple[float, int, int]:
@@ -88,7 +117,6 @@ def score(frames: list[dict], cfg: AnnotateConfig | None) -> dict:
 def failure_analysis(frames: list[dict], cfg: AnnotateConfig, per_frame: list) -> dict[str, int]:
     """Why frames miss the 0.9/0.9 bar: foreground (depth) wrong, or a skin-coloured object, or other colours."""
     from handseg.annotate.pipeline import skin_mask
-    from handseg.annotate.repair import shift_image
 
     causes = dict.fromkeys(
         ("acceptable", "foreground IoU < 0.9 (depth steps)",
@@ -101,7 +129,7 @@ def failure_analysis(frames: list[dict], cfg: AnnotateConfig, per_frame: list) -
             causes["foreground IoU < 0.9 (depth steps)"] += 1
         else:
             result = annotate_frame(f["depth"], f["color"], cfg)
-            skin = skin_mask(np.ascontiguousarray(shift_image(f["color"], *result.shift)), cfg)
+            skin = skin_mask(result.aligned_color(f["color"]), cfg)
             obj = f["label"] == 2
             if obj.any() and skin[obj].mean() > 0.5:
                 causes["object mostly passes the skin test (colour cannot separate)"] += 1
@@ -117,16 +145,22 @@ def load(root: Path) -> list[dict]:
 
 
 def speed(frames: list[dict], cfg: AnnotateConfig) -> dict:
-    """Per-frame time of annotate_frame on one core (OpenCV with one thread)."""
-    times = []
+    """annotate_frame on one core (OpenCV with one thread): frames per CPU-second of this process, and per wall second.
+
+    CPU time is what the machine's load does not inflate (much); the median is of per-frame CPU times.
+    """
+    cpu_times = []
     for f in frames[:3]:
         annotate_frame(f["depth"], f["color"], cfg)
+    wall = time.perf_counter()
     for f in frames:
-        start = time.perf_counter()
+        start = time.process_time()
         annotate_frame(f["depth"], f["color"], cfg)
-        times.append(time.perf_counter() - start)
-    return {"median_ms": statistics.median(times) * 1e3, "mean_ms": statistics.fmean(times) * 1e3,
-            "p95_ms": float(np.percentile(times, 95)) * 1e3, "fps": len(times) / sum(times)}  # fmt: skip
+        cpu_times.append(time.process_time() - start)
+    wall = time.perf_counter() - wall
+    median, p95 = statistics.median(cpu_times) * 1e3, float(np.percentile(cpu_times, 95)) * 1e3
+    return {"median_cpu_ms": median, "p95_cpu_ms": p95, "fps_cpu": len(cpu_times) / sum(cpu_times),
+            "fps_wall": len(frames) / wall}  # fmt: skip
 
 
 def end_to_end(root: Path, cfg: AnnotateConfig, frames: int) -> dict:
@@ -190,7 +224,19 @@ def main() -> None:
         print(rows[-1], flush=True)
     full = stages[rows[-1]["stage"]]
     causes = failure_analysis(frames, cfg, full["per_frame"])
-    timing = speed(frames, cfg)
+    protocol = capture_protocol(test_root, [f["id"] for f in frames], cfg)
+    subset_rows = []
+    for name, result in stages.items():
+        arr = np.array(result["per_frame"])[protocol]
+        ok = (arr[:, 0] >= ACCEPT_IOU) & (arr[:, 1] >= ACCEPT_IOU)
+        subset_rows.append({"stage": name, "hand_iou_mean": float(arr[:, 0].mean()),
+                            "object_iou_mean": float(arr[:, 1].mean()), "acceptable": float(ok.mean())})  # fmt: skip
+    sub_full = subset_rows[-1]
+    sub_causes = failure_analysis([f for f, k in zip(frames, protocol) if k], cfg,
+                                  [p for p, k in zip(full["per_frame"], protocol) if k])  # fmt: skip
+    cv2.setNumThreads(1)
+    timing = {"paper": speed(frames, paper_config(cfg)), "full": speed(frames, cfg),
+              "full, integer shift search": speed(frames, replace(cfg, align_subpixel=0))}  # fmt: skip
     e2e = end_to_end(test_root, cfg, min(len(frames), 60))
     picture(frames, cfg, full["per_frame"], RESULTS / "annotate_examples.png")
 
@@ -218,33 +264,54 @@ def main() -> None:
                 "acceptable",
             ],
         ),
-        f"\nFull pipeline: **{full['acceptable']:.1%} acceptable frames** "
+        f"\n(a) All generator frames, full pipeline: **{full['acceptable']:.1%} acceptable frames** "
         f"({'meets' if full['acceptable'] >= GOAL_ACCEPT else 'misses'} the {GOAL_ACCEPT:.0%} goal), "
         f"mean IoU {full['mean_iou']:.3f}.\n",
-        "## Why frames fail (full pipeline)\n",
+        "## Why frames fail (full pipeline, all frames)\n",
         markdown_table([{"frames": n, "cause": c} for c, n in causes.items()], ["cause", "frames"]),
+        "\n## (b) Capture protocol: objects that are not skin-coloured\n",
+        "The generator paints some objects brown or orange like skin; no colour rule can tell those from a hand, and "
+        "a real auto-annotation capture (as in the paper) uses objects that are not skin-coloured. Rule, from the "
+        "scene file `scene/<id>.json` (never from the labels): a frame belongs to the capture-protocol subset when "
+        "none of its object's colours (`object.colors`, albedo RGB) lies inside the calibrated HSV skin box by hue and "
+        "saturation (value is left out: it depends on the lighting). "
+        f"{int(protocol.sum())} of {len(frames)} frames qualify.\n",
+        markdown_table(subset_rows, ["stage", "hand_iou_mean", "object_iou_mean", "acceptable"]),
+        f"\n(b) Capture-protocol subset, full pipeline: **{sub_full['acceptable']:.1%} acceptable frames** "
+        f"({'meets' if sub_full['acceptable'] >= GOAL_ACCEPT else 'misses'} the {GOAL_ACCEPT:.0%} goal).\n",
+        markdown_table([{"frames": n, "cause": c} for c, n in sub_causes.items()], ["cause", "frames"]),
         "\n## Speed (one core, `cv2.setNumThreads(1)`)\n",
+        "frames_per_cpu_s = frames per second of this process's CPU time (what one free core would do; the machine is "
+        "shared); frames_per_wall_s for context.\n",
         markdown_table(
             [
                 {
-                    "what": "annotate_frame (in memory)",
-                    "median_ms": timing["median_ms"],
-                    "p95_ms": timing["p95_ms"],
-                    "frames_per_s": timing["fps"],
-                },
-                {"what": "handseg annotate, PNG in/out, no overlays", "frames_per_s": e2e["no_overlays"]},
-                {"what": "handseg annotate, PNG in/out, with overlays", "frames_per_s": e2e["with_overlays"]},
+                    "what": f"annotate_frame, {name}",
+                    "median_cpu_ms": t["median_cpu_ms"],
+                    "p95_cpu_ms": t["p95_cpu_ms"],
+                    "frames_per_cpu_s": t["fps_cpu"],
+                    "frames_per_wall_s": t["fps_wall"],
+                }
+                for name, t in timing.items()
+            ]
+            + [
+                {"what": "handseg annotate, PNG in/out, no overlays", "frames_per_wall_s": e2e["no_overlays"]},
+                {"what": "handseg annotate, PNG in/out, with overlays", "frames_per_wall_s": e2e["with_overlays"]},
             ],
-            ["what", "median_ms", "p95_ms", "frames_per_s"],
+            ["what", "median_cpu_ms", "p95_cpu_ms", "frames_per_cpu_s", "frames_per_wall_s"],
         ),
-        f"\nGoal >= {GOAL_FPS:.0f} frames/s for the pipeline: "
-        f"{'met' if timing['fps'] >= GOAL_FPS else 'missed'} ({timing['fps']:.0f} frames/s).\n",
+        f"\nGoal >= {GOAL_FPS:.0f} frames/s on one core: paper's pipeline "
+        f"{'met' if timing['paper']['fps_cpu'] >= GOAL_FPS else 'missed'} ({timing['paper']['fps_cpu']:.0f} frames per "
+        f"CPU-second), full pipeline {'met' if timing['full']['fps_cpu'] >= GOAL_FPS else 'missed'} "
+        f"({timing['full']['fps_cpu']:.0f}).\n",
         "## Examples\n",
         "Best, median, lower-quartile and worst frame (by min of hand and object IoU); red hand, blue object.\n",
         "![examples](annotate_examples.png)\n",
     ]
     payload = {"frames": len(frames), "calibration": {**report, **hsv}, "config": cfg.to_dict(),
-               "stages": stages, "speed": timing, "end_to_end_fps": e2e, "failures": causes}  # fmt: skip
+               "stages": stages, "speed": timing, "end_to_end_fps": e2e, "failures": causes,
+               "capture_protocol": {"frames": int(protocol.sum()), "stages": subset_rows,
+                                    "failures": sub_causes}}  # fmt: skip
     write_results("annotate", payload, "\n".join(md), "python benchmarks/bench_annotate.py")
     tmp.cleanup()
 

@@ -41,7 +41,7 @@ def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 1000) -
         ys, xs = np.nonzero(valid_small & ~taken)  # look for the next plane among pixels not yet explained
         if ys.size < max(min_px, 50):
             break
-        pick = rng.choice(ys.size, min(samples, ys.size), replace=False)
+        pick = rng.choice(ys.size, samples) if ys.size > samples else np.arange(ys.size)  # with replacement: O(samples)
         uv1 = np.stack([xs[pick] * s, ys[pick] * s, np.ones(pick.size)], axis=1).astype(np.float64)
         z = small[ys[pick], xs[pick]].astype(np.float64)
         triples = rng.integers(0, pick.size, (cfg.plane_iterations, 3))
