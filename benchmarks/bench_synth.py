@@ -43,14 +43,17 @@ def measure(workers: int, frames: int, size: tuple[int, int]) -> dict:
 
 def stage_times(frames: int = 20) -> dict:
     """CPU milliseconds per frame of each stage at 640x480 (scene sampling, render, sensor, colour, PNG writes)."""
+    import cv2
     import numpy as np
 
-    from handseg.data.synth.generate import OBJECT_TYPES, camera
+    from handseg.data.synth.generate import OBJECT_TYPES, camera, keep_freed_memory
     from handseg.data.synth.render import render_scene
     from handseg.data.synth.scene import sample_scene
     from handseg.data.synth.sensor import color_image, depth_image, shading_normals
     from handseg.utils.io import encode_png
 
+    keep_freed_memory()  # as generate_dataset does in its (single-threaded) workers
+    cv2.setNumThreads(1)
     intr = camera(640, 480)
     totals = dict.fromkeys(("scene", "render", "depth", "color", "png"), 0.0)
     for index in range(frames):
@@ -65,7 +68,8 @@ def stage_times(frames: int = 20) -> dict:
         t3 = time.process_time()
         color, _ = color_image(render, scene.materials, scene.planes, rng, normals)
         t4 = time.process_time()
-        for image in (depth, color, render.label, render.parts[0], render.parts[1]):
+        encode_png(color, 1, noisy=True)
+        for image in (depth, render.label, render.parts[0], render.parts[1]):
             encode_png(image, 1)
         t5 = time.process_time()
         for key, dt in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):

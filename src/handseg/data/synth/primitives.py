@@ -240,11 +240,17 @@ def hit(prim: Prim, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
 # ---- signed distances (used to place grasps and check collisions) ----
 
 
+def _norm(v: np.ndarray) -> np.ndarray:
+    """Length of each row of an Nx3 array (np.linalg.norm(v, axis=1), without its overhead)."""
+    x, y, z = v[:, 0], v[:, 1], v[:, 2]
+    return np.sqrt(x * x + y * y + z * z)
+
+
 def _sdf_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance of points to a segment and their clamped axial coordinate in [0, 1]."""
     ba = b - a
     h = np.clip(((p - a) @ ba) / max(float(ba @ ba), 1e-12), 0.0, 1.0)
-    return np.linalg.norm(p - a - h[:, None] * ba, axis=1), h
+    return _norm(p - a - h[:, None] * ba), h
 
 
 def _sdf_cylinder(p: np.ndarray, a: np.ndarray, b: np.ndarray, r: float) -> np.ndarray:
@@ -254,7 +260,7 @@ def _sdf_cylinder(p: np.ndarray, a: np.ndarray, b: np.ndarray, r: float) -> np.n
     axis = ba / length
     pa = p - a
     y = pa @ axis
-    radial = np.linalg.norm(pa - y[:, None] * axis, axis=1)
+    radial = _norm(pa - y[:, None] * axis)
     dx = radial - r
     dy = np.abs(y - length / 2) - length / 2
     outside = np.hypot(np.maximum(dx, 0), np.maximum(dy, 0))
@@ -265,18 +271,18 @@ def sdf(prim: Prim, pts: np.ndarray) -> np.ndarray:
     """Signed distance of Nx3 points to a primitive (exact except for ellipsoids, which are close)."""
     p = prim.params
     if prim.kind == "sphere":
-        return np.linalg.norm(pts - p["c"], axis=1) - float(p["r"])
+        return _norm(pts - p["c"]) - float(p["r"])
     if prim.kind == "capsule":
         return _sdf_segment(pts, p["a"], p["b"])[0] - float(p["r"])
     if prim.kind == "ellipsoid":
         q = (pts - p["c"]) @ p["rot"]
         s = np.asarray(p["s"])
-        k0 = np.linalg.norm(q / s, axis=1)
-        k1 = np.linalg.norm(q / (s * s), axis=1)
+        k0 = _norm(q / s)
+        k1 = _norm(q / (s * s))
         return k0 * (k0 - 1.0) / np.maximum(k1, 1e-9)
     if prim.kind == "box":
         q = np.abs((pts - p["c"]) @ p["rot"]) - np.asarray(p["s"])
-        return np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(axis=1), 0)
+        return _norm(np.maximum(q, 0)) + np.minimum(q.max(axis=1), 0)
     if prim.kind == "cylinder":
         return _sdf_cylinder(pts, p["a"], p["b"], float(p["r"]))
     if prim.kind == "cone":  # approximated by a capsule of the mean radius (collision checks only)
@@ -294,14 +300,19 @@ def sdf_union(prims: list[Prim], pts: np.ndarray) -> np.ndarray:
     """Signed distance of points to a union of primitives (capsules batched together)."""
     out = np.full(len(pts), np.inf)
     caps = [p.params for p in prims if p.kind == "capsule"]
-    if caps:
-        a = np.array([c["a"] for c in caps])
-        ba = np.array([c["b"] for c in caps]) - a
+    if caps:  # coordinates one at a time: numpy is slow at reducing axes of length 3
+        a = np.array([c["a"] for c in caps]).T
+        ba = np.array([c["b"] for c in caps]).T - a
         r = np.array([float(c["r"]) for c in caps])
-        pa = pts[:, None, :] - a[None]
-        h = np.clip((pa * ba).sum(-1) / np.maximum((ba * ba).sum(-1), 1e-12), 0.0, 1.0)
-        diff = pa - h[..., None] * ba
-        out = (np.sqrt((diff * diff).sum(-1)) - r).min(axis=1)
+        pa = [pts[:, i, None] - a[i] for i in range(3)]
+        h = pa[0] * ba[0] + pa[1] * ba[1] + pa[2] * ba[2]
+        h /= np.maximum(ba[0] * ba[0] + ba[1] * ba[1] + ba[2] * ba[2], 1e-12)
+        np.clip(h, 0.0, 1.0, out=h)
+        dist = np.zeros_like(h)
+        for i in range(3):
+            diff = pa[i] - h * ba[i]
+            dist += diff * diff
+        out = (np.sqrt(dist) - r).min(axis=1)
     for prim in prims:
         if prim.kind != "capsule":
             out = np.minimum(out, sdf(prim, pts))
