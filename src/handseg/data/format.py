@@ -28,6 +28,8 @@ NUM_PARTS = len(PART_NAMES)
 SPLITS = ("train", "val", "test")
 HANDS = ("l", "r")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+_LABEL_NOT_ALLOWED = np.ones(256, bool)
+_LABEL_NOT_ALLOWED[[0, 1, 2, IGNORE_INDEX]] = False
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,8 @@ def check_label(label: np.ndarray, path: str | Path, shape: tuple[int, int] | No
         raise DataError(path, f"label must be single-channel uint8, got {label.dtype} with shape {label.shape}")
     if shape is not None and label.shape != shape:
         raise DataError(path, f"size {label.shape[1]}x{label.shape[0]} does not match {shape[1]}x{shape[0]}")
-    bad = np.setdiff1d(np.unique(label), np.array([0, 1, 2, IGNORE_INDEX], np.uint8))
-    if bad.size:
+    if _LABEL_NOT_ALLOWED[label].any():
+        bad = np.setdiff1d(np.unique(label), np.array([0, 1, 2, IGNORE_INDEX], np.uint8))
         raise DataError(path, f"label values out of range: {bad[:8].tolist()} (allowed 0, 1, 2, 255)")
 
 

@@ -117,7 +117,7 @@ def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]
     writer.write(sample_id, frame["depth"], frame["label"], None, frame["parts"], scene)
     # the colour image is as noisy as a camera's: Huffman-only PNG coding is faster at the same size
     png = encode_png(frame["color"], writer.compression, noisy=True)
-    atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png)
+    atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png, durable=False)
     return sample_id, split, scene["object"]["type"]
 
 
