@@ -33,7 +33,7 @@ def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]
     bare = paper_config(cfg)
     aligned = replace(bare, align_search_px=cfg.align_search_px)
     planes = replace(aligned, plane_count=cfg.plane_count)
-    later = {"fill_unassigned_px": 0, "edge_fill_px": 0, "hole_close_px": 0, "refine_rounds": 0}
+    later = {"fill_unassigned_px": 0, "edge_fill_px": 0, "hole_close_px": 0, "refine_rounds": 0, "neighbour_fill_px": 0}
     return [
         ("band only (all band = hand)", None),
         ("+ HSV skin (hand) vs rest (object)", replace(bare, **no_morph, **OFF)),
@@ -43,7 +43,11 @@ def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]
         ("+ table/wall plane removal", planes),
         ("+ growth along depth-continuous surfaces", replace(cfg, **later, grow_contact_px=0)),
         ("+ join surfaces the band occludes", replace(cfg, **later)),
-        ("+ fill depth holes in the band", replace(cfg, **{**later, "hole_close_px": cfg.hole_close_px})),
+        (
+            "+ join pixels next to the band at its depth",
+            replace(cfg, **{**later, "neighbour_fill_px": cfg.neighbour_fill_px}),
+        ),
+        ("+ fill depth holes in the band", replace(cfg, fill_unassigned_px=0, edge_fill_px=0, refine_rounds=0)),
         ("+ fill ragged depth-edge dropouts", replace(cfg, fill_unassigned_px=0, refine_rounds=0)),
         ("+ per-frame colour refinement", replace(cfg, fill_unassigned_px=0)),
         ("+ fill unassigned band pixels (full)", cfg),
@@ -54,7 +58,7 @@ def paper_config(cfg: AnnotateConfig) -> AnnotateConfig:
     """Only the paper's steps (band, HSV, morphology, contour filter): every addition of ours switched off."""
     return replace(
         cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0, refine_rounds=0,
-        edge_fill_px=0, grow_contact_px=0,
+        edge_fill_px=0, grow_contact_px=0, neighbour_fill_px=0,
     )  # fmt: skip
 
 

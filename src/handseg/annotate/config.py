@@ -35,6 +35,8 @@ class AnnotateConfig:
     grow_min_share: float = 0.02  # ... and this share of its own pixels (keeps a table or wall out)
     grow_contact_px: int = 8  # also join surfaces with grow_min_overlap pixels this close to the band (0 = off) ...
     grow_contact_max_share: float = 0.1  # ... that cover at most this share of the image
+    neighbour_fill_px: int = 4  # pixels this close to the band join it if their depth is near the band's there ...
+    neighbour_fill_tol_m: float = 0.04  # ... within this many metres of its local mean (0 px = off)
     hole_close_px: int = 7  # pixels without depth inside a closing of the band join it (0 = off)
     edge_fill_px: int = 2  # pixels without depth join the band if their (2 px + 1)^2 window is mostly band (0 = off)
     edge_fill_share: float = 0.4  # ... at least this share of it
@@ -82,6 +84,7 @@ class AnnotateConfig:
             (0 <= self.grow_min_share <= 1, "grow_min_share must be in [0, 1]"),
             (self.hole_close_px >= 0 and self.edge_fill_px >= 0, "hole_close_px and edge_fill_px must be >= 0"),
             (0 < self.edge_fill_share <= 1, "edge_fill_share must be in (0, 1]"),
+            (self.neighbour_fill_px >= 0 and self.neighbour_fill_tol_m >= 0, "neighbour_fill_* must be >= 0"),
             (self.align_search_px >= 0 and self.align_step_px >= 1, "align_search_px >= 0 and align_step_px >= 1"),
             (self.align_points >= 30 and self.align_subpixel in (0, 1), "align_points >= 30, align_subpixel 0 or 1"),
             (self.grow_contact_px >= 0 and 0 <= self.grow_contact_max_share <= 1, "grow_contact_* out of range"),

@@ -13,6 +13,7 @@ from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.repair import (
     ellipse,
     fill_depth_holes,
+    fill_depth_neighbours,
     fill_edge_dropouts,
     fill_unassigned,
     find_planes,
@@ -127,6 +128,7 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
         diag["near_m"] = float("nan")
         return Annotation(label, (0.0, 0.0), diag)
     band = grow_band(scene_depth, depth_band(scene_depth, near, cfg), near, cfg)
+    band = fill_depth_neighbours(scene_depth, band, cfg.neighbour_fill_px, cfg.neighbour_fill_tol_m)
     band = fill_depth_holes(depth_m, band, cfg.hole_close_px)
     diag["near_m"], diag["band_px"] = round(near, 4), int(np.count_nonzero(band))
     m = register(color, band, cfg)

@@ -246,3 +246,24 @@ def fill_edge_dropouts(depth_m: np.ndarray, band: np.ndarray, radius: int, share
     win = 2 * radius + 1
     around = cv2.blur(band.astype(np.uint8) * np.uint8(255), (win, win), borderType=cv2.BORDER_REPLICATE)
     return band | ((around >= round(share * 255)) & (depth_m <= 0))
+
+
+def fill_depth_neighbours(depth_m: np.ndarray, band: np.ndarray, radius: int, tol_m: float) -> np.ndarray:
+    """The band plus pixels within `radius` of it whose depth is within tol_m of the band's mean depth around them.
+
+    Grazing surfaces (the sides of a forearm) have depth steps too large for the growth's continuity test.
+    """
+    if radius <= 0 or not band.any():
+        return band
+    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
+    m = 2 * radius
+    box = slice(max(y - m, 0), y + h + m), slice(max(x - m, 0), x + w + m)
+    b, d = band[box], depth_m[box]
+    ring = cv2.dilate(b.view(np.uint8), ellipse(2 * radius + 1)).view(bool) & ~b & (d > 0)
+    window = (4 * radius + 1, 4 * radius + 1)
+    fg = b.astype(np.float32)
+    count = cv2.boxFilter(fg, -1, window, normalize=False)
+    mean = cv2.boxFilter(d * fg, -1, window, normalize=False) / np.maximum(count, 1)
+    out = band.copy()
+    out[box] |= ring & (cv2.absdiff(d, mean) < tol_m)
+    return out
