@@ -49,7 +49,9 @@ TABLES: dict[str, tuple[Row, ...]] = {
     "table3": (
         Row("dense_attention_seg_noattn", "no attention, CE", "table2/dense_attention_seg_noattn_cpu.yaml"),
         Row("noattn_contour", "no attention + contour", "table3/noattn_contour_cpu.yaml"),
-        Row("dense_attention_seg", "dense attention, CE (k=64)", "table2/dense_attention_seg_cpu.yaml"),
+        Row("attention_fine_only", "fine attention only, CE", "table3/attention_fine_only_cpu.yaml"),
+        Row("attention_coarse_only", "coarse attention only, CE", "table3/attention_coarse_only_cpu.yaml"),
+        Row("dense_attention_seg", "dense attention (fine + coarse), CE (k=64)", "table2/dense_attention_seg_cpu.yaml"),
         Row(
             "dense_attention_seg_contour",
             "dense attention + contour (beta 0.005)",

@@ -10,7 +10,8 @@ Choices where the paper leaves room (all here, nowhere else):
   coarse attention: C_i = bilinear_up(C_{i+1} * s_{i+1}) = product of all coarser levels. Bilinear, align_corners=False.
 - Gates: G^f_i = sigmoid(BN(1x1 conv(F_i))), G^c_i = sigmoid(BN(1x1 conv(C_i))), k channels each (a per-channel,
   per-pixel gate). Level 0 has no fine gate and level 5 no coarse gate (treated as all ones).
-- Gated skip: g_i = s_i * G^f_i * G^c_i. The ablation `dense_attention_seg_noattn` uses g_i = s_i (same squeezes).
+- Gated skip: g_i = s_i * G^f_i * G^c_i. The ablation `dense_attention_seg_noattn` uses g_i = s_i (same squeezes);
+  `attention_mode="fine"` / `"coarse"` keeps only one kind of gate (the other is all ones), for Table 3.
 - Decoder of 6 ConvTranspose2d: y_5 = g_5; y_i = ReLU(BN(deconv_i(y_{i+1}))) + g_i for i = 4..0 (fusion by
   addition, k channels); deconv stride 2 (kernel 4, padding 1) where the resolution doubles, stride 1 (kernel 3,
   padding 1) where it does not (between the /16 levels); the 6th deconv takes y_0 (/2) to full resolution with
@@ -29,12 +30,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from handseg.errors import ConfigError
 from handseg.models.aspp import ASPP, aspp_rates
 from handseg.models.backbones import build_backbone
 from handseg.models.common import ConvBNReLU, SegmentationModel, pad_to_multiple, resize
 from handseg.models.registry import register_model
 
 AttentionMaps = dict[str, list[torch.Tensor]]
+ATTENTION_MODES = ("both", "fine", "coarse")
 
 
 class Squeeze(nn.Sequential):
@@ -80,18 +83,24 @@ class DenseAttentionSeg(SegmentationModel):
         k: int = 64,
         head_channels: int | None = None,
         attention: bool = True,
+        attention_mode: str = "both",
     ) -> None:
         super().__init__()
+        if attention_mode not in ATTENTION_MODES:
+            raise ConfigError(f"attention_mode must be one of {', '.join(ATTENTION_MODES)}, got {attention_mode!r}")
         self.backbone = build_backbone(backbone, in_channels, output_stride, backbone_width, pretrained_path)
         self.aspp = ASPP(self.backbone.channels[4], aspp_channels, aspp_rates(output_stride))
         self.stride = output_stride
         self.attention = attention
+        self.use_fine = attention and attention_mode in ("both", "fine")
+        self.use_coarse = attention and attention_mode in ("both", "coarse")
         self.level_strides = [*self.backbone.strides, output_stride]
         level_channels = [*self.backbone.channels, aspp_channels]
         self.squeeze = nn.ModuleList(Squeeze(c, k) for c in level_channels)
         n = len(level_channels)
-        if attention:
+        if self.use_fine:
             self.fine_gates = nn.ModuleList(Gate(k) for _ in range(1, n))  # levels 1..5
+        if self.use_coarse:
             self.coarse_gates = nn.ModuleList(Gate(k) for _ in range(n - 1))  # levels 0..4
         s = self.level_strides
         self.up = nn.ModuleList(UpBlock(k, k, s[i + 1] // s[i]) for i in range(n - 1))  # up[i]: level i+1 -> i
@@ -107,13 +116,13 @@ class DenseAttentionSeg(SegmentationModel):
         fine_gate: list[torch.Tensor | None] = [None] * n
         coarse_gate: list[torch.Tensor | None] = [None] * n
         product = squeezed[0]
-        for i in range(1, n):
+        for i in range(1, n if self.use_fine else 1):
             fine = resize(product, squeezed[i].shape[-2:])
             fine_gate[i] = self.fine_gates[i - 1](fine)
             if i < n - 1:
                 product = fine * squeezed[i]
         product = squeezed[n - 1]
-        for i in range(n - 2, -1, -1):
+        for i in range(n - 2 if self.use_coarse else -1, -1, -1):
             coarse = resize(product, squeezed[i].shape[-2:])
             coarse_gate[i] = self.coarse_gates[i](coarse)
             if i > 0:
