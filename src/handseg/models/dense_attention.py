@@ -1,4 +1,4 @@
-"""DenseAttentionSeg (Bao et al. 2019): DeepLabv3+ encoder, dense fine/coarse attention over 6 levels, deconv decoder.
+"""DenseAttentionSeg (Bo et al. 2019): DeepLabv3+ encoder, dense fine/coarse attention over 6 levels, deconv decoder.
 
 Choices where the paper leaves room (all here, nowhere else):
 - Encoder: the DeepLabv3+ encoder (ResNet-50, OS16 by dilation, ASPP 6/12/18 + image pooling, 256 ch).
