@@ -64,7 +64,23 @@ def _solve(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(lhs, np.concatenate([target, [k, 0.0]]), rcond=None)[0]
 
 
-def estimate_alignment(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
+def depth_edge_points(points: np.ndarray, normals: np.ndarray, depth_m: np.ndarray, step_m: float = 0.03) -> np.ndarray:
+    """Which outline points lie on a real depth edge: outside them depth is missing or at least step_m farther.
+
+    Where the band is cut across a continuous surface there is no colour edge to find.
+    """
+    h, w = depth_m.shape
+    out = np.rint(points + 3 * normals).astype(np.int32)
+    inn = np.rint(points - 2 * normals).astype(np.int32)
+    out[:, 0], out[:, 1] = out[:, 0].clip(0, w - 1), out[:, 1].clip(0, h - 1)
+    inn[:, 0], inn[:, 1] = inn[:, 0].clip(0, w - 1), inn[:, 1].clip(0, h - 1)
+    d_out, d_in = depth_m[out[:, 1], out[:, 0]], depth_m[inn[:, 1], inn[:, 0]]
+    return (d_out <= 0) | (d_in <= 0) | (d_out - d_in > step_m)
+
+
+def estimate_alignment(
+    color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig, depth_m: np.ndarray | None = None
+) -> np.ndarray:
     """2x3 matrix M: the colour pixel M . (x, y, 1) lies on depth pixel (x, y) (a similarity; identity if unsure).
 
     Each outline point of the band looks along its normal for the strongest colour edge; a robust least-squares
@@ -76,6 +92,9 @@ def estimate_alignment(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig)
     h, w = band.shape
     margin = int(np.ceil(r)) + 8
     points, normals = boundary_points(band, margin, cfg.align_points)
+    if depth_m is not None:
+        keep = depth_edge_points(points, normals, depth_m)
+        points, normals = points[keep], normals[keep]
     if len(points) < 30:
         return IDENTITY.copy()
     x0, y0 = (points.min(axis=0) - margin - 1).astype(int).clip(0)
@@ -126,12 +145,12 @@ def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice) -> np.
     return cv2.warpAffine(color, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
-def register(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
+def register(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig, depth_m: np.ndarray | None = None) -> np.ndarray:
     """The configured registration repair: sub-pixel similarity, integer shift search, or none (identity)."""
     if cfg.align_search_px == 0:
         return IDENTITY.copy()
     if cfg.align_subpixel:
-        return estimate_alignment(color, band, cfg)
+        return estimate_alignment(color, band, cfg, depth_m)
     from handseg.annotate.repair import estimate_shift
 
     dx, dy = estimate_shift(color, band, cfg)

@@ -54,8 +54,8 @@ class AnnotateConfig:
     val_hi: int = 255
     # 3b. (ours) per-frame colour refinement: Gaussian models of this frame's hand and object colours (CIELAB),
     # started from the HSV split, each band pixel re-assigned to the likelier one; rounds = 0 turns it off
-    refine_rounds: int = 2
-    refine_lightness_weight: float = 0.3  # weight of L against a, b (lighting varies more than chroma)
+    refine_rounds: int = 4
+    refine_lightness_weight: float = 0.6  # weight of L against a, b (lighting varies more than chroma)
     refine_min_pixels: int = 200  # both classes need this many pixels to refine
     # 4. morphology per mask (elliptic kernels, size in pixels; 0 or 1 = skip)
     hand_open_px: int = 3

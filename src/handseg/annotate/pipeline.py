@@ -131,7 +131,7 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
     band = fill_depth_neighbours(scene_depth, band, cfg.neighbour_fill_px, cfg.neighbour_fill_tol_m)
     band = fill_depth_holes(depth_m, band, cfg.hole_close_px)
     diag["near_m"], diag["band_px"] = round(near, 4), int(np.count_nonzero(band))
-    m = register(color, band, cfg)
+    m = register(color, band, cfg, depth_m)
     centre = m[:, :2] @ (w / 2, h / 2) + m[:, 2] - (w / 2, h / 2)
     dx, dy = round(float(centre[0]), 2), round(float(centre[1]), 2)
     diag["shift_dx"], diag["shift_dy"] = dx, dy
