@@ -39,7 +39,7 @@ def make_recording(path: Path, frames: int, distinct: int = 8) -> Path:
     return write_recording(path, pairs, rendered[0]["intrinsics"], depth_units=0.001)
 
 
-def stream_fps(tmp: Path, frames: int, threads: int) -> dict:
+def stream_fps(tmp: Path, frames: int) -> dict:
     """End-to-end `handseg stream` of the real-time preset (random weights: speed does not depend on them)."""
     config = load_config(PRESET)
     spec = dict(config["model"])
@@ -51,17 +51,18 @@ def stream_fps(tmp: Path, frames: int, threads: int) -> dict:
     subprocess.run([*handseg, "export", str(ckpt), "--onnx", str(onnx)], check=True, capture_output=True)
     recording = make_recording(tmp / "rec640.db3", frames)
     results = {"preset": str(PRESET.relative_to(ROOT)), "model": config["model"], "frames": frames}
-    runs = {
-        "labels_in_memory": [],
-        "overlay_mp4": ["--video", str(tmp / "overlay.mp4")],
-        "label_pngs": ["--labels"],
+    runs = {  # tag: (threads, extra options)
+        "labels_in_memory": (1, []),
+        "labels_in_memory_2_threads": (2, []),
+        "overlay_mp4": (1, ["--video", str(tmp / "overlay.mp4")]),
+        "label_pngs": (1, ["--labels"]),
     }
-    for tag, extra in runs.items():
+    for tag, (run_threads, extra) in runs.items():
         out = tmp / f"out_{tag}"
         command = [*handseg, "stream", str(recording), "--onnx", str(onnx), "--size", "320x240", "--out", str(out)]
-        command += ["--threads", str(threads), "--no-progress", *extra]
+        command += ["--threads", str(run_threads), "--no-progress", *extra]
         subprocess.run(command, check=True, capture_output=True, text=True)
-        results[tag] = json.loads((out / "stream.json").read_text())
+        results[tag] = json.loads((out / "stream.json").read_text()) | {"threads": run_threads}
     return results
 
 
@@ -83,7 +84,7 @@ def main() -> int:
         speedup = by[("dense_attention_seg", "eager")] / by[("dense_attention_seg", "onnxruntime")]
     print("real-time preset stream ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        stream = stream_fps(Path(tmp), args.stream_frames, args.threads)
+        stream = stream_fps(Path(tmp), args.stream_frames)
 
     lines = [
         "All models at 640x480, batch 1, fp32, median ms of "
@@ -102,8 +103,15 @@ def main() -> int:
             f"(goal >= {GOAL_ORT_SPEEDUP}x: {verdict})."
         )
         lines.append("")
-    fps = {k: stream[k]["fps"] for k in ("labels_in_memory", "overlay_mp4", "label_pngs")}
-    verdict = "meets" if fps["labels_in_memory"] >= GOAL_STREAM_FPS else "misses"
+    runs = {
+        "labels_in_memory": "none (labels in memory)",
+        "labels_in_memory_2_threads": "none (labels in memory)",
+        "overlay_mp4": "overlay mp4",
+        "label_pngs": "label PNGs",
+    }
+    fps = {k: stream[k]["fps"] for k in runs}
+    best = max(fps["labels_in_memory"], fps["labels_in_memory_2_threads"])
+    verdict = "meets" if best >= GOAL_STREAM_FPS else "misses"
     options = ", ".join(f"{k}={v}" for k, v in stream["model"].items() if k != "name")
     lines += [
         f"## Real-time preset (`{stream['preset']}`), `handseg stream` end to end at 320x240",
@@ -114,17 +122,17 @@ def main() -> int:
         "frames after the first. Process CPU time (every thread, the player's included) is the work per frame, "
         "which the machine's load does not change as much as the wall time.",
         "",
-        "| outputs | frames/s | read+preprocess (ms) | model+argmax (ms) | write (ms) | process CPU (ms/frame) |",
-        "|---|---|---|---|---|---|",
+        "| outputs | ORT threads | frames/s | read+preprocess (ms) | model+argmax (ms) | write (ms) "
+        "| process CPU (ms/frame) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for tag, label in (("labels_in_memory", "none (labels in memory)"), ("overlay_mp4", "overlay mp4"),
-                       ("label_pngs", "label PNGs")):  # fmt: skip
-        ms = stream[tag]["ms_per_frame"]
-        cpu = stream[tag]["cpu_ms_per_frame"]
+    for tag, label in runs.items():
+        ms, cpu = stream[tag]["ms_per_frame"], stream[tag]["cpu_ms_per_frame"]
         lines.append(
-            f"| {label} | {fps[tag]:.1f} | {ms['read']:.1f} | {ms['model']:.1f} | {ms['write']:.1f} | {cpu:.1f} |"
+            f"| {label} | {stream[tag]['threads']} | {fps[tag]:.1f} | {ms['read']:.1f} | {ms['model']:.1f} "
+            f"| {ms['write']:.1f} | {cpu:.1f} |"
         )
-    lines += ["", f"Goal >= {GOAL_STREAM_FPS:.0f} frames/s: {verdict} ({fps['labels_in_memory']:.1f} frames/s)."]
+    lines += ["", f"Goal >= {GOAL_STREAM_FPS:.0f} frames/s: {verdict} (best {best:.1f} frames/s)."]
     payload = {"rows": rows, "ort_speedup_dense_attention_seg": speedup, "stream": stream}
     command = f"python benchmarks/bench_latency.py --repeats {args.repeats} --threads {args.threads}"
     write_results("latency", payload, "\n".join(lines), command)

@@ -96,3 +96,11 @@ def test_stopping_early_does_not_hang(tmp_path):
         if index == 1:
             break
     assert len(list(iter_recording(path))) == 20  # the file is still readable in full afterwards
+
+
+def test_depth_only_playback_of_a_color_recording(tmp_path):
+    frames = _frames(3, seed=2)
+    path = write_recording(tmp_path / "rec.db3", frames, INTR)
+    out = list(iter_recording(path, align_to=None, color=False))
+    assert len(out) == 3 and all(color is None for _, _, color, _ in out)
+    np.testing.assert_allclose(out[2][1], frames[2][0], atol=0.0006)

@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth", type=float, default=0.0, help="EMA factor of the logits over time (0 = off)")
     parser.add_argument("--size", help="working size WIDTHxHEIGHT, e.g. 320x240 (default: the source's size)")
     parser.add_argument("--max-frames", type=int, help="stop after N frames")
-    parser.add_argument("--threads", type=int, help="CPU threads of the backend (default: all)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU threads of the model (default 1; the other core plays the source)"
+    )
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate written into the video (default 30)")
     parser.add_argument("--depth-scale", type=float, help="metres per depth unit of a PNG folder (default 0.001)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")

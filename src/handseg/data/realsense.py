@@ -107,8 +107,8 @@ class _Pairer:
         return frameset
 
 
-def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator[Frame]:
-    """Frames of a RealSense .bag/.db3 recording, every frame once, in recorded order."""
+def iter_recording(path: str | Path, align_to: str | None = "depth", *, color: bool = True) -> Iterator[Frame]:
+    """Frames of a RealSense .bag/.db3 recording, every frame once, in recorded order (color=False: depth only)."""
     rs = _rs()
     path = Path(path)
     if not path.is_file():
@@ -147,7 +147,8 @@ def iter_recording(path: str | Path, align_to: str | None = "depth") -> Iterator
             profiles = [
                 p
                 for p in sensor.get_stream_profiles()
-                if p.stream_type() in (rs.stream.depth, rs.stream.color) and p.is_video_stream_profile()
+                if p.is_video_stream_profile()
+                and (p.stream_type() == rs.stream.depth or (color and p.stream_type() == rs.stream.color))
             ]
             if profiles:
                 sensor.open(profiles)

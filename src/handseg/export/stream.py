@@ -65,17 +65,6 @@ def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_col
         yield path.stem, raw.astype(np.float32) * scale, color, Intrinsics(w, h, depth_scale_m=float(scale))
 
 
-def _without_color(frames: Iterator[Frame]) -> Iterator[Frame]:
-    """The same frames with color dropped (a depth model needs no color; overlays then show the depth)."""
-    try:
-        for frame_id, depth, _, intrinsics in frames:
-            yield frame_id, depth, None, intrinsics
-    finally:
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
-
-
 def open_source(source: str, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
     """Frames of 'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs.
 
@@ -94,7 +83,7 @@ def open_source(source: str, depth_scale_m: float | None = None, with_color: boo
 
         if with_color:
             return iter_recording(path)
-        return _without_color(iter_recording(path, align_to=None))
+        return iter_recording(path, align_to=None, color=False)
     if not path.exists():
         raise DataError(path, "source not found (a folder, a .bag/.db3 recording, 'camera' or 'camera:SERIAL')")
     raise DataError(path, "unsupported source (a folder of depth PNGs, a .bag/.db3 recording, or 'camera')")
