@@ -69,22 +69,29 @@ def open_close(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
 def filter_segments(mask: np.ndarray, theta: float, phi: float) -> tuple[np.ndarray, int, int]:
     """Keep 8-connected segments s with N(s) > theta and perimeter(s)^2 / N(s) < phi; return (mask, kept, dropped).
 
-    perimeter(s) is the number of pixels on the segment's outer boundary (the contour OpenCV traces).
+    perimeter(s) is the number of pixels on the segment's outer boundary (the contour OpenCV traces); it is traced
+    only for segments larger than theta, and dropped segments are cleared inside their own bounding boxes.
     """
     m = mask.view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if count <= 1:
         return mask.copy(), 0, 0
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    perimeter = np.zeros(count)  # pixels on each segment's outer contour (holes do not count)
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    for contour in contours:
-        x, y = contour[0, 0]
-        perimeter[labels[y, x]] += len(contour)
-    keep = (area > theta) & (perimeter**2 < phi * area)
+    area = stats[:, cv2.CC_STAT_AREA]
+    keep = area > theta
     keep[0] = False
+    for i in np.nonzero(keep)[0]:
+        x, y, w, h = stats[i, :4]
+        own = (labels[y : y + h, x : x + w] == i).view(np.uint8)
+        contours, _ = cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        perimeter = sum(len(c) for c in contours)  # one outer contour: the segment is connected
+        keep[i] = perimeter * perimeter < phi * area[i]
+    out = mask.copy()
+    for i in np.nonzero(~keep[1:])[0] + 1:
+        x, y, w, h = stats[i, :4]
+        box = out[y : y + h, x : x + w]
+        box &= labels[y : y + h, x : x + w] != i
     kept = int(keep.sum())
-    return keep[labels], kept, count - 1 - kept
+    return out, kept, count - 1 - kept
 
 
 @dataclass

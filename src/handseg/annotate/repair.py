@@ -175,10 +175,10 @@ def shifted_crop(image: np.ndarray, rows: slice, cols: slice, dx: int, dy: int) 
     return inner
 
 
-def _lab_bins(color: np.ndarray) -> np.ndarray:
-    """Quantised CIELAB of each pixel: bin index (L >> 3) * 1024 + (a >> 3) * 32 + (b >> 3)."""
-    lab = cv2.cvtColor(color, cv2.COLOR_RGB2Lab) >> 3
-    return (lab[..., 0].astype(np.int32) << 10) | (lab[..., 1].astype(np.int32) << 5) | lab[..., 2]
+def _lab_bins(pixels: np.ndarray) -> np.ndarray:
+    """Quantised CIELAB of N x 3 RGB pixels: bin index (L >> 3) * 1024 + (a >> 3) * 32 + (b >> 3)."""
+    lab = cv2.cvtColor(pixels.reshape(-1, 1, 3), cv2.COLOR_RGB2Lab).reshape(-1, 3) >> 3
+    return (lab[:, 0].astype(np.int32) << 10) | (lab[:, 1].astype(np.int32) << 5) | lab[:, 2]
 
 
 _BIN_CENTRES = (np.stack(np.meshgrid(*[np.arange(32)] * 3, indexing="ij"), -1).reshape(-1, 3) * 8 + 4).astype(
@@ -198,28 +198,36 @@ def _gaussian_loglik(points: np.ndarray, counts: np.ndarray, at: np.ndarray) -> 
 
 
 def refine_skin(color: np.ndarray, band: np.ndarray, skin: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
-    """Re-assign band pixels to hand or object by Gaussian colour models of this frame, started from `skin`."""
+    """Re-assign band pixels to hand or object by Gaussian colour models of this frame, started from `skin`.
+
+    After the first round every pixel of a colour bin gets the same class, so later rounds work on bin counts.
+    """
     if cfg.refine_rounds == 0:
         return skin
-    bins = _lab_bins(color)[band]
-    is_hand = skin[band]
-    scale = np.array([cfg.refine_lightness_weight, 1.0, 1.0])
+    bins = _lab_bins(color[band])
+    total = np.bincount(bins, minlength=32768)
+    used = np.nonzero(total)[0]  # only bins that occur in the band
+    total = total[used].astype(np.float64)
+    hand = np.bincount(bins[skin[band]], minlength=32768)[used].astype(np.float64)
+    at = _BIN_CENTRES[used] * np.array([cfg.refine_lightness_weight, 1.0, 1.0])
+    is_hand_bin = None
     for _ in range(cfg.refine_rounds):
-        hand_counts = np.bincount(bins[is_hand], minlength=32768)
-        obj_counts = np.bincount(bins[~is_hand], minlength=32768)
-        n_hand, n_obj = int(hand_counts.sum()), int(obj_counts.sum())
+        obj = total - hand
+        n_hand, n_obj = hand.sum(), obj.sum()
         if min(n_hand, n_obj) < cfg.refine_min_pixels:
             break
-        used = np.nonzero(hand_counts + obj_counts)[0]  # only bins that occur in the band
-        at = _BIN_CENTRES[used] * scale
-        hand_used, obj_used = hand_counts[used], obj_counts[used]
-        ratio = np.full(32768, -np.inf)
-        hand_ll = _gaussian_loglik(at[hand_used > 0], hand_used[hand_used > 0], at)
-        obj_ll = _gaussian_loglik(at[obj_used > 0], obj_used[obj_used > 0], at)
-        ratio[used] = hand_ll - obj_ll + np.log(n_hand / n_obj)
-        is_hand = ratio[bins] > 0
+        ratio = _gaussian_loglik(at[hand > 0], hand[hand > 0], at) - _gaussian_loglik(at[obj > 0], obj[obj > 0], at)
+        new = ratio + np.log(n_hand / n_obj) > 0
+        if is_hand_bin is not None and np.array_equal(new, is_hand_bin):
+            break  # converged
+        is_hand_bin = new
+        hand = total * is_hand_bin
+    if is_hand_bin is None:
+        return skin
+    lookup = np.zeros(32768, bool)
+    lookup[used[is_hand_bin]] = True
     out = skin.copy()
-    out[band] = is_hand
+    out[band] = lookup[bins]
     return out
 
 
