@@ -67,8 +67,13 @@ def _frame_arrays(frameset: Any, depth_scale: float) -> tuple[np.ndarray, np.nda
             color = color[..., ::-1]
         elif fmt in (rs.format.rgba8, rs.format.bgra8):
             color = color[..., [2, 1, 0]] if fmt == rs.format.bgra8 else color[..., :3]
+        elif fmt == rs.format.yuyv:
+            import cv2
+
+            h, w = color_frame.get_height(), color_frame.get_width()
+            color = cv2.cvtColor(np.ascontiguousarray(color).view(np.uint8).reshape(h, w, 2), cv2.COLOR_YUV2RGB_YUYV)
         elif fmt != rs.format.rgb8:
-            raise HandsegError(f"color format {fmt} is not supported (rgb8, bgr8, rgba8, bgra8)")
+            raise HandsegError(f"color format {fmt} is not supported (rgb8, bgr8, rgba8, bgra8, yuyv)")
         color = np.ascontiguousarray(color, dtype=np.uint8)
     return depth, color
 
