@@ -19,7 +19,7 @@ class AnnotateConfig:
     plane_min_border: float = 0.1  # ... and this share of the image border (a held box face does not reach it)
     plane_tol_m: float = 0.008  # inlier if |depth - plane depth| < tol_m + tol_rel * depth
     plane_tol_rel: float = 0.01
-    plane_iterations: int = 64
+    plane_iterations: int = 32
     # 1. nearest-surface depth band
     min_depth_m: float = 0.1  # valid depth range; pixels outside count as missing
     max_depth_m: float = 3.0

@@ -25,7 +25,7 @@ def ellipse(size: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
 
 
-def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 1000) -> np.ndarray:
+def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 400) -> np.ndarray:
     """Pixels on up to plane_count large planes (table, wall): RANSAC on inverse depth, affine in (u, v) on a plane."""
     h, w = depth_m.shape
     removed = np.zeros((h, w), bool)
