@@ -98,7 +98,8 @@ def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: Annotat
     size = stats[:, cv2.CC_STAT_AREA]
     joined = (overlap >= cfg.grow_min_overlap) & (overlap >= cfg.grow_min_share * size)
     if cfg.grow_contact_px > 0:  # surfaces behind the band that it occludes (a forearm whose hand is behind the object)
-        near_band = cv2.dilate(band[box].view(np.uint8), ellipse(2 * cfg.grow_contact_px + 1)).view(bool)
+        square = np.ones((2 * cfg.grow_contact_px + 1,) * 2, np.uint8)  # a square dilates ~10x faster than a disc
+        near_band = cv2.dilate(band[box].view(np.uint8), square).view(bool)
         contact = np.bincount(labels[near_band & ~band[box]], minlength=count)
         joined |= (contact >= cfg.grow_min_overlap) & (size <= cfg.grow_contact_max_share * depth_m.size)
     joined[0] = False
