@@ -8,7 +8,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg predict`."""
-    parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt) or a .ckpt file")
+    parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt), a .ckpt file, or an exported .onnx")
     parser.add_argument(
         "inputs", type=Path, nargs="+", help="depth PNGs (color PNGs for RGB models), folders, datasets"
     )
@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="only this split of dataset inputs (default: every frame)")
     parser.add_argument("--no-overlays", action="store_true", help="write only the label maps")
     parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    parser.add_argument(
+        "--backend", choices=["auto", "pytorch", "onnxruntime"], default="auto",
+        help="pytorch for checkpoints, onnxruntime for .onnx files from `handseg export` (auto: by suffix)",
+    )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -29,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     written = predict(
         args.checkpoint, args.inputs, args.out, batch_size=args.batch_size, force=args.force,
         depth_scale=args.depth_scale, split=args.split, overlays=not args.no_overlays, device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress, backend=args.backend,
     )  # fmt: skip
     print(f"wrote {len(written)} frames to {args.out}/")
     return 0

@@ -82,28 +82,30 @@ def predict(
     overlays: bool = True,
     device: str | None = None,
     progress: bool = True,
+    backend: str = "auto",
 ) -> list[str]:
     """Segment every input with a checkpoint; write label/<id>.png (or parts/<id>_l.png, _r.png) and overlay/.
 
-    Inputs are resized to the model's training size and the logits resized back to each input's size.
-    Returns the ids written.
+    `backend` is "pytorch" (a checkpoint or run folder), "onnxruntime" (a .onnx file from `handseg export`, which
+    carries its config) or "auto" (by the file's suffix). Inputs are resized to the model's training size and the
+    logits resized back to each input's size. Returns the ids written.
     """
     from tqdm import tqdm
 
     from handseg.data.preprocess import make_input
     from handseg.data.transforms import resize_sample
-    from handseg.engine.checkpoint import load_model
     from handseg.engine.evaluate import predict_labels
     from handseg.utils.io import prepare_output_dir
 
-    model, config = load_model(ckpt)
+    model, config = _load_backend(ckpt, backend)
     task, modality, size = config["task"], config["data"]["modality"], tuple(config["data"]["size"])
     items = collect_inputs(inputs, modality, depth_scale, split)
     if not items:
         raise DataError(None, "no inputs to predict")
     out = prepare_output_dir(out_dir, force)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device)
+    device = device or ("cuda" if torch.cuda.is_available() and isinstance(model, torch.nn.Module) else "cpu")
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device)
     written = []
     with tqdm(total=len(items), desc="predict", unit="frame", disable=not progress) as bar:
         for start in range(0, len(items), batch_size):
@@ -114,7 +116,10 @@ def predict(
                     raise DataError(sample.get("id"), f"modality {modality!r} needs color images")
             resized = [resize_sample(s, size) for s in samples]
             x = np.stack([make_input(r["depth"], r.get("color"), modality) for r in resized])
-            logits = model(torch.from_numpy(x).to(device)).float()
+            if isinstance(model, torch.nn.Module):
+                logits = model(torch.from_numpy(x).to(device)).float()
+            else:
+                logits = torch.from_numpy(model.logits(x.astype(np.float32))).float()
             for item, sample, logit in zip(chunk, samples, logits):
                 height, width = sample["depth"].shape
                 full = F.interpolate(logit[None], size=(height, width), mode="bilinear", align_corners=False)
@@ -123,6 +128,24 @@ def predict(
                 written.append(item.id)
             bar.update(len(chunk))
     return written
+
+
+def _load_backend(ckpt: str | Path, backend: str) -> tuple[Any, dict[str, Any]]:
+    """The model (torch module, or an ONNX Runtime predictor with .logits) and its config."""
+    if backend == "auto":
+        backend = "onnxruntime" if str(ckpt).lower().endswith(".onnx") else "pytorch"
+    if backend == "pytorch":
+        from handseg.engine.checkpoint import load_model
+
+        return load_model(ckpt)
+    if backend == "onnxruntime":
+        from handseg.export.onnx import OnnxPredictor
+
+        predictor = OnnxPredictor(ckpt, threads=torch.get_num_threads())
+        if not predictor.config:
+            raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
+        return predictor, predictor.config
+    raise ConfigError(f"unknown backend {backend!r} (pytorch, onnxruntime or auto)")
 
 
 def write_prediction(out: Path, frame_id: str, sample: dict[str, Any], pred: np.ndarray, task: str, overlays: bool):
