@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -155,13 +156,18 @@ DDP_SCRIPT = textwrap.dedent(
     import torch
     import torch.distributed as dist
     import torch.multiprocessing as mp
-    from handseg.metrics import ConfusionMatrix
+    from handseg.metrics import AmodalPartIoU, ConfusionMatrix
 
     def data(rank):
         g = torch.Generator().manual_seed(10 + rank)
         target = torch.randint(0, 3, (2, 16, 20), generator=g)
         target[:, :2] = 255
         return torch.randint(0, 3, target.shape, generator=g), target
+
+    def parts(rank):
+        g = torch.Generator().manual_seed(20 + rank)
+        target = torch.randint(0, 4, (3, 2, 16, 20), generator=g)
+        return torch.randint(0, 4, target.shape, generator=g), target
 
     def worker(rank, init_file, out_dir):
         torch.set_num_threads(1)
@@ -170,6 +176,10 @@ DDP_SCRIPT = textwrap.dedent(
         cm.update(*data(rank))
         cm.sync()
         torch.save(cm.matrix, f"{out_dir}/rank{rank}.pt")
+        amodal = AmodalPartIoU(min_pixels=5)
+        amodal.update(*parts(rank), ids=[f"r{rank}i{i}" for i in range(3)])
+        amodal.sync().sync()
+        torch.save(amodal.compute(), f"{out_dir}/amodal{rank}.pt")
         dist.destroy_process_group()
 
     if __name__ == "__main__":
@@ -178,6 +188,10 @@ DDP_SCRIPT = textwrap.dedent(
         for rank in range(2):
             single.update(*data(rank))
         torch.save(single.matrix, f"{sys.argv[2]}/single.pt")
+        amodal = AmodalPartIoU(min_pixels=5)
+        for rank in range(2):
+            amodal.update(*parts(rank), ids=[f"r{rank}i{i}" for i in range(3)])
+        torch.save(amodal.compute(), f"{sys.argv[2]}/amodal_single.pt")
     """
 )
 
@@ -196,3 +210,8 @@ def test_ddp_sync_over_two_gloo_processes(tmp_path: Path) -> None:
     assert int(single.sum()) == 2 * 2 * 14 * 20
     for rank in range(2):
         assert torch.equal(torch.load(tmp_path / f"rank{rank}.pt"), single)
+    amodal = torch.load(tmp_path / "amodal_single.pt", weights_only=False)
+    assert amodal["images"] == 6
+    for rank in range(2):
+        gathered = torch.load(tmp_path / f"amodal{rank}.pt", weights_only=False)
+        assert json.dumps(gathered, sort_keys=True) == json.dumps(amodal, sort_keys=True)  # NaN-safe equality

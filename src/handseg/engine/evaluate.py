@@ -67,14 +67,7 @@ class Tracker:
     def compute(self, fabric: Any = None) -> dict[str, Any]:
         """The metrics over every rank's data."""
         if fabric is not None and fabric.world_size > 1:
-            if self.task == "segmentation":
-                self.metric.sync(fabric)
-            else:  # AmodalPartIoU has no sync: gather every rank's per-image part IoUs
-                from handseg.engine.runtime import gather_objects
-
-                parts = gather_objects(fabric, (self.metric._ious, self.metric._ids))
-                self.metric._ious = [a for ious, _ in parts for a in ious]
-                self.metric._ids = [i for _, ids in parts for i in ids]
+            self.metric.sync(fabric)
         return dict(self.metric.compute())
 
 

@@ -50,6 +50,7 @@ def train(
         return train_phases(config, run_dir, force, progress, stop_after_steps, fabric)
     fabric = fabric or make_fabric(config["runtime"])
     resume_from = check_run_dir(run_dir, config, force, fabric)
+    fabric.barrier()  # every rank has looked at the folder before rank 0 writes into it
     if fabric.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", dump_config(config))

@@ -91,6 +91,7 @@ class AmodalPartIoU:
         """Forget every image."""
         self._ious: list[np.ndarray] = []  # one (N, 2, num_parts) array per update
         self._ids: list[str] = []
+        self._gathered: tuple[list[np.ndarray], list[str]] | None = None  # every rank's, after sync()
 
     def update(self, pred: Any, target: Any, ids: Sequence[str] | None = None) -> None:
         """Add part maps pred, target N x 2 x H x W (ints 0..num_parts); pred may be logits N x 2(K+1) x H x W."""
@@ -111,17 +112,34 @@ class AmodalPartIoU:
         ious = _part_ious(_confusions(pred, target, self.num_parts), self.min_pixels)
         self._ious.append(ious)
         self._ids += names
+        self._gathered = None
+
+    def sync(self, fabric: Any = None) -> AmodalPartIoU:
+        """Gather every DDP rank's per-image IoUs (rank order) when torch.distributed runs; no-op otherwise.
+
+        `fabric` is accepted for symmetry with ConfusionMatrix.sync; Fabric's DDP initialises torch.distributed.
+        Calling it again re-gathers the local results, never the gathered ones.
+        """
+        dist = torch.distributed
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            self._gathered = None
+            return self
+        parts: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, (self._ious, self._ids))
+        self._gathered = ([a for ious, _ in parts for a in ious], [i for _, ids in parts for i in ids])
+        return self
 
     def compute(self) -> dict[str, Any]:
         """miou, miou_left, miou_right, per_part (num_parts values), per_image [{id, left, right}], images."""
-        ious = np.concatenate(self._ious) if self._ious else np.full((0, 2, self.num_parts), np.nan)
+        all_ious, all_ids = self._gathered if self._gathered is not None else (self._ious, self._ids)
+        ious = np.concatenate(all_ious) if all_ious else np.full((0, 2, self.num_parts), np.nan)
         per_hand = _nanmean(ious, axis=2)  # (images, 2)
         return {
             "miou": float(_nanmean(per_hand)),
             "miou_left": float(_nanmean(per_hand[:, 0])),
             "miou_right": float(_nanmean(per_hand[:, 1])),
             "per_part": [float(v) for v in _nanmean(ious.reshape(-1, self.num_parts), axis=0)],
-            "per_image": [{"id": i, "left": float(lr[0]), "right": float(lr[1])} for i, lr in zip(self._ids, per_hand)],
-            "images": len(self._ids),
+            "per_image": [{"id": i, "left": float(lr[0]), "right": float(lr[1])} for i, lr in zip(all_ids, per_hand)],
+            "images": len(all_ids),
             "valid_image_hands": int((~np.isnan(per_hand)).sum()),
         }
