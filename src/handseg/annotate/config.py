@@ -132,17 +132,10 @@ class AnnotateConfig:
     @classmethod
     def load(cls, path: str | Path) -> AnnotateConfig:
         """Read a YAML file (the top-level mapping, or its `annotate:` entry)."""
-        import yaml
+        from handseg.config import read_yaml
 
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if data is None:
-            data = {}
+        data = read_yaml(path)
         if isinstance(data, dict) and isinstance(data.get("annotate"), dict):
             data = data["annotate"]
         return cls.from_dict(data, path)

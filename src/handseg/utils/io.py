@@ -107,16 +107,19 @@ def decode_png(data: bytes, path: str | Path, color: bool = False) -> np.ndarray
     return image
 
 
-def read_png(path: str | Path, color: bool = False) -> np.ndarray:
-    """Read a PNG file as RGB (3-channel) or single-channel array with its stored dtype."""
-    path = Path(path)
+def read_file_bytes(path: str | Path) -> bytes:
+    """The bytes of a file, with a DataError naming it when it is missing or unreadable."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except OSError as exc:
         raise DataError(path, f"cannot read file ({exc.strerror})") from None
-    return decode_png(data, path, color=color)
+
+
+def read_png(path: str | Path, color: bool = False) -> np.ndarray:
+    """Read a PNG file as RGB (3-channel) or single-channel array with its stored dtype."""
+    return decode_png(read_file_bytes(path), path, color=color)
 
 
 def prepare_output_dir(path: str | Path, force: bool = False) -> Path:

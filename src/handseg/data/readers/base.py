@@ -12,7 +12,7 @@ import numpy as np
 
 from handseg.data.format import Intrinsics, Sample, check_sample_id
 from handseg.errors import DataError
-from handseg.utils.io import decode_png
+from handseg.utils.io import decode_png, read_file_bytes
 
 JPEG_START = b"\xff\xd8\xff"
 JPEG_END = b"\xff\xd9"
@@ -125,13 +125,7 @@ def decode_image(data: bytes, path: str | Path, color: bool = False) -> np.ndarr
 
 def read_image_file(path: Path, color: bool = False) -> np.ndarray:
     """Read a PNG/JPEG file with clear errors for missing or unreadable files."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read file ({exc.strerror})") from None
-    return decode_image(data, path, color=color)
+    return decode_image(read_file_bytes(path), path, color=color)
 
 
 def check_uint8_rgb(image: np.ndarray, path: str | Path, shape: tuple[int, int] | None) -> np.ndarray:
