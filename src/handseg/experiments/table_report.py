@@ -124,8 +124,8 @@ def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: 
         f"(ResNet-18 encoders or small widths), {budget.steps} optimisation steps in all, seed {budget.seed}"
         + ("" if amodal else f"; contour rows spend the last {budget.finetune_steps} of them on contour fine-tuning")
         + ".  ",
-        f"Latency: batch 1 at {lw}x{lh}, one CPU thread, median of {budget.latency_repeats}, measured in the same "
-        "run right after each row's evaluation (rows ran two at a time, so absolute times include contention).",
+        f"Latency: batch 1 at {lw}x{lh}, one CPU thread, median of {budget.latency_repeats}; every row's best "
+        "model timed one after another in one process after all training (side by side, same conditions).",
         "",
     ]
     if amodal:

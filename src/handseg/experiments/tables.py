@@ -240,4 +240,29 @@ def run_tables(names: list[str], out: str | Path, budget: Budget, rows: list[str
                 f"({results[key]['train_s'] / 60:.1f} min)",
                 flush=True,
             )
+    retime_latency(results, out, budget)
     return {name: [results[r.key] for r in TABLES[name] if r.key in results] for name in names}
+
+
+def retime_latency(results: dict[str, dict[str, Any]], out: Path, budget: Budget) -> None:
+    """Time every row's best model one after another in this process (one thread), so latencies compare."""
+    import torch
+
+    from handseg.engine.checkpoint import load_model
+    from handseg.engine.evaluate import measure_latency
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for key, result in results.items():
+            model, config = load_model(out / key / "best.ckpt")
+            result["latency"] = measure_latency(
+                model,
+                int(config["model"].get("in_channels", 1)),
+                size=budget.latency_size,
+                repeats=budget.latency_repeats,
+                warmup=1,
+            )
+            result["latency"]["when"] = "after training, rows timed one after another, 1 thread"
+    finally:
+        torch.set_num_threads(threads)
