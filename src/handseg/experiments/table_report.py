@@ -44,12 +44,13 @@ def ordering_check(results: list[dict[str, Any]]) -> str:
     by_key = {r["row"]["key"]: r["metrics"].get("miou_hand_object") for r in results}
     present = [k for k in ORDER if by_key.get(k) is not None]
     if len(present) < 2:
-        return "ordering not checked (rows missing)"
+        return "Ordering not checked (rows missing)."
     values = [by_key[k] for k in present]
     holds = all(a > b for a, b in itertools.pairwise(values))
-    chain = " > ".join(f"{k} {_pct(by_key[k])}" for k in present)
+    expected = " > ".join(present)
+    measured = ", ".join(f"{k} {_pct(by_key[k])}" for k in present)
     verdict = "holds" if holds else "does NOT hold"
-    return f"The paper's ordering {verdict} here: {chain} (mean IOU of hand and object, %)."
+    return f"The paper's ordering ({expected}) {verdict} here; mean IOU of hand and object (%): {measured}."
 
 
 def segmentation_table(results: list[dict[str, Any]]) -> str:
@@ -125,7 +126,9 @@ def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: 
         + ("" if amodal else f"; contour rows spend the last {budget.finetune_steps} of them on contour fine-tuning")
         + ".  ",
         f"Latency: batch 1 at {lw}x{lh}, one CPU thread, median of {budget.latency_repeats}; every row's best "
-        "model timed one after another in one process after all training (side by side, same conditions).",
+        "model timed one after another in one process after all training (side by side, same conditions). "
+        "'train min': wall minutes of the row's last training call (two rows at a time on a shared machine; a row "
+        "resumed after an interruption shows only the resumed part).",
         "",
     ]
     if amodal:
