@@ -86,7 +86,10 @@ def write_demo_report(
     confusion = _copy(out / "eval" / phase_dirs[-1].name.split("_", 1)[1] / "confusion.png", out, "confusion.png")
     frames = Section(
         "Best and worst validation frames (after contour fine-tuning)",
-        paragraphs=["Each picture: the depth input, the truth and the prediction (red hand, blue object)."],
+        paragraphs=[
+            "Each picture: the color image (for people; the model sees only depth), the truth and the prediction "
+            "(red hand, blue object)."
+        ],
         figures=[
             Figure(f"figures/{k}_{i}.png", f"{k} #{i + 1}", wide=True)
             for k in ("best", "worst")
