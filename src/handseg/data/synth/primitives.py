@@ -64,6 +64,20 @@ def _sqrt_pos(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(np.where(ok, h, 0)), ok
 
 
+def _infinite_cylinder(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray):
+    """Terms of the ray / infinite-cylinder (axis a-b, radius r) quadratic: baba, baoa, bard, qa, qb, sqrt, ok."""
+    ba = b - a
+    baba, baoa, oaoa = float(ba @ ba), -float(ba @ a), float(a @ a)
+    (b0, b1, b2), (a0, a1, a2) = ba.tolist(), a.tolist()
+    bard = b0 * X + b1 * Y + b2
+    rdoa = -(a0 * X + a1 * Y + a2)
+    qa = baba * DD - bard * bard
+    qb = baba * rdoa - baoa * bard
+    qc = baba * oaoa - baoa * baoa - r * r * baba
+    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    return baba, baoa, bard, qa, qb, sq, ok
+
+
 def hit_sphere(c: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray) -> np.ndarray:
     """Nearest hit of a sphere."""
     c0, c1, c2 = c.tolist()
@@ -78,15 +92,7 @@ def hit_capsule_side(
     a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray
 ) -> np.ndarray:
     """Nearest hit of the side of a capsule (segment a-b swept by a sphere of radius r), without its end spheres."""
-    ba = b - a
-    baba, baoa, oaoa = float(ba @ ba), -float(ba @ a), float(a @ a)
-    (b0, b1, b2), (a0, a1, a2) = ba.tolist(), a.tolist()
-    bard = b0 * X + b1 * Y + b2
-    rdoa = -(a0 * X + a1 * Y + a2)
-    qa = baba * DD - bard * bard
-    qb = baba * rdoa - baoa * bard
-    qc = baba * oaoa - baoa * baoa - r * r * baba
-    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    baba, baoa, bard, qa, qb, sq, ok = _infinite_cylinder(a, b, r, X, Y, DD)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (-qb - sq) / qa
     y = baoa + t * bard
@@ -133,15 +139,7 @@ def hit_box(c: np.ndarray, rot: np.ndarray, s: np.ndarray, X: np.ndarray, Y: np.
 
 def _cylinder_interval(a: np.ndarray, b: np.ndarray, r: float, X: np.ndarray, Y: np.ndarray, DD: np.ndarray):
     """Entry and exit depth of a capped cylinder (inf, -inf where the ray misses)."""
-    ba = b - a
-    baba, baoa, oaoa = float(ba @ ba), -float(ba @ a), float(a @ a)
-    (b0, b1, b2), (a0, a1, a2) = ba.tolist(), a.tolist()
-    bard = b0 * X + b1 * Y + b2
-    rdoa = -(a0 * X + a1 * Y + a2)
-    qa = baba * DD - bard * bard
-    qb = baba * rdoa - baoa * bard
-    qc = baba * oaoa - baoa * baoa - r * r * baba
-    sq, ok = _sqrt_pos(qb * qb - qa * qc)
+    baba, baoa, bard, qa, qb, sq, ok = _infinite_cylinder(a, b, r, X, Y, DD)
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = (-qb - sq) / qa
         t2 = (-qb + sq) / qa
