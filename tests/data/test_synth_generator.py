@@ -129,3 +129,28 @@ def test_bad_arguments_and_existing_output(tmp_path: Path) -> None:
         generate_dataset(root, 2, size=(32, 24), progress=False)
     generate_dataset(root, 2, size=(32, 24), force=True, progress=False)
     assert len(list((root / "depth").glob("*.png"))) == 2, "stale frames of the old dataset are removed"
+
+
+def test_color_edges_sit_on_material_edges_after_the_recorded_registration() -> None:
+    """Undoing the recorded colour warp puts a material edge exactly between two pixel columns (no blur, no shift)."""
+    import cv2
+
+    from handseg.data.synth.render import Render
+    from handseg.data.synth.sensor import color_image, shading_normals
+
+    h, w, edge = 96, 128, 61
+    depth = np.full((h, w), 0.5, np.float32)
+    material = np.zeros((h, w), np.uint8)
+    material[:, edge:] = 1  # material 0 left of the edge, 1 from column `edge` on
+    empty = np.zeros((2, h, w), np.uint8)
+    render = Render(depth, np.ones((h, w), np.uint8), empty, empty, material, np.full((h, w), 255, np.uint8))
+    materials = np.array([[220, 40, 40], [40, 40, 220]], np.float32)
+    color, info = color_image(render, materials, [], np.random.default_rng(3), shading_normals(depth, camera(w, h)))
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), info["rotation_deg"], info["scale"])
+    m[:, 2] += info["shift_px"]
+    aligned = cv2.warpAffine(color, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP).astype(np.float32)
+    redness = (aligned[..., 0] - aligned[..., 2])[20:-20].mean(axis=0)  # rows away from the warp's border
+    red, blue = redness[edge - 6], redness[edge + 5]
+    assert red > 100 and blue < -100
+    assert redness[edge - 1] > 0.4 * red and redness[edge] < 0.4 * blue  # the edge lies between the two columns
+    assert abs(redness[edge - 1] + redness[edge]) < 0.1 * (red - blue)  # ... in the middle: no sub-pixel shift

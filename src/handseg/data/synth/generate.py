@@ -17,7 +17,7 @@ from handseg.data.synth.sensor import color_image, depth_image, shading_normals
 from handseg.errors import ConfigError
 from handseg.utils.io import atomic_write_bytes, encode_png
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: colour materials at full resolution (sharp, unshifted edges)
 _STALE = ("depth", "color", "label", "parts", "scene", "splits")
 
 

@@ -139,8 +139,9 @@ def color_image(
 ) -> tuple[np.ndarray, dict]:
     """RGB image aligned to depth up to a small shift/rotation/scale, with lit materials and textures.
 
-    Shading is computed on every second pixel (`normals` at that resolution); the final warp, which models the
-    colour camera's registration error, also brings the image back to full size.
+    Materials (albedo) are looked up at full resolution, so colour edges sit exactly on the label edges before the
+    registration warp; shading, which varies smoothly, is computed on every second pixel (`normals`) and upsampled.
+    The final warp models the colour camera's registration error (recorded in the returned info).
     """
     h, w = render.depth.shape
     hh, hw = normals[0].shape
@@ -150,9 +151,10 @@ def color_image(
     for k, plane in enumerate(planes):
         lut[200 + k] = plane["color"]
     lut[255] = rng.uniform(40, 110, 3)
-    plane_index, material = render.plane_index[::2, ::2], render.material[::2, ::2]
-    index = np.where(plane_index != 255, plane_index + 200, material).astype(np.uint8)
-    albedo = np.take(lut, index, axis=0)
+    on_plane = cv2.compare(render.plane_index, 255, cv2.CMP_NE)
+    index = cv2.add(render.plane_index, 200, dst=render.material.copy(), mask=on_plane)  # planes: 200 + k
+    table = np.clip(lut, 0, 255).round().astype(np.uint8).reshape(256, 1, 3)
+    albedo = cv2.LUT(cv2.cvtColor(index, cv2.COLOR_GRAY2RGB), table)  # H x W x 3 uint8
     # direction towards the light (camera frame): above and in front of the scene
     light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-0.9, -0.1), -1.0])
     light /= np.linalg.norm(light)
@@ -164,15 +166,15 @@ def color_image(
     shade[render.depth[::2, ::2] == 0] = np.float32(0.8 * gain)
     shade *= np.float32(1.0) + np.float32(0.08) * _smooth_noise(rng, (hh, hw), 24)  # surface texture
     shade += normal_noise(rng, (hh, hw)) * np.float32(0.015)  # sensor noise
-    img = albedo * shade[..., None]
-    img = np.clip(img, 0, 255, out=img).astype(np.uint8)
+    # half-resolution pixel i covers full-resolution pixels 2i and 2i + 1: centre 2i + 0.5
+    upsample = np.array([[w / hw, 0, w / hw / 2 - 0.5], [0, h / hh, h / hh / 2 - 0.5]], np.float64)
+    shade = cv2.warpAffine(shade, upsample, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    img = cv2.multiply(albedo, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)  # saturates at 0 and 255
     dx, dy = rng.uniform(-3.0, 3.0), rng.uniform(-2.0, 2.0)
     angle, scale = rng.uniform(-0.6, 0.6), 1.0 + rng.uniform(-0.008, 0.008)
-    m = np.eye(3)
-    m[:2] = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-    m[:2, 2] += (dx, dy)
-    upsample = np.array([[w / hw, 0, w / hw / 2 - 0.5], [0, h / hh, h / hh / 2 - 0.5], [0, 0, 1]])
-    img = cv2.warpAffine(img, (m @ upsample)[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m[:, 2] += (dx, dy)
+    img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     info = {"shift_px": [round(dx, 3), round(dy, 3)], "rotation_deg": round(angle, 3), "scale": round(scale, 5),
             "light_dir": np.round(light, 4).tolist(), "ambient": round(ambient, 3)}  # fmt: skip
     return img, info
