@@ -10,27 +10,36 @@ from handseg.annotate.config import AnnotateConfig
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
+_SQUARE3 = np.ones((3, 3), np.uint8)
+_SOBEL_X = np.array([-1, 0, 1, -2, 0, 2, -1, 0, 1], np.float32)
+_SOBEL_Y = np.array([-1, -2, -1, 0, 0, 0, 1, 2, 1], np.float32)
+
+
 def boundary_points(band: np.ndarray, margin: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to `limit` points (x, y) on the smoothed band's outline and their outward unit normals (float32 N x 2)."""
     x, y, w, h = cv2.boundingRect(band.view(np.uint8))
     rows, cols = band.shape
     y0, x0 = max(y - 3, 0), max(x - 3, 0)
     crop = band[y0 : min(y + h + 3, rows), x0 : min(x + w + 3, cols)].view(np.uint8)
-    soft = cv2.blur(crop * np.uint8(255), (5, 5))  # a smooth outline: ragged dropouts average out
-    inside = soft >= 128
-    edge = inside & ~cv2.erode(inside.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    ys, xs = np.nonzero(edge)
-    keep = (ys + y0 >= margin) & (ys + y0 < rows - margin) & (xs + x0 >= margin) & (xs + x0 < cols - margin)
-    ys, xs = ys[keep], xs[keep]
-    if ys.size > limit:
-        step = ys.size // limit + 1
-        ys, xs = ys[::step], xs[::step]
-    gx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)[ys, xs]
-    gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)[ys, xs]
+    soft = cv2.blur(cv2.compare(crop, 0, cv2.CMP_GT), (5, 5))  # a smooth outline: ragged dropouts average out
+    inside = cv2.compare(soft, 128, cv2.CMP_GE)
+    edge = cv2.subtract(inside, cv2.erode(inside, _SQUARE3))
+    edge[: max(margin - y0, 0)], edge[max(rows - margin - y0, 0) :] = 0, 0  # only points margin away from the border
+    edge[:, : max(margin - x0, 0)], edge[:, max(cols - margin - x0, 0) :] = 0, 0
+    found = cv2.findNonZero(edge)  # row by row, like np.nonzero
+    if found is None:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    xy = found.reshape(-1, 2)
+    if len(xy) > limit:
+        xy = xy[:: len(xy) // limit + 1]
+    width = soft.shape[1]
+    offsets = np.array([-width - 1, -width, -width + 1, -1, 0, 1, width - 1, width, width + 1])
+    around = soft.ravel()[(xy[:, 1] * width + xy[:, 0])[:, None] + offsets].astype(np.float32)  # 3x3 neighbourhoods
+    gx, gy = around @ _SOBEL_X, around @ _SOBEL_Y
     norm = np.sqrt(gx * gx + gy * gy)
     ok = norm > 1e-3
     normals = -np.stack([gx[ok], gy[ok]], axis=1) / norm[ok, None]  # the gradient points inwards
-    points = np.stack([xs[ok] + x0, ys[ok] + y0], axis=1).astype(np.float32)
+    points = (xy[ok] + (x0, y0)).astype(np.float32)
     return points, normals.astype(np.float32)
 
 
@@ -58,10 +67,35 @@ RESIDUAL_PX = 0.7  # typical error of one edge match
 
 def _solve(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Least squares for (a, b, tx, ty, e) with a weak prior a ~ 1, b ~ 0 (small objects barely constrain them)."""
-    k = RESIDUAL_PX / PRIOR_SCALE  # one pseudo-observation each: a - 1 and b cost like RESIDUAL_PX when PRIOR_SCALE
-    prior = np.array([[k, 0, 0, 0, 0], [0, k, 0, 0, 0]], np.float64)
-    lhs = np.vstack([rows, prior])
-    return np.linalg.lstsq(lhs, np.concatenate([target, [k, 0.0]]), rcond=None)[0]
+    k2 = (RESIDUAL_PX / PRIOR_SCALE) ** 2  # one pseudo-observation each: a - 1 and b cost like RESIDUAL_PX
+    lhs, rhs = rows.T @ rows, rows.T @ target  # normal equations: 5 x 5
+    lhs[0, 0] += k2
+    lhs[1, 1] += k2
+    rhs[0] += k2
+    try:
+        return np.linalg.solve(lhs, rhs)
+    except np.linalg.LinAlgError:  # an outline without spread in its normals: the minimum-norm solution
+        return np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+
+
+def _median(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """np.median along an axis by partitioning (same value, less overhead)."""
+    n = values.shape[axis]
+    k = n // 2
+    if n % 2:
+        return np.take(np.partition(values, k, axis=axis), k, axis=axis)
+    part = np.partition(values, [k - 1, k], axis=axis)
+    return (np.take(part, k - 1, axis=axis) + np.take(part, k, axis=axis)) / 2
+
+
+def _lower_quartile(values: np.ndarray) -> float:
+    """np.percentile(values, 25) of a 1-D array (linear interpolation) by partitioning."""
+    pos = 0.25 * (len(values) - 1)
+    lo = int(pos)
+    if lo + 1 >= len(values):
+        return float(np.partition(values, lo)[lo])
+    part = np.partition(values, [lo, lo + 1])
+    return float(part[lo] + (pos - lo) * (part[lo + 1] - part[lo]))
 
 
 def depth_edge_points(points: np.ndarray, normals: np.ndarray, depth_m: np.ndarray, step_m: float = 0.03) -> np.ndarray:
@@ -107,22 +141,23 @@ def estimate_alignment(
     for radius in (r, max(r / 2, 1.5), 1.5):
         steps = np.arange(-radius, radius + 0.01, 0.5, dtype=np.float32)
         a, b, tx, ty, _ = params
-        moved = np.stack([a * local[:, 0] - b * local[:, 1] + tx, b * local[:, 0] + a * local[:, 1] + ty], axis=1)
-        moved = (moved + centre - [x0, y0]).astype(np.float32)  # M p in the strength crop
-        map_x = moved[:, 0:1] + normals[:, 0:1] * steps[None, :]
+        moved = (local @ np.array([[a, b], [-b, a]]) + (centre + (tx - x0, ty - y0))).astype(np.float32)  # M p
+        map_x = moved[:, 0:1] + normals[:, 0:1] * steps[None, :]  # in the strength crop
         map_y = moved[:, 1:2] + normals[:, 1:2] * steps[None, :]
         profile = cv2.remap(strength, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         best = profile.argmax(axis=1)
-        contrast = profile[np.arange(len(best)), best] - np.median(profile, axis=1)
+        ranked, k = np.sort(profile, axis=1), len(steps) // 2  # one sort gives the maximum and the median
+        contrast = ranked[:, -1] - (ranked[:, k] if len(steps) % 2 else (ranked[:, k - 1] + ranked[:, k]) / 2)
         target = rows @ params + steps[best]  # wanted n . (M p - c) + e
-        good = (best > 0) & (best < len(steps) - 1) & (contrast > np.percentile(contrast, 25))
-        if good.sum() < 30:
+        good = (best > 0) & (best < len(steps) - 1) & (contrast > _lower_quartile(contrast))
+        if np.count_nonzero(good) < 30:
             break
-        fit = _solve(rows[good], target[good])
-        residual = np.abs(rows[good] @ fit - target[good])
-        inlier = residual < max(1.0, 2.0 * np.median(residual))
-        if inlier.sum() >= 30:
-            fit = _solve(rows[good][inlier], target[good][inlier])
+        rows_good, target_good = rows[good], target[good]
+        fit = _solve(rows_good, target_good)
+        residual = np.abs(rows_good @ fit - target_good)
+        inlier = residual < max(1.0, 2.0 * float(_median(residual)))
+        if np.count_nonzero(inlier) >= 30:
+            fit = _solve(rows_good[inlier], target_good[inlier])
         params = fit
     a, b, tx, ty, _ = params
     if abs(np.hypot(a, b) - 1) > 0.03 or np.hypot(tx, ty) > 2 * r:

@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
+from handseg.annotate.fastops import grown_box
 
 PLANE_STRIDE = 4  # RANSAC looks at every 4th pixel in each direction
+STRIP_ROWS = 48  # full-resolution tests go through the image in strips this high (a few hundred KiB)
 
 
 @lru_cache(maxsize=4)
@@ -28,12 +30,12 @@ def ellipse(size: int) -> np.ndarray:
 def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 400) -> np.ndarray:
     """Pixels on up to plane_count large planes (table, wall): RANSAC on inverse depth, affine in (u, v) on a plane."""
     h, w = depth_m.shape
-    removed = np.zeros((h, w), bool)
+    removed = np.zeros((h, w), np.uint8)
     if cfg.plane_count == 0:
-        return removed
+        return removed.view(bool)
     rng = np.random.default_rng(0)  # deterministic per frame
     s = PLANE_STRIDE
-    small = depth_m[::s, ::s]
+    small = np.ascontiguousarray(depth_m[::s, ::s])
     valid_small = (small > cfg.min_depth_m) & (small < cfg.max_depth_m)
     min_px = cfg.plane_min_share * small.size
     taken = np.zeros(small.shape, bool)
@@ -57,23 +59,40 @@ def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 400) ->
         if inliers[best].sum() * ys.size / pick.size < min_px:
             break
         coef = np.linalg.lstsq(uv1[inliers[best]], 1.0 / z[inliers[best]], rcond=None)[0]  # refit on inliers
-        uu, vv = _pixel_grid(h, w)
-        on_small = _on_plane(small, uu[::s, ::s], vv[::s, ::s], coef, cfg)
+        on_small = _on_plane(small, coef, cfg, s).view(bool)
         taken |= on_small
         border = np.concatenate([on_small[0], on_small[-1], on_small[:, 0], on_small[:, -1]])
         if border.mean() < cfg.plane_min_border:  # a table or wall runs out of the view; a held box does not
             continue
-        removed |= _on_plane(depth_m, uu, vv, coef, cfg)
-    return removed
+        cv2.bitwise_or(removed, _on_plane(depth_m, coef, cfg), dst=removed)
+    return removed.view(bool)
 
 
-def _on_plane(depth_m: np.ndarray, uu: np.ndarray, vv: np.ndarray, coef: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
-    """Pixels within tolerance of the plane whose inverse depth is coef . (u, v, 1)."""
-    inv = np.float32(coef[0]) * uu + np.float32(coef[1]) * vv + np.float32(coef[2])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plane_z = 1.0 / inv
-    tol = np.float32(cfg.plane_tol_m) + np.float32(cfg.plane_tol_rel) * depth_m
-    return (cv2.absdiff(plane_z, depth_m) < tol) & (depth_m > cfg.min_depth_m)
+def _on_plane(depth_m: np.ndarray, coef: np.ndarray, cfg: AnnotateConfig, step: int = 1) -> np.ndarray:
+    """Pixels (uint8 0/1) within tolerance of the plane whose inverse depth is coef . (u, v, 1); pixel (i, j) of
+    depth_m sits at (u, v) = (step j, step i). Works in strips of rows that stay in the CPU cache."""
+    h, w = depth_m.shape
+    along_u = np.float32(coef[0]) * np.arange(0, w * step, step, dtype=np.float32)
+    along_v = np.float32(coef[1]) * np.arange(0, h * step, step, dtype=np.float32) + np.float32(coef[2])
+    out = np.empty((h, w), np.uint8)
+    rows = min(h, STRIP_ROWS)
+    plane_z, tol, valid = (
+        np.empty((rows, w), np.float32),
+        np.empty((rows, w), np.float32),
+        np.empty((rows, w), np.uint8),
+    )
+    for y in range(0, h, rows):
+        d, on = depth_m[y : y + rows], out[y : y + rows]
+        n = len(d)
+        np.add(along_v[y : y + n, None], along_u, out=plane_z[:n])  # inverse depth of the plane ...
+        with np.errstate(divide="ignore"):
+            np.reciprocal(plane_z[:n], out=plane_z[:n])  # ... and its depth
+        cv2.absdiff(plane_z[:n], d, dst=plane_z[:n])
+        cv2.addWeighted(d, cfg.plane_tol_rel, d, 0.0, cfg.plane_tol_m, dst=tol[:n])
+        cv2.compare(plane_z[:n], tol[:n], cv2.CMP_LT, dst=on)
+        cv2.compare(d, cfg.min_depth_m, cv2.CMP_GT, dst=valid[:n])
+        cv2.bitwise_and(on, valid[:n], dst=on)
+    return np.minimum(out, 1, out=out)
 
 
 def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:
@@ -81,39 +100,62 @@ def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: Annotat
     if cfg.grow_max_m <= cfg.band_m:
         return band
     valid = (depth_m > cfg.min_depth_m) & (depth_m <= near_m + cfg.grow_max_m)
-    x, y, bw, bh = cv2.boundingRect(valid.view(np.uint8))
-    if bw == 0:
+    box = grown_box(valid, 0)  # work inside the candidates' box
+    if box is None:
         return band
-    box = slice(y, y + bh), slice(x, x + bw)  # work inside the candidates' box
-    d, v = depth_m[box], valid[box].copy()
-    thr = np.float32(cfg.grow_jump_m) + np.float32(cfg.grow_jump_rel) * d
+    d = depth_m[box]
+    thr = cv2.addWeighted(d, cfg.grow_jump_rel, d, 0.0, cfg.grow_jump_m)
     jump_x = cv2.absdiff(d[:, 1:], d[:, :-1]) > thr[:, 1:]
     jump_y = cv2.absdiff(d[1:], d[:-1]) > thr[1:]
-    v[:, 1:] &= ~jump_x  # a pixel next to a depth jump separates the two sides
-    v[:, :-1] &= ~jump_x
-    v[1:] &= ~jump_y
-    v[:-1] &= ~jump_y
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(v.view(np.uint8), connectivity=4)
-    overlap = np.bincount(labels[band[box]], minlength=count)
-    size = stats[:, cv2.CC_STAT_AREA]
-    joined = (overlap >= cfg.grow_min_overlap) & (overlap >= cfg.grow_min_share * size)
+    cut = np.zeros(d.shape, bool)  # a pixel next to a depth jump separates the two sides
+    cut[:, 1:] = jump_x
+    cut[:, :-1] |= jump_x
+    cut[1:] |= jump_y
+    cut[:-1] |= jump_y
+    count, labels = _components(cv2.subtract(valid[box].view(np.uint8), cut.view(np.uint8)))
+    near = grown_box(band[box], cfg.grow_contact_px)  # overlap and contact only happen around the band
+    if near is None:
+        return band
+    b, near_labels = band[box][near], labels[near]
+    overlap = np.bincount(near_labels[b], minlength=count)
+    joinable = overlap >= cfg.grow_min_overlap
+    contact = np.zeros(count, np.int64)
     if cfg.grow_contact_px > 0:  # surfaces behind the band that it occludes (a forearm whose hand is behind the object)
         square = np.ones((2 * cfg.grow_contact_px + 1,) * 2, np.uint8)  # a square dilates ~10x faster than a disc
-        near_band = cv2.dilate(band[box].view(np.uint8), square).view(bool)
-        contact = np.bincount(labels[near_band & ~band[box]], minlength=count)
-        joined |= (contact >= cfg.grow_min_overlap) & (size <= cfg.grow_contact_max_share * depth_m.size)
-    joined[0] = False
+        ring = cv2.subtract(cv2.dilate(b.view(np.uint8), square), b.view(np.uint8))
+        contact = np.bincount(near_labels[ring.view(bool)], minlength=count)
+        joinable |= contact >= cfg.grow_min_overlap
+    joinable[0] = False
+    joined = np.zeros(labels.shape, np.uint8)
+    for i in np.nonzero(joinable)[0]:  # few candidates: each one's pixels by one comparison
+        own = cv2.compare(labels, int(i), cv2.CMP_EQ)
+        size = cv2.countNonZero(own)
+        by_overlap = overlap[i] >= cfg.grow_min_overlap and overlap[i] >= cfg.grow_min_share * size
+        by_contact = contact[i] >= cfg.grow_min_overlap and size <= cfg.grow_contact_max_share * depth_m.size
+        if (by_overlap or by_contact) and size > overlap[i]:  # (a surface inside the band adds nothing)
+            cv2.bitwise_or(joined, own, dst=joined)
     out = band.copy()
-    out[box] |= joined[labels] & valid[box]
+    out[box] |= joined.view(bool)
     return out
+
+
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray]:
+    """4-connected components of a mask: (count, labels), 16-bit labels when they fit."""
+    try:
+        return cv2.connectedComponentsWithAlgorithm(mask, 4, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:  # more than 65535 components
+        return cv2.connectedComponents(mask, connectivity=4, ltype=cv2.CV_32S)
 
 
 def fill_depth_holes(depth_m: np.ndarray, band: np.ndarray, size: int) -> np.ndarray:
     """Add pixels without depth that a closing of the band covers (dropouts inside and between band pixels)."""
-    if size <= 1:
+    box = grown_box(band, size + 1) if size > 1 else None  # a margin of size + 1 keeps the closing exact
+    if box is None:
         return band
-    closed = cv2.morphologyEx(band.view(np.uint8), cv2.MORPH_CLOSE, ellipse(size)).view(bool)
-    return band | (closed & (depth_m <= 0))
+    closed = cv2.morphologyEx(band[box].view(np.uint8), cv2.MORPH_CLOSE, ellipse(size))
+    out = band.copy()
+    out[box] |= closed.view(bool) & (depth_m[box] <= 0)
+    return out
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
@@ -253,26 +295,34 @@ def fill_edge_dropouts(depth_m: np.ndarray, band: np.ndarray, radius: int, share
     if radius <= 0:
         return band
     win = 2 * radius + 1
-    around = cv2.blur(band.astype(np.uint8) * np.uint8(255), (win, win), borderType=cv2.BORDER_REPLICATE)
+    full = cv2.compare(band.view(np.uint8), 0, cv2.CMP_GT)  # 0 / 255
+    around = cv2.blur(full, (win, win), borderType=cv2.BORDER_REPLICATE)
     return band | ((around >= round(share * 255)) & (depth_m <= 0))
 
 
 def fill_depth_neighbours(depth_m: np.ndarray, band: np.ndarray, radius: int, tol_m: float) -> np.ndarray:
     """The band plus pixels within `radius` of it whose depth is within tol_m of the band's mean depth around them.
 
-    Grazing surfaces (the sides of a forearm) have depth steps too large for the growth's continuity test.
+    Grazing surfaces (the sides of a forearm) have depth steps too large for the growth's continuity test. The mean
+    is over the (4 radius + 1)^2 window (reflected at the image border), from integral images, at ring pixels only.
     """
-    if radius <= 0 or not band.any():
+    box = grown_box(band, 2 * radius) if radius > 0 else None
+    if box is None:
         return band
-    x, y, w, h = cv2.boundingRect(band.view(np.uint8))
-    m = 2 * radius
-    box = slice(max(y - m, 0), y + h + m), slice(max(x - m, 0), x + w + m)
-    b, d = band[box], depth_m[box]
-    ring = cv2.dilate(b.view(np.uint8), ellipse(2 * radius + 1)).view(bool) & ~b & (d > 0)
-    window = (4 * radius + 1, 4 * radius + 1)
-    fg = b.astype(np.float32)
-    count = cv2.boxFilter(fg, -1, window, normalize=False)
-    mean = cv2.boxFilter(d * fg, -1, window, normalize=False) / np.maximum(count, 1)
+    b, d = band[box].view(np.uint8), depth_m[box]
+    found = cv2.findNonZero(cv2.subtract(cv2.dilate(b, ellipse(2 * radius + 1)), b))
+    if found is None:
+        return band
+    xs, ys = found.reshape(-1, 2).T
+    keep = d[ys, xs] > 0
+    xs, ys = xs[keep], ys[keep]
+    p = 2 * radius
+    count = cv2.integral(cv2.copyMakeBorder(b, p, p, p, p, cv2.BORDER_REFLECT_101))
+    total = cv2.integral(cv2.copyMakeBorder(d * b, p, p, p, p, cv2.BORDER_REFLECT_101), sdepth=cv2.CV_64F)
+    y1, x1 = ys + 2 * p + 1, xs + 2 * p + 1  # window rows ys .. y1 - 1 of the padded images
+    n = (count[y1, x1] - count[ys, x1] - count[y1, xs] + count[ys, xs]).astype(np.float32)
+    mean = (total[y1, x1] - total[ys, x1] - total[y1, xs] + total[ys, xs]).astype(np.float32) / n
+    ok = np.abs(d[ys, xs] - mean) < tol_m
     out = band.copy()
-    out[box] |= ring & (cv2.absdiff(d, mean) < tol_m)
+    out[ys[ok] + box[0].start, xs[ok] + box[1].start] = True
     return out
