@@ -1,7 +1,7 @@
 """Auto-annotation against exact synthetic truth: per-stage ablation of hand/object IoU, acceptable frames, speed.
 
 HSV thresholds are calibrated on frames of a separate seed; the pipeline never sees the truth of the frames it is
-scored on. Usage: python benchmarks/bench_annotate.py [--frames 200] [--data DIR] [--calib-frames 12]
+scored on. Usage: python benchmarks/bench_annotate.py [--frames 200] [--data DIR] [--calib-frames 24]
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]
     bare = paper_config(cfg)
     aligned = replace(bare, align_search_px=cfg.align_search_px)
     planes = replace(aligned, plane_count=cfg.plane_count)
-    later = {"fill_unassigned_px": 0, "edge_fill_px": 0, "hole_close_px": 0, "refine_rounds": 0, "neighbour_fill_px": 0}
+    later = {"fill_unassigned_px": 0, "edge_fill_px": 0, "hole_close_px": 0, "refine_rounds": 0, "neighbour_fill_px": 0,
+             "colour_model": "", "depth_snap_px": 0}  # fmt: skip
+    hsv = replace(cfg, colour_model="", depth_snap_px=0)
     return [
         ("band only (all band = hand)", None),
         ("+ HSV skin (hand) vs rest (object)", replace(bare, **no_morph, **OFF)),
@@ -47,10 +49,13 @@ def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]
             "+ join pixels next to the band at its depth",
             replace(cfg, **{**later, "neighbour_fill_px": cfg.neighbour_fill_px}),
         ),
-        ("+ fill depth holes in the band", replace(cfg, fill_unassigned_px=0, edge_fill_px=0, refine_rounds=0)),
-        ("+ fill ragged depth-edge dropouts", replace(cfg, fill_unassigned_px=0, refine_rounds=0)),
-        ("+ per-frame colour refinement", replace(cfg, fill_unassigned_px=0)),
-        ("+ fill unassigned band pixels (full)", cfg),
+        ("+ fill depth holes in the band", replace(hsv, fill_unassigned_px=0, edge_fill_px=0, refine_rounds=0)),
+        ("+ fill ragged depth-edge dropouts", replace(hsv, fill_unassigned_px=0, refine_rounds=0)),
+        ("+ per-frame colour refinement", replace(hsv, fill_unassigned_px=0)),
+        ("+ fill unassigned band pixels (without colour model)", hsv),
+        ("+ calibrated colour model, no per-frame adaptation", replace(cfg, colour_adapt_rounds=0, depth_snap_px=0)),
+        ("+ per-frame adaptation of the colour model", replace(cfg, depth_snap_px=0)),
+        ("+ depth snapping of the hand/object boundary (full)", cfg),
     ]
 
 
@@ -58,7 +63,7 @@ def paper_config(cfg: AnnotateConfig) -> AnnotateConfig:
     """Only the paper's steps (band, HSV, morphology, contour filter): every addition of ours switched off."""
     return replace(
         cfg, align_search_px=0, fill_unassigned_px=0, grow_max_m=0, hole_close_px=0, plane_count=0, refine_rounds=0,
-        edge_fill_px=0, grow_contact_px=0, neighbour_fill_px=0,
+        edge_fill_px=0, grow_contact_px=0, neighbour_fill_px=0, colour_model="", depth_snap_px=0,
     )  # fmt: skip
 
 
@@ -218,7 +223,9 @@ def main() -> None:
         if not (root / "manifest.json").exists():
             generate_dataset(root, n, seed=seed, size=(640, 480), force=True, progress=True)
     calib = load(calib_root)
-    cfg, report = calibrate([(f["depth"], f["color"], f["label"]) for f in calib], AnnotateConfig())
+    cfg, report, model = calibrate([(f["depth"], f["color"], f["label"]) for f in calib], AnnotateConfig())
+    model.save(data / "colour.npz")
+    cfg = replace(cfg, colour_model=str(data / "colour.npz"))
     frames = load(test_root)
     rows, stages = [], {}
     for name, stage_cfg in stage_configs(cfg):
@@ -240,6 +247,8 @@ def main() -> None:
                                   [p for p, k in zip(full["per_frame"], protocol) if k])  # fmt: skip
     cv2.setNumThreads(1)
     timing = {"paper": speed(frames, paper_config(cfg)), "full": speed(frames, cfg),
+              "full without colour model (HSV + refinement)": speed(frames, replace(cfg, colour_model="")),
+              "full without depth snapping": speed(frames, replace(cfg, depth_snap_px=0)),
               "full, integer shift search": speed(frames, replace(cfg, align_subpixel=0))}  # fmt: skip
     e2e = end_to_end(test_root, cfg, min(len(frames), 60))
     picture(frames, cfg, full["per_frame"], RESULTS / "annotate_examples.png")
@@ -249,8 +258,11 @@ def main() -> None:
         f"{len(frames)} synthetic frames at 640x480 (`generate_dataset(seed=0)`), scored against their exact labels "
         f"(pixels labelled 255 ignored). HSV thresholds calibrated on {len(calib)} frames of seed 1 "
         f"(`calibrate`: pixel split mean IoU {report['mean_iou_start']} -> {report['mean_iou']}, then whole-pipeline "
-        f"tuning {report['pipeline_iou_start']} -> {report['pipeline_iou']}): {hsv}. "
-        f"Other parameters: `configs/annotate.yaml` defaults.\n",
+        f"tuning {report['pipeline_iou_start']} -> {report['pipeline_iou']}): {hsv}; from the same labelled pixels "
+        f"a colour model (`handseg.annotate.colour_model`: HSV histograms of {model.hand_pixels} hand and "
+        f"{model.object_pixels} object pixels, the file `handseg annotate --calibrate` writes). "
+        f"Other parameters: `configs/annotate.yaml` defaults. Generator version 2 (colour edges at full resolution; "
+        f"version 1 rendered colour at half resolution, half a pixel off the labels).\n",
         "## Per-stage ablation\n",
         "IoU columns are means over frames; *pooled* pools pixels over all frames; *acceptable* = share of frames "
         f"with hand IoU and object IoU both >= {ACCEPT_IOU} (paper: {PAPER_ACCEPT:.0%}; goal: {GOAL_ACCEPT:.0%}). "

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from handseg.annotate.colour_model import ColourModel
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.review.store import ReviewStore
 from handseg.cli import main
@@ -98,8 +99,20 @@ def test_calibrate_writes_a_config(scene_dataset, tmp_path, capsys) -> None:
     cfg = AnnotateConfig.load(out)
     hue = 0 if cfg.hue_lo > cfg.hue_hi else cfg.hue_lo  # the skin colour (210, 150, 120) has hue ~10
     assert hue <= 10 <= cfg.hue_hi
+    assert cfg.colour_model == str(tmp_path / "params.colour.npz")  # written next to the YAML, named relatively
+    assert "colour_model: params.colour.npz" in out.read_text()
     assert main(["annotate", "--calibrate", str(scene_dataset), "--out", str(out)]) == 1
     assert "--force" in capsys.readouterr().err
+    out.unlink()  # the model file alone also needs --force
+    assert main(["annotate", "--calibrate", str(scene_dataset), "--out", str(out)]) == 1
+    assert "params.colour.npz: exists" in capsys.readouterr().err
+    assert main(["annotate", "--calibrate", str(scene_dataset), "--out", str(out), "--frames", "3", "--force"]) == 0
+    # annotating with the calibrated config copies the model into OUT, which stays self-contained
+    result = tmp_path / "auto"
+    assert main(["annotate", str(scene_dataset), str(result), "--config", str(out), "--quiet", "--no-overlays"]) == 0
+    used = AnnotateConfig.load(result / "annotate.yaml")
+    assert used.colour_model == str(result / "annotate.colour.npz")
+    assert ColourModel.load(used.colour_model).hand_pixels == ColourModel.load(cfg.colour_model).hand_pixels
 
 
 def test_finalize_writes_split_from_accepted(scene_dataset, capsys) -> None:

@@ -161,12 +161,14 @@ def test_fit_hsv_recovers_thresholds(box) -> None:
 def test_calibrate_on_scenes_finds_the_skin(scene) -> None:
     frames = [scene(seed=k, shift=(1, 1)) for k in range(3)]
     start = AnnotateConfig(hue_lo=60, hue_hi=120, sat_lo=0, sat_hi=255, val_lo=0, val_hi=255)  # green: wrong
-    fitted, report = calibrate(frames, start)
+    fitted, report, model = calibrate(frames, start)
     assert report["hand_iou"] > 0.98
     depth, color, label = scene(seed=7, shift=(1, 1))
-    result = annotate_frame(depth, color, fitted)
-    assert _iou(result.label == 1, label == 1) > 0.95
-    assert (fitted.theta, fitted.band_m) == (start.theta, start.band_m)  # only HSV is fitted
+    assert _iou(annotate_frame(depth, color, fitted).label == 1, label == 1) > 0.95
+    with_model = annotate_frame(depth, color, fitted, model).label
+    assert _iou(with_model == 1, label == 1) > 0.95 and _iou(with_model == 2, label == 2) > 0.9
+    assert (fitted.theta, fitted.band_m) == (start.theta, start.band_m)  # only HSV (and the model) are fitted
+    assert calibrate(frames, start, tune=False, colour_model=False)[2] is None
 
 
 def test_plane_removal_drops_a_table_but_keeps_a_held_box() -> None:

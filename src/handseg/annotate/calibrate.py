@@ -1,4 +1,4 @@
-"""Fit the HSV skin thresholds on frames with known labels: hand-pixel percentiles, then coordinate ascent."""
+"""Fit the HSV skin thresholds (percentiles, then coordinate ascent) and a colour model on frames with known labels."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from handseg.annotate.align import register, warp_crop
+from handseg.annotate.colour_model import ColourModel, hsv_bins
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import HAND, OBJECT, depth_band, nearest_surface
 from handseg.errors import ConfigError
@@ -111,13 +112,15 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
     return fitted, report
 
 
-def frame_score(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig) -> float:
+def frame_score(
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig, model: ColourModel | None = None
+) -> float:
     """Mean over frames of the mean of hand IoU and object IoU of the whole pipeline."""
     from handseg.annotate.pipeline import annotate_frame
 
     scores = []
     for depth_m, color, label in frames:
-        pred = annotate_frame(depth_m, color, cfg).label
+        pred = annotate_frame(depth_m, color, cfg, model).label
         valid = label != 255
         ious = []
         for cls in (HAND, OBJECT):
@@ -133,10 +136,13 @@ HSV_STEPS = {"hue_lo": (2, 5), "hue_hi": (2, 5), "sat_lo": (8, 20), "sat_hi": (8
 
 
 def tune_pipeline(
-    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig, rounds: int = 2
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    cfg: AnnotateConfig,
+    model: ColourModel | None = None,
+    rounds: int = 2,
 ) -> tuple[AnnotateConfig, float, float]:
     """Coordinate ascent of the six HSV bounds on the whole pipeline's frame_score; returns (cfg, start, end)."""
-    start = best = frame_score(frames, cfg)
+    start = best = frame_score(frames, cfg, model)
     for _ in range(rounds):
         improved = False
         for name, steps in HSV_STEPS.items():
@@ -147,7 +153,7 @@ def tune_pipeline(
                     trial = replace(cfg, **{name: value})
                 except ConfigError:
                     continue
-                score = frame_score(frames, trial)
+                score = frame_score(frames, trial, model)
                 if score > best + 1e-4:
                     cfg, best, improved = trial, score, True
         if not improved:
@@ -156,18 +162,26 @@ def tune_pipeline(
 
 
 def calibrate(
-    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], base: AnnotateConfig | None = None, tune: bool = True
-) -> tuple[AnnotateConfig, dict[str, Any]]:
-    """A config with HSV thresholds fitted on (depth_m, color, label) frames; other parameters from `base`.
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    base: AnnotateConfig | None = None,
+    tune: bool = True,
+    colour_model: bool = True,
+    tune_frames: int = 24,
+) -> tuple[AnnotateConfig, dict[str, Any], ColourModel | None]:
+    """HSV thresholds and a colour model fitted on (depth_m, color, label) frames; other parameters from `base`.
 
-    First the thresholds that best split labelled hand from object pixels in the depth band (fit_hsv), then,
-    with `tune`, a coordinate ascent of the same thresholds on the whole pipeline's per-frame IoU (tune_pipeline).
+    First the thresholds that best split labelled hand from object pixels in the depth band (fit_hsv) and, with
+    `colour_model`, HSV histograms of the same pixels (ColourModel); then, with `tune`, a coordinate ascent of the
+    thresholds on the whole pipeline's per-frame IoU (tune_pipeline, on at most `tune_frames` evenly spaced frames).
+    The returned config's colour_model path is left as in `base`: the caller saves the model and names its file.
     """
     base = base or AnnotateConfig()
     values, is_hand = collect_pixels(frames, base)
     fitted, report = fit_hsv(values, is_hand)
+    model = ColourModel.fit(hsv_bins(values), is_hand) if colour_model else None
     cfg = replace(base, **fitted)
     if tune:
-        cfg, start, end = tune_pipeline(frames, cfg)
+        picks = np.unique(np.linspace(0, len(frames) - 1, min(tune_frames, len(frames))).round().astype(int))
+        cfg, start, end = tune_pipeline([frames[k] for k in picks], cfg, model)
         report |= {"pipeline_iou_start": round(start, 4), "pipeline_iou": round(end, 4)}
-    return cfg, report
+    return cfg, report, model

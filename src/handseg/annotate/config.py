@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,23 @@ class AnnotateConfig:
     refine_rounds: int = 4
     refine_lightness_weight: float = 0.6  # weight of L against a, b (lighting varies more than chroma)
     refine_min_pixels: int = 200  # both classes need this many pixels to refine
+    # 3c. (ours) calibrated colour model (written by `handseg annotate --calibrate`): HSV histograms of labelled
+    # hand and object pixels; when set it replaces 3 and 3b, with this frame's own histograms mixed in
+    colour_model: str = ""  # path of the .npz; relative paths are relative to the YAML file; "" = off
+    colour_adapt_rounds: int = 2  # re-estimate this frame's hand/object histograms this many times; 0 = off
+    colour_adapt_weight: float = 1.0  # weight of the frame's own log ratio against the calibrated one
+    # 3d. (ours) band pixels within depth_snap_px of the hand/object colour boundary join the side whose surface
+    # (mean depth of the sure pixels of each side in a depth_snap_window_px square) they lie on
+    depth_snap_px: int = 2  # 0 = off
+    depth_snap_window_px: int = 9
+    depth_snap_min_step_m: float = 0.005  # only where the two surfaces differ by more than this
     # 4. morphology per mask (elliptic kernels, size in pixels; 0 or 1 = skip)
     hand_open_px: int = 3
     hand_close_px: int = 5
-    object_open_px: int = 5
+    object_open_px: int = 3
     object_close_px: int = 5
     # 5. contour filter: keep segment s if N(s) > theta and perimeter(s)^2 / N(s) < phi
-    theta: int = 80
+    theta: int = 40
     phi: float = 150.0
     # 6. band pixels left unlabelled after steps 4-5 that touch a kept segment join it (0 = off)
     fill_unassigned_px: int = 3
@@ -95,6 +105,9 @@ class AnnotateConfig:
             (self.refine_rounds >= 0 and self.refine_min_pixels >= 3, "refine_rounds >= 0, refine_min_pixels >= 3"),
             (self.refine_lightness_weight >= 0, "refine_lightness_weight must be >= 0"),
             (self.fill_unassigned_px >= 0, "fill_unassigned_px must be >= 0"),
+            (self.colour_adapt_rounds >= 0 and self.colour_adapt_weight >= 0, "colour_adapt_* must be >= 0"),
+            (self.depth_snap_px >= 0 and self.depth_snap_min_step_m >= 0, "depth_snap_* must be >= 0"),
+            (self.depth_snap_window_px >= 3, "depth_snap_window_px must be >= 3"),
         ]
         for name in ("hand_open_px", "hand_close_px", "object_open_px", "object_close_px"):
             checks.append((getattr(self, name) >= 0, f"{name} must be >= 0"))
@@ -118,6 +131,11 @@ class AnnotateConfig:
             raise ConfigError(f"{where}unknown annotate option(s): {', '.join(unknown)}")
         values: dict[str, Any] = {}
         for key, value in data.items():
+            if known[key].type == "str":
+                if not isinstance(value, str):
+                    raise ConfigError(f"{where}{key} must be a string (a file path), got {value!r}")
+                values[key] = value
+                continue
             kind = float if known[key].type == "float" else int
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{where}{key} must be a number, got {value!r}")
@@ -138,7 +156,10 @@ class AnnotateConfig:
         data = read_yaml(path)
         if isinstance(data, dict) and isinstance(data.get("annotate"), dict):
             data = data["annotate"]
-        return cls.from_dict(data, path)
+        cfg = cls.from_dict(data, path)
+        if cfg.colour_model and not Path(cfg.colour_model).is_absolute():  # relative to the YAML file
+            cfg = replace(cfg, colour_model=str(path.parent / cfg.colour_model))
+        return cfg
 
     def dump_yaml(self, comment: str = "") -> str:
         """YAML text of this config under an `annotate:` key, with an optional header comment."""

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 from handseg.annotate.align import IDENTITY, register, warp_crop
+from handseg.annotate.boundary import snap_to_depth
+from handseg.annotate.colour_model import ColourModel, classify, load_colour_model
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.repair import (
     ellipse,
@@ -29,13 +31,20 @@ def nearest_surface(depth_m: np.ndarray, cfg: AnnotateConfig, stride: int = 2) -
 
     The quantile is taken over every `stride`-th pixel in each direction; near_min_pixels counts full-size pixels.
     """
-    sub = depth_m[::stride, ::stride]
-    valid = sub[(sub > cfg.min_depth_m) & (sub < cfg.max_depth_m)]
-    if valid.size == 0:
+    sub = np.ascontiguousarray(depth_m[::stride, ::stride])
+    valid = (sub > cfg.min_depth_m) & (sub < cfg.max_depth_m)
+    n = np.count_nonzero(valid)
+    if n == 0:
         return None
-    k = max(int(cfg.near_quantile * valid.size), cfg.near_min_pixels // (stride * stride) - 1, 0)
-    k = min(k, valid.size - 1)
-    return float(np.partition(valid, k)[k])
+    k = min(max(int(cfg.near_quantile * n), cfg.near_min_pixels // (stride * stride) - 1, 0), n - 1)
+    coarse = sub[::4, ::4]  # a guess from a sparser grid: if more than k valid depths lie below it, look only there
+    coarse = coarse[(coarse > cfg.min_depth_m) & (coarse < cfg.max_depth_m)]
+    if coarse.size:
+        j = min(k // 8 + 4, coarse.size - 1)
+        below = valid & (sub <= np.partition(coarse, j)[j])
+        if np.count_nonzero(below) > k:
+            valid = below
+    return float(np.partition(sub[valid], k)[k])
 
 
 def depth_band(depth_m: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:
@@ -116,8 +125,13 @@ def _crop_box(band: np.ndarray, margin: int) -> tuple[slice, slice]:
     return slice(max(y - margin, 0), min(y + h + margin, rows)), slice(max(x - margin, 0), min(x + w + margin, cols))
 
 
-def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) -> Annotation:
-    """Label one aligned depth (metres) + RGB frame as background / hand / object."""
+def annotate_frame(
+    depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig, colour_model: ColourModel | None = None
+) -> Annotation:
+    """Label one aligned depth (metres) + RGB frame as background / hand / object.
+
+    The colour model is `colour_model` if given, else the file named by cfg.colour_model (if any).
+    """
     h, w = depth_m.shape
     label = np.zeros((h, w), np.uint8)
     diag: dict[str, Any] = (
@@ -150,7 +164,17 @@ def annotate_frame(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig) 
     band_c = band[rows, cols]
     color_c = warp_crop(color, m, rows, cols)  # work on the band's box only
     band_c = fill_edge_dropouts(depth_m[rows, cols], band_c, cfg.edge_fill_px, cfg.edge_fill_share)
-    skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
+    if colour_model is None and cfg.colour_model:
+        colour_model = load_colour_model(cfg.colour_model)
+    if colour_model is not None:  # only band pixels matter: classify those
+        pixels = color_c[band_c]
+        skin = np.zeros(band_c.shape, bool)
+        skin[band_c] = classify(pixels, skin_mask(pixels[:, None], cfg).ravel(), colour_model,
+                                cfg.colour_adapt_rounds, cfg.colour_adapt_weight)  # fmt: skip
+    else:
+        skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
+    skin = snap_to_depth(skin, band_c, depth_m[rows, cols], cfg.depth_snap_px, cfg.depth_snap_window_px,
+                         cfg.depth_snap_min_step_m)  # fmt: skip
     hand = open_close(band_c & skin, cfg.hand_open_px, cfg.hand_close_px) & band_c
     obj = open_close(band_c & ~skin, cfg.object_open_px, cfg.object_close_px) & band_c
     hand, diag["hand_kept"], diag["hand_dropped"] = filter_segments(hand, cfg.theta, cfg.phi)

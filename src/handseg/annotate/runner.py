@@ -7,6 +7,7 @@ import io
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,14 @@ def annotate_source(
     if overlays:
         (out / "overlays").mkdir(exist_ok=True)
     frame_writer = _FrameWriter(out, cfg, intr, overlays)
-    atomic_write_text(out / "annotate.yaml", cfg.dump_yaml(f"handseg annotate parameters used for {out.name}"))
+    if cfg.colour_model:  # keep a copy of the colour model with the parameters, so OUT is self-contained
+        from handseg.annotate.colour_model import load_colour_model
+
+        load_colour_model(cfg.colour_model).save(out / "annotate.colour.npz")
+        cfg = replace(cfg, colour_model=str(out / "annotate.colour.npz"))
+        frame_writer.cfg = cfg
+    saved = replace(cfg, colour_model="annotate.colour.npz") if cfg.colour_model else cfg
+    atomic_write_text(out / "annotate.yaml", saved.dump_yaml(f"handseg annotate parameters used for {out.name}"))
     rows: list[dict[str, Any]] = []
     total = len(ids) if ids else None
     bar = tqdm(total=total, desc="annotate", unit="frame", disable=not progress)

@@ -14,7 +14,7 @@ examples:
   handseg annotate recording.db3 annotated/                 # RealSense recording, color aligned to depth
   handseg annotate frames/ annotated/ --workers 2           # frames/color/*.png + frames/depth/*.png
   handseg annotate synth/ annotated/ --config params.yaml   # a handseg-v1 dataset (its labels are ignored)
-  handseg annotate --calibrate labelled/ --out params.yaml  # fit HSV skin thresholds on labelled frames
+  handseg annotate --calibrate labelled/ --out params.yaml  # fit HSV thresholds + colour model (params.colour.npz)
 
 OUT is a handseg-v1 dataset (depth/, color/ shifted onto the depth grid, label/) with overlays/,
 diagnostics.csv (one row per frame) and annotate.yaml (the parameters used). Review it with
@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-overlays", action="store_true", help="skip overlays/ (review draws them)")
     parser.add_argument("--calibrate", metavar="DATASET", help="fit HSV thresholds on this labelled handseg-v1 dataset")
     parser.add_argument("--out", help="with --calibrate: the YAML file to write")
-    parser.add_argument("--frames", type=int, default=20, help="with --calibrate: frames to use, evenly spaced")
+    parser.add_argument("--frames", type=int, default=24, help="with --calibrate: frames to use, evenly spaced")
+    parser.add_argument("--hsv-only", action="store_true", help="with --calibrate: fit the HSV thresholds only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace, cfg: AnnotateConfig) -> int:
     """Fit HSV thresholds on labelled frames and write the config YAML."""
+    from dataclasses import replace
+
     import numpy as np
 
     from handseg.annotate.calibrate import calibrate
@@ -96,6 +99,9 @@ def _calibrate(args: argparse.Namespace, cfg: AnnotateConfig) -> int:
     if args.frames < 1:
         return _usage("--frames must be >= 1")
     out = check_can_write_file(args.out, args.force)
+    model_path = out.with_name(f"{out.stem}.colour.npz")
+    if not args.hsv_only:
+        check_can_write_file(model_path, args.force)
     dataset = HandsegDataset(args.calibrate, split=None)
     if not dataset.ids:
         raise DataError(args.calibrate, "no frames")
@@ -107,14 +113,18 @@ def _calibrate(args: argparse.Namespace, cfg: AnnotateConfig) -> int:
             raise DataError(dataset.path("label", sample["id"]), "calibration needs color and label for every frame")
         frames.append((sample["depth"], sample["color"], sample["label"]))
     try:
-        fitted, report = calibrate(frames, cfg)
+        fitted, report, model = calibrate(frames, cfg, colour_model=not args.hsv_only)
     except ValueError as exc:
         raise ConfigError(f"{args.calibrate}: {exc}") from None
     comment = (
         f"handseg annotate --calibrate {args.calibrate}: HSV fitted on {len(frames)} frames, "
         f"{report['pixels']} pixels; mean IoU of the skin test {report['mean_iou_start']} -> {report['mean_iou']}"
     )
+    if model is not None:
+        model.save(model_path)
+        fitted = replace(fitted, colour_model=model_path.name)  # relative to the YAML file
+        comment += f"\ncolour model: {model_path.name} ({model.hand_pixels} hand, {model.object_pixels} object pixels)"
     atomic_write_text(out, fitted.dump_yaml(comment))
     hsv = {k: getattr(fitted, k) for k in ("hue_lo", "hue_hi", "sat_lo", "sat_hi", "val_lo", "val_hi")}
-    print(f"{comment}\n{hsv}\nwrote {out}")
+    print(f"{comment}\n{hsv}\nwrote {out}" + ("" if model is None else f" and {model_path}"))
     return 0

@@ -1,0 +1,158 @@
+"""A calibrated hand-vs-object colour model: HSV histograms of labelled pixels, adapted to each frame's colours."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from handseg.errors import DataError
+
+BINS = (45, 32, 16)  # hue (4 OpenCV units per bin), saturation (8), value (16)
+SIZE = BINS[0] * BINS[1] * BINS[2]
+CLIP = 6.0  # log-likelihood ratios are clipped to +-CLIP: no single colour is certain
+FALLBACK = 2.0  # |log ratio| given to colours the calibration never saw, signed by the HSV skin test
+MIN_PIXELS = 200  # per-frame adaptation needs this many pixels of each class
+
+
+def hsv_bins(hsv: np.ndarray) -> np.ndarray:
+    """Histogram bin (int32) of OpenCV HSV values (... x 3 uint8): hue // 4, saturation // 8, value // 16."""
+    h, s, v = (hsv[..., k].astype(np.int32) for k in range(3))
+    return ((h >> 2) * BINS[1] + (s >> 3)) * BINS[2] + (v >> 4)
+
+
+def bin_index(color: np.ndarray) -> np.ndarray:
+    """Histogram bin (int32 HxW) of every RGB pixel."""
+    return hsv_bins(cv2.cvtColor(np.ascontiguousarray(color), cv2.COLOR_RGB2HSV))
+
+
+def smooth_histogram(counts: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (in bins) of a flat histogram over the 3-D HSV grid; hue wraps around."""
+    hist = counts.reshape(BINS).astype(np.float32)
+    if sigma <= 0:
+        return hist.ravel()
+    pad = int(np.ceil(3 * sigma))
+    ksize = 2 * pad + 1
+    wrapped = np.concatenate([hist[-pad:], hist, hist[:pad]], axis=0)  # hue is circular
+    # hue x saturation as an image with one channel per value bin, then value along rows of a 2-D view
+    blurred = cv2.GaussianBlur(wrapped, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)[pad:-pad]
+    kernel = cv2.getGaussianKernel(ksize, sigma).astype(np.float32)
+    flat = cv2.sepFilter2D(
+        np.ascontiguousarray(blurred.reshape(-1, BINS[2])), -1, kernel, np.ones(1, np.float32),
+        borderType=cv2.BORDER_REFLECT,
+    )  # fmt: skip
+    return flat.ravel()
+
+
+def log_ratio(hand_counts: np.ndarray, object_counts: np.ndarray, sigma: float) -> np.ndarray:
+    """Clipped log of smoothed, normalised hand over object histograms (float32, one value per bin)."""
+    hand = smooth_histogram(hand_counts, sigma)
+    obj = smooth_histogram(object_counts, sigma)
+    hand /= max(float(hand.sum()), 1e-12)
+    obj /= max(float(obj.sum()), 1e-12)
+    return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
+
+
+@dataclass
+class ColourModel:
+    """Log-likelihood ratio of hand over object for every HSV bin, fitted on labelled pixels."""
+
+    ratio: np.ndarray  # float32 (SIZE,)
+    known: np.ndarray  # bool (SIZE,): bins near colours seen during calibration
+    sigma: float
+    hand_pixels: int
+    object_pixels: int
+    _table: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def fit(cls, bins: np.ndarray, is_hand: np.ndarray, sigma: float = 2.0) -> ColourModel:
+        """Fit on the bin indices (see bin_index) of labelled hand (True) and object (False) pixels."""
+        if not is_hand.any() or is_hand.all():
+            raise ValueError("the colour model needs both hand and object pixels")
+        hand = np.bincount(bins[is_hand], minlength=SIZE)
+        obj = np.bincount(bins[~is_hand], minlength=SIZE)
+        support = smooth_histogram(hand + obj, sigma)
+        known = support > 1e-3 * float(support.max())
+        return cls(log_ratio(hand, obj, sigma), known, float(sigma), int(is_hand.sum()), int((~is_hand).sum()))
+
+    @property
+    def table(self) -> np.ndarray:
+        """Log ratio per bin (first SIZE: skin test failed, next SIZE: passed); unseen colours get -+FALLBACK."""
+        if self._table is None:
+            self._table = np.concatenate([np.where(self.known, self.ratio, np.float32(sign * FALLBACK))
+                                          for sign in (-1, 1)]).astype(np.float32)  # fmt: skip
+        return self._table
+
+    def llr(self, bins: np.ndarray, skin: np.ndarray) -> np.ndarray:
+        """Per-pixel hand-vs-object log ratio; colours never seen in calibration fall back to the HSV skin test."""
+        return self.table[bins + SIZE * skin]
+
+    def save(self, path: str | Path) -> None:
+        """Write as .npz, atomically."""
+        from handseg.utils.io import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, ratio=self.ratio, known=self.known, bins=np.array(BINS), sigma=self.sigma,
+            pixels=np.array([self.hand_pixels, self.object_pixels]),
+        )  # fmt: skip
+        atomic_write_bytes(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ColourModel:
+        """Read a model written by save, naming the file on any problem."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(path, "colour model file not found")
+        try:
+            with np.load(path) as data:
+                ratio, known, bins = data["ratio"], data["known"], tuple(int(b) for b in data["bins"])
+                sigma, pixels = float(data["sigma"]), data["pixels"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(path, f"not a colour model (.npz with ratio, known, bins, sigma, pixels): {exc}") from None
+        if bins != BINS or ratio.shape != (SIZE,) or known.shape != (SIZE,):
+            raise DataError(path, f"colour model has bins {bins} and {ratio.shape[0]} values; expected {BINS}")
+        if ratio.dtype != np.float32 or known.dtype != bool or not np.isfinite(ratio).all():
+            raise DataError(path, "colour model values must be finite float32 ratios and a boolean mask")
+        return cls(ratio, known, sigma, int(pixels[0]), int(pixels[1]))
+
+
+@lru_cache(maxsize=4)
+def _cached_load(path: str, mtime_ns: int) -> ColourModel:
+    return ColourModel.load(path)
+
+
+def load_colour_model(path: str | Path) -> ColourModel:
+    """ColourModel.load, cached per file (and modification time)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "colour model file not found (annotate option colour_model)")
+    return _cached_load(str(path), path.stat().st_mtime_ns)
+
+
+def adapt(llr: np.ndarray, bins: np.ndarray, rounds: int, weight: float, sigma: float = 1.5) -> np.ndarray:
+    """Add this frame's own hand-vs-object histogram ratio, re-estimated from the current split, `rounds` times."""
+    current = llr
+    for _ in range(rounds):
+        is_hand = current > 0
+        if min(int(is_hand.sum()), int((~is_hand).sum())) < MIN_PIXELS:
+            break
+        hand = np.bincount(bins[is_hand], minlength=SIZE)
+        obj = np.bincount(bins[~is_hand], minlength=SIZE)
+        current = llr + np.float32(weight) * log_ratio(hand, obj, sigma)[bins]
+    return current
+
+
+def classify(pixels: np.ndarray, skin: np.ndarray, model: ColourModel, rounds: int, weight: float) -> np.ndarray:
+    """Hand (True) or object for N RGB pixels (N x 3 uint8): the calibrated ratio, adapted to these pixels' colours.
+
+    `skin` is the HSV skin test of the same pixels, used for colours the calibration never saw.
+    """
+    hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
+    bins = hsv_bins(hsv)
+    llr = model.table[bins + SIZE * skin]
+    return adapt(llr, bins, rounds, weight) > 0

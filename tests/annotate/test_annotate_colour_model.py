@@ -1,0 +1,66 @@
+"""The calibrated colour model: fitting, fallback to the HSV test, per-frame adaptation, saving and bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from handseg.annotate.colour_model import SIZE, ColourModel, adapt, bin_index, classify, load_colour_model
+from handseg.errors import DataError
+
+SKIN, BLUE, GREEN = (210, 150, 120), (40, 70, 200), (60, 200, 80)
+
+
+def _pixels(rgb: tuple[int, int, int], n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(np.array(rgb) + rng.normal(0, 5, (n, 1, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def model() -> ColourModel:
+    colours = np.concatenate([_pixels(SKIN, 3000, 0), _pixels(BLUE, 3000, 1)])
+    return ColourModel.fit(bin_index(colours).ravel(), np.arange(6000) < 3000)
+
+
+def test_fitted_model_separates_calibrated_colours_and_falls_back_to_hsv(model) -> None:
+    skin, blue, green = (bin_index(_pixels(c, 200, 5)).ravel() for c in (SKIN, BLUE, GREEN))
+    unsure = np.zeros(200, bool)
+    assert (model.llr(skin, unsure) > 1).mean() > 0.95 and (model.llr(blue, unsure) < -1).mean() > 0.95
+    assert not model.known[green].any()  # never calibrated: the HSV skin test decides, either way
+    assert (model.llr(green, np.ones(200, bool)) > 0).all() and (model.llr(green, unsure) < 0).all()
+
+
+def test_classify_splits_hand_and_object_pixels(model) -> None:
+    pixels = np.concatenate([_pixels(SKIN, 400, 2), _pixels(BLUE, 400, 3)])[:, 0]
+    hand = classify(pixels, np.zeros(800, bool), model, rounds=2, weight=1.0)
+    assert hand[:400].mean() > 0.95 and hand[400:].mean() < 0.05
+
+
+def test_adaptation_moves_a_doubtful_colour_to_the_class_around_it() -> None:
+    # bins 0..2 of one colour neighbourhood: the calibrated ratio calls bin 2 hand (weakly), but in this frame
+    # everything around it is object, so this frame's own histograms pull it over
+    bins = np.concatenate([np.full(2000, 1000), np.full(2000, 5000), np.full(300, 5016)])
+    llr = np.concatenate([np.full(2000, 3.0), np.full(2000, -3.0), np.full(300, 0.2)]).astype(np.float32)
+    assert np.array_equal(adapt(llr, bins, rounds=0, weight=1.0), llr)
+    adapted = adapt(llr, bins, rounds=2, weight=1.0)
+    assert (adapted[:2000] > 0).all() and (adapted[2000:] < 0).all()
+
+
+def test_save_load_round_trip_and_bad_files(model, tmp_path) -> None:
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = load_colour_model(path)
+    assert np.array_equal(loaded.ratio, model.ratio) and np.array_equal(loaded.known, model.known)
+    assert loaded.hand_pixels == 3000 and loaded.ratio.shape == (SIZE,)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="bad.npz: not a colour model"):
+        ColourModel.load(bad)
+    np.savez(tmp_path / "short.npz", ratio=np.zeros(10, np.float32), known=np.zeros(10, bool), bins=[1, 2, 5],
+             sigma=1.0, pixels=[1, 1])  # fmt: skip
+    with pytest.raises(DataError, match="short.npz: colour model has bins"):
+        ColourModel.load(tmp_path / "short.npz")
+    with pytest.raises(DataError, match="missing.npz: colour model file not found"):
+        load_colour_model(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="both hand and object"):
+        ColourModel.fit(np.zeros(5, np.int64), np.ones(5, bool))
