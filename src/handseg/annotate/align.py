@@ -44,7 +44,7 @@ def boundary_points(band: np.ndarray, margin: int, limit: int) -> tuple[np.ndarr
 
 
 def edge_strength(color: np.ndarray) -> np.ndarray:
-    """Gradient magnitude of an RGB image (sum of |Sobel| over channels; float32)."""
+    """Gradient magnitude of an RGB image: sum over channels of (|Sobel x| + |Sobel y|) / 4, saturated (uint8)."""
     gx = cv2.Sobel(color, cv2.CV_16S, 1, 0, ksize=3)
     gy = cv2.Sobel(color, cv2.CV_16S, 0, 1, ksize=3)
     mag = cv2.add(cv2.convertScaleAbs(gx, alpha=0.25), cv2.convertScaleAbs(gy, alpha=0.25))
@@ -146,7 +146,7 @@ def estimate_alignment(
         map_y = moved[:, 1:2] + normals[:, 1:2] * steps[None, :]
         profile = cv2.remap(strength, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         best = profile.argmax(axis=1)
-        ranked, k = np.sort(profile, axis=1), len(steps) // 2  # one sort gives the maximum and the median
+        ranked, k = np.sort(profile.astype(np.int32), axis=1), len(steps) // 2  # the maximum and the median
         contrast = ranked[:, -1] - (ranked[:, k] if len(steps) % 2 else (ranked[:, k - 1] + ranked[:, k]) / 2)
         target = rows @ params + steps[best]  # wanted n . (M p - c) + e
         good = (best > 0) & (best < len(steps) - 1) & (contrast > _lower_quartile(contrast))
