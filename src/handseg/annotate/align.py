@@ -48,7 +48,11 @@ def edge_strength(color: np.ndarray) -> np.ndarray:
     gx = cv2.Sobel(color, cv2.CV_16S, 1, 0, ksize=3)
     gy = cv2.Sobel(color, cv2.CV_16S, 0, 1, ksize=3)
     mag = cv2.add(cv2.convertScaleAbs(gx, alpha=0.25), cv2.convertScaleAbs(gy, alpha=0.25))
-    return cv2.transform(mag, np.ones((1, 3), np.float32))  # sum of the channels
+    channels = cv2.split(mag)
+    total = channels[0]
+    for channel in channels[1:]:
+        total = cv2.add(total, channel)  # saturating: the same as summing then clipping to 255
+    return total
 
 
 def _similarity_rows(points: np.ndarray, normals: np.ndarray, centre: np.ndarray) -> np.ndarray:
