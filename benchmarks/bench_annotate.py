@@ -53,8 +53,12 @@ def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig | None]
         ("+ fill ragged depth-edge dropouts", replace(hsv, fill_unassigned_px=0, refine_rounds=0)),
         ("+ per-frame colour refinement", replace(hsv, fill_unassigned_px=0)),
         ("+ fill unassigned band pixels (without colour model)", hsv),
-        ("+ calibrated colour model, no per-frame adaptation", replace(cfg, colour_adapt_rounds=0, depth_snap_px=0)),
-        ("+ per-frame adaptation of the colour model", replace(cfg, depth_snap_px=0)),
+        (
+            "+ calibrated colour model (replaces HSV + refinement)",
+            replace(cfg, colour_adapt_rounds=0, depth_snap_px=0, colour_border_px=0),
+        ),
+        ("+ per-frame adaptation of the colour model", replace(cfg, depth_snap_px=0, colour_border_px=0)),
+        ("+ forearm colours (band at the image border) lean to hand", replace(cfg, depth_snap_px=0)),
         ("+ depth snapping of the hand/object boundary (full)", cfg),
     ]
 

@@ -64,3 +64,16 @@ def test_save_load_round_trip_and_bad_files(model, tmp_path) -> None:
         load_colour_model(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match="both hand and object"):
         ColourModel.fit(np.zeros(5, np.int64), np.ones(5, bool))
+
+
+def test_forearm_colours_at_the_image_border_lean_to_hand() -> None:
+    doubtful, blue = (bin_index(np.uint8([[c]]))[0, 0] for c in ((150, 90, 140), BLUE))
+    ratio = np.zeros(SIZE, np.float32)
+    ratio[doubtful], ratio[blue] = -0.3, -4.0  # the calibration saw this colour slightly more on objects
+    model = ColourModel(ratio, np.ones(SIZE, bool), 2.0, 1, 1)
+    pixels = np.uint8([(150, 90, 140)] * 1200 + [BLUE] * 1200)
+    border = np.arange(2400) < 600  # half of the doubtful pixels lie at the image border: a forearm
+    skin = np.zeros(2400, bool)
+    assert not classify(pixels, skin, model, rounds=0, weight=1.0).any()
+    hand = classify(pixels, skin, model, rounds=0, weight=1.0, border=border, border_weight=0.5)
+    assert hand[:1200].all() and not hand[1200:].any()

@@ -17,6 +17,7 @@ SIZE = BINS[0] * BINS[1] * BINS[2]
 CLIP = 6.0  # log-likelihood ratios are clipped to +-CLIP: no single colour is certain
 FALLBACK = 2.0  # |log ratio| given to colours the calibration never saw, signed by the HSV skin test
 MIN_PIXELS = 200  # per-frame adaptation needs this many pixels of each class
+FRAME_SIGMA = 1.5  # smoothing (bins) of one frame's histograms
 
 
 def hsv_bins(hsv: np.ndarray) -> np.ndarray:
@@ -134,7 +135,7 @@ def load_colour_model(path: str | Path) -> ColourModel:
     return _cached_load(str(path), path.stat().st_mtime_ns)
 
 
-def adapt(llr: np.ndarray, bins: np.ndarray, rounds: int, weight: float, sigma: float = 1.5) -> np.ndarray:
+def adapt(llr: np.ndarray, bins: np.ndarray, rounds: int, weight: float, sigma: float = FRAME_SIGMA) -> np.ndarray:
     """Add this frame's own hand-vs-object histogram ratio, re-estimated from the current split, `rounds` times."""
     current = llr
     for _ in range(rounds):
@@ -147,12 +148,26 @@ def adapt(llr: np.ndarray, bins: np.ndarray, rounds: int, weight: float, sigma: 
     return current
 
 
-def classify(pixels: np.ndarray, skin: np.ndarray, model: ColourModel, rounds: int, weight: float) -> np.ndarray:
+def classify(
+    pixels: np.ndarray,
+    skin: np.ndarray,
+    model: ColourModel,
+    rounds: int,
+    weight: float,
+    border: np.ndarray | None = None,
+    border_weight: float = 0.0,
+) -> np.ndarray:
     """Hand (True) or object for N RGB pixels (N x 3 uint8): the calibrated ratio, adapted to these pixels' colours.
 
-    `skin` is the HSV skin test of the same pixels, used for colours the calibration never saw.
+    `skin` is the HSV skin test of the same pixels, used for colours the calibration never saw. `border` marks the
+    pixels near the image border: there the band is nearly always a forearm entering the view, so colours common
+    there and rare elsewhere lean towards hand (by border_weight times their log ratio).
     """
     hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
     bins = hsv_bins(hsv)
     llr = model.table[bins + SIZE * skin]
+    if border is not None and border_weight > 0 and min(int(border.sum()), int((~border).sum())) >= MIN_PIXELS:
+        forearm = np.bincount(bins[border], minlength=SIZE)
+        rest = np.bincount(bins[~border], minlength=SIZE)
+        llr = llr + np.float32(border_weight) * log_ratio(forearm, rest, FRAME_SIGMA)[bins]
     return adapt(llr, bins, rounds, weight) > 0

@@ -62,6 +62,8 @@ class AnnotateConfig:
     colour_model: str = ""  # path of the .npz; relative paths are relative to the YAML file; "" = off
     colour_adapt_rounds: int = 2  # re-estimate this frame's hand/object histograms this many times; 0 = off
     colour_adapt_weight: float = 1.0  # weight of the frame's own log ratio against the calibrated one
+    colour_border_px: int = 12  # band pixels this close to the image border are taken as forearm; 0 = off ...
+    colour_border_weight: float = 0.5  # ... and colours common there and rare elsewhere in the band lean to hand
     # 3d. (ours) band pixels within depth_snap_px of the hand/object colour boundary join the side whose surface
     # (mean depth of the sure pixels of each side in a depth_snap_window_px square) they lie on
     depth_snap_px: int = 2  # 0 = off
@@ -106,6 +108,7 @@ class AnnotateConfig:
             (self.refine_lightness_weight >= 0, "refine_lightness_weight must be >= 0"),
             (self.fill_unassigned_px >= 0, "fill_unassigned_px must be >= 0"),
             (self.colour_adapt_rounds >= 0 and self.colour_adapt_weight >= 0, "colour_adapt_* must be >= 0"),
+            (self.colour_border_px >= 0 and self.colour_border_weight >= 0, "colour_border_* must be >= 0"),
             (self.depth_snap_px >= 0 and self.depth_snap_min_step_m >= 0, "depth_snap_* must be >= 0"),
             (self.depth_snap_window_px >= 3, "depth_snap_window_px must be >= 3"),
         ]

@@ -125,6 +125,14 @@ def _crop_box(band: np.ndarray, margin: int) -> tuple[slice, slice]:
     return slice(max(y - margin, 0), min(y + h + margin, rows)), slice(max(x - margin, 0), min(x + w + margin, cols))
 
 
+def _near_border(rows: slice, cols: slice, shape: tuple[int, int], margin: int) -> np.ndarray:
+    """Pixels of the crop (rows, cols) within `margin` of the full image's border."""
+    h, w = shape
+    y = np.arange(rows.start, rows.stop)[:, None]
+    x = np.arange(cols.start, cols.stop)[None, :]
+    return (y < margin) | (y >= h - margin) | (x < margin) | (x >= w - margin)
+
+
 def annotate_frame(
     depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig, colour_model: ColourModel | None = None
 ) -> Annotation:
@@ -169,8 +177,10 @@ def annotate_frame(
     if colour_model is not None:  # only band pixels matter: classify those
         pixels = color_c[band_c]
         skin = np.zeros(band_c.shape, bool)
+        border = _near_border(rows, cols, (h, w), cfg.colour_border_px)[band_c] if cfg.colour_border_px else None
         skin[band_c] = classify(pixels, skin_mask(pixels[:, None], cfg).ravel(), colour_model,
-                                cfg.colour_adapt_rounds, cfg.colour_adapt_weight)  # fmt: skip
+                                cfg.colour_adapt_rounds, cfg.colour_adapt_weight, border,
+                                cfg.colour_border_weight)  # fmt: skip
     else:
         skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
     skin = snap_to_depth(skin, band_c, depth_m[rows, cols], cfg.depth_snap_px, cfg.depth_snap_window_px,
