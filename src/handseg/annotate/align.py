@@ -125,7 +125,7 @@ def estimate_alignment(
     fit of a similarity transform (shift, rotation, scale) to these matches, repeated with a shrinking window.
     """
     r = float(cfg.align_search_px)
-    if r <= 0 or not band.any():
+    if r <= 0:
         return IDENTITY.copy()
     h, w = band.shape
     margin = int(np.ceil(r)) + 8

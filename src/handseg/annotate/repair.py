@@ -80,17 +80,17 @@ def _on_plane(depth_m: np.ndarray, coef: np.ndarray, cfg: AnnotateConfig, step: 
     rows = max(1, min(h, STRIP_PIXELS // w))
     uu, vv = _pixel_grid(rows, w)  # one strip's column and row indices
     plane_z, tol = np.empty((rows, w), np.float32), np.empty((rows, w), np.float32)
-    for y in range(0, h, rows):
-        n = min(rows, h - y)
-        d, on, z, t = depth_m[y : y + n], out[y : y + n], plane_z[:n], tol[:n]
-        cv2.addWeighted(uu[:n], c0 * step, vv[:n], c1 * step, c1 * step * y + c2, dst=z)  # inverse depth of the plane
-        with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore"):
+        for y in range(0, h, rows):
+            n = min(rows, h - y)
+            d, on, z, t = depth_m[y : y + n], out[y : y + n], plane_z[:n], tol[:n]
+            cv2.addWeighted(uu[:n], c0 * step, vv[:n], c1 * step, c1 * step * y + c2, dst=z)  # plane's inverse depth
             np.reciprocal(z, out=z)  # ... and its depth
-        cv2.absdiff(z, d, dst=z)
-        cv2.addWeighted(d, cfg.plane_tol_rel, d, 0.0, cfg.plane_tol_m, dst=t)
-        cv2.compare(z, t, cv2.CMP_LT, dst=on)
-        if check_valid:
-            on &= d > cfg.min_depth_m
+            cv2.absdiff(z, d, dst=z)
+            cv2.addWeighted(d, cfg.plane_tol_rel, d, 0.0, cfg.plane_tol_m, dst=t)
+            cv2.compare(z, t, cv2.CMP_LT, dst=on)
+            if check_valid:
+                on &= d > cfg.min_depth_m
     return np.minimum(out, 1, out=out)
 
 
