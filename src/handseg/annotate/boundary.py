@@ -20,31 +20,36 @@ def snap_to_depth(
     """
     if zone_px <= 0:
         return skin
-    valid = band & (depth_m > 0)
-    hand, obj = band & skin, band & ~skin
+    # the zone lies within zone_px of object pixels: work in their box, grown by the zone and the window radius
+    r = window_px // 2
+    x, y, w, h = cv2.boundingRect((band & ~skin).view(np.uint8))
+    if w == 0:
+        return skin
+    grow = zone_px + r
+    box = slice(max(y - grow, 0), y + h + grow), slice(max(x - grow, 0), x + w + grow)
+    band_b, skin_b, depth_b = band[box], skin[box], depth_m[box]
+    valid = band_b & (depth_b > 0)
+    hand, obj = band_b & skin_b, band_b & ~skin_b
     kernel = ellipse(2 * zone_px + 1)
     zone = cv2.dilate(hand.view(np.uint8), kernel).view(bool) & cv2.dilate(obj.view(np.uint8), kernel).view(bool)
     zone &= valid
     if not zone.any():
         return skin
-    # work in the zone's box grown by the window radius; window sums of (sure hand, its depth, sure object, its depth)
-    # come from one 4-channel integral image
-    r = window_px // 2
-    x, y, w, h = cv2.boundingRect(zone.view(np.uint8))
-    box = slice(max(y - r, 0), y + h + r), slice(max(x - r, 0), x + w + r)
-    zone_b, valid_b, d_b = zone[box], valid[box], depth_m[box]
-    sure_hand = (hand[box] & valid_b & ~zone_b).astype(np.float32)
-    sure_obj = (obj[box] & valid_b & ~zone_b).astype(np.float32)
-    integral = cv2.integral(cv2.merge([sure_hand, sure_hand * d_b, sure_obj, sure_obj * d_b]), sdepth=cv2.CV_64F)
-    ys, xs = np.nonzero(zone_b)
-    rows, cols = zone_b.shape
+    # window sums of (sure hand, its depth, sure object, its depth) from one 4-channel integral image
+    sure_hand = (hand & valid & ~zone).astype(np.float32)
+    sure_obj = (obj & valid & ~zone).astype(np.float32)
+    integral = cv2.integral(
+        cv2.merge([sure_hand, sure_hand * depth_b, sure_obj, sure_obj * depth_b]), sdepth=cv2.CV_64F
+    )
+    ys, xs = np.nonzero(zone)
+    rows, cols = zone.shape
     y0, y1 = np.maximum(ys - r, 0), np.minimum(ys + r + 1, rows)
     x0, x1 = np.maximum(xs - r, 0), np.minimum(xs + r + 1, cols)
     sums = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]  # N x 4
     hand_n, obj_n = sums[:, 0], sums[:, 2]
     hand_m, obj_m = sums[:, 1] / np.maximum(hand_n, 1), sums[:, 3] / np.maximum(obj_n, 1)
     decided = (hand_n >= 3) & (obj_n >= 3) & (np.abs(hand_m - obj_m) > min_step_m)
-    d = d_b[ys, xs]
+    d = depth_b[ys, xs]
     out = skin.copy()
     out[box][ys[decided], xs[decided]] = (np.abs(d - hand_m) < np.abs(d - obj_m))[decided]
     return out

@@ -137,14 +137,15 @@ def load_colour_model(path: str | Path) -> ColourModel:
 
 def adapt(llr: np.ndarray, bins: np.ndarray, rounds: int, weight: float, sigma: float = FRAME_SIGMA) -> np.ndarray:
     """Add this frame's own hand-vs-object histogram ratio, re-estimated from the current split, `rounds` times."""
-    current = llr
+    current, total = llr, None
     for _ in range(rounds):
         is_hand = current > 0
-        if min(int(is_hand.sum()), int((~is_hand).sum())) < MIN_PIXELS:
+        n_hand = int(np.count_nonzero(is_hand))
+        if min(n_hand, len(is_hand) - n_hand) < MIN_PIXELS:
             break
+        total = np.bincount(bins, minlength=SIZE) if total is None else total
         hand = np.bincount(bins[is_hand], minlength=SIZE)
-        obj = np.bincount(bins[~is_hand], minlength=SIZE)
-        current = llr + np.float32(weight) * log_ratio(hand, obj, sigma)[bins]
+        current = llr + np.float32(weight) * log_ratio(hand, total - hand, sigma)[bins]
     return current
 
 
@@ -168,6 +169,6 @@ def classify(
     llr = model.table[bins + SIZE * skin]
     if border is not None and border_weight > 0 and min(int(border.sum()), int((~border).sum())) >= MIN_PIXELS:
         forearm = np.bincount(bins[border], minlength=SIZE)
-        rest = np.bincount(bins[~border], minlength=SIZE)
+        rest = np.bincount(bins, minlength=SIZE) - forearm
         llr = llr + np.float32(border_weight) * log_ratio(forearm, rest, FRAME_SIGMA)[bins]
     return adapt(llr, bins, rounds, weight) > 0

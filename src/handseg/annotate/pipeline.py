@@ -78,29 +78,29 @@ def open_close(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
 def filter_segments(mask: np.ndarray, theta: float, phi: float) -> tuple[np.ndarray, int, int]:
     """Keep 8-connected segments s with N(s) > theta and perimeter(s)^2 / N(s) < phi; return (mask, kept, dropped).
 
-    perimeter(s) is the number of pixels on the segment's outer boundary (the contour OpenCV traces); it is traced
-    only for segments larger than theta, and dropped segments are cleared inside their own bounding boxes.
+    perimeter(s) is the number of pixels on the segment's outer boundary: with RETR_CCOMP every top-level contour
+    OpenCV traces is the outer boundary of exactly one 8-connected segment. N(s) is counted only where the
+    segment's bounding box could pass both tests (N(s) <= box area).
     """
     m = mask.view(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    if count <= 1:
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    outer = [c for c, parent in zip(contours, hierarchy[0][:, 3]) if parent < 0] if contours else []
+    if not outer:
         return mask.copy(), 0, 0
-    area = stats[:, cv2.CC_STAT_AREA]
-    keep = area > theta
-    keep[0] = False
-    for i in np.nonzero(keep)[0]:
-        x, y, w, h = stats[i, :4]
-        own = (labels[y : y + h, x : x + w] == i).view(np.uint8)
-        contours, _ = cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        perimeter = sum(len(c) for c in contours)  # one outer contour: the segment is connected
-        keep[i] = perimeter * perimeter < phi * area[i]
-    out = mask.copy()
-    for i in np.nonzero(~keep[1:])[0] + 1:
-        x, y, w, h = stats[i, :4]
-        box = out[y : y + h, x : x + w]
-        box &= labels[y : y + h, x : x + w] != i
+    count, labels = cv2.connectedComponents(m, connectivity=8)
+    keep = np.zeros(count, bool)
+    for contour in outer:
+        x, y, w, h = cv2.boundingRect(contour)
+        perimeter2 = len(contour) ** 2
+        if w * h <= theta or perimeter2 >= phi * w * h:  # fails whatever its pixel count
+            continue
+        label = labels[contour[0, 0, 1], contour[0, 0, 0]]
+        area = np.count_nonzero(labels[y : y + h, x : x + w] == label)
+        keep[label] = area > theta and perimeter2 < phi * area
     kept = int(keep.sum())
-    return out, kept, count - 1 - kept
+    if kept == count - 1:
+        return mask.copy(), kept, 0
+    return mask & keep[labels], kept, count - 1 - kept
 
 
 @dataclass
@@ -151,7 +151,7 @@ def annotate_frame(
     )
     planes = find_planes(depth_m, cfg)
     diag["plane_px"] = int(np.count_nonzero(planes))
-    scene_depth = np.where(planes, np.float32(0), depth_m) if diag["plane_px"] else depth_m
+    scene_depth = depth_m * ~planes if diag["plane_px"] else depth_m  # plane pixels get depth 0
     near = nearest_surface(scene_depth, cfg)
     if near is None:
         diag["near_m"] = float("nan")
