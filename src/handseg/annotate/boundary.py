@@ -35,12 +35,12 @@ def snap_to_depth(
     zone &= valid
     if not zone.any():
         return skin
-    # window sums of (sure hand, its depth, sure object, its depth) from one 4-channel integral image
+    # window sums of (sure hand, its depth, sure object, its depth) from one 4-channel integral image; depths are
+    # taken relative to the box's nearest valid depth so that float32 sums keep sub-millimetre precision
     sure_hand = (hand & valid & ~zone).astype(np.float32)
     sure_obj = (obj & valid & ~zone).astype(np.float32)
-    integral = cv2.integral(
-        cv2.merge([sure_hand, sure_hand * depth_b, sure_obj, sure_obj * depth_b]), sdepth=cv2.CV_64F
-    )
+    rel = depth_b - np.float32(depth_b[valid].min())
+    integral = cv2.integral(cv2.merge([sure_hand, sure_hand * rel, sure_obj, sure_obj * rel]), sdepth=cv2.CV_32F)
     ys, xs = np.nonzero(zone)
     rows, cols = zone.shape
     y0, y1 = np.maximum(ys - r, 0), np.minimum(ys + r + 1, rows)
@@ -49,7 +49,7 @@ def snap_to_depth(
     hand_n, obj_n = sums[:, 0], sums[:, 2]
     hand_m, obj_m = sums[:, 1] / np.maximum(hand_n, 1), sums[:, 3] / np.maximum(obj_n, 1)
     decided = (hand_n >= 3) & (obj_n >= 3) & (np.abs(hand_m - obj_m) > min_step_m)
-    d = depth_b[ys, xs]
+    d = rel[ys, xs]
     out = skin.copy()
     out[box][ys[decided], xs[decided]] = (np.abs(d - hand_m) < np.abs(d - obj_m))[decided]
     return out
