@@ -31,28 +31,33 @@ def bin_index(color: np.ndarray) -> np.ndarray:
     return hsv_bins(cv2.cvtColor(np.ascontiguousarray(color), cv2.COLOR_RGB2HSV))
 
 
-def smooth_histogram(counts: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur (in bins) of a flat histogram over the 3-D HSV grid; hue wraps around."""
-    hist = counts.reshape(BINS).astype(np.float32)
+def smooth_histograms(counts: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (in bins) of k flat histograms (k x SIZE) over the 3-D HSV grid; hue wraps around."""
+    k = counts.shape[0]
+    hist = counts.reshape(k, *BINS).astype(np.float32)
     if sigma <= 0:
-        return hist.ravel()
+        return hist.reshape(k, SIZE)
     pad = int(np.ceil(3 * sigma))
     ksize = 2 * pad + 1
-    wrapped = np.concatenate([hist[-pad:], hist, hist[:pad]], axis=0)  # hue is circular
-    # hue x saturation as an image with one channel per value bin, then value along rows of a 2-D view
+    # hue x saturation as an image with one channel per (histogram, value bin) ...
+    image = np.ascontiguousarray(hist.transpose(1, 2, 0, 3)).reshape(BINS[0], BINS[1], k * BINS[2])
+    wrapped = np.concatenate([image[-pad:], image, image[:pad]], axis=0)  # hue is circular
     blurred = cv2.GaussianBlur(wrapped, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)[pad:-pad]
+    # ... then value along the rows of a 2-D view
     kernel = cv2.getGaussianKernel(ksize, sigma).astype(np.float32)
-    flat = cv2.sepFilter2D(
-        np.ascontiguousarray(blurred.reshape(-1, BINS[2])), -1, kernel, np.ones(1, np.float32),
-        borderType=cv2.BORDER_REFLECT,
-    )  # fmt: skip
-    return flat.ravel()
+    rows = np.ascontiguousarray(blurred.reshape(-1, BINS[2]))
+    rows = cv2.sepFilter2D(rows, -1, kernel, np.ones(1, np.float32), borderType=cv2.BORDER_REFLECT)
+    return rows.reshape(BINS[0], BINS[1], k, BINS[2]).transpose(2, 0, 1, 3).reshape(k, SIZE)
+
+
+def smooth_histogram(counts: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (in bins) of one flat histogram over the 3-D HSV grid; hue wraps around."""
+    return smooth_histograms(counts[None], sigma)[0]
 
 
 def log_ratio(hand_counts: np.ndarray, object_counts: np.ndarray, sigma: float) -> np.ndarray:
     """Clipped log of smoothed, normalised hand over object histograms (float32, one value per bin)."""
-    hand = smooth_histogram(hand_counts, sigma)
-    obj = smooth_histogram(object_counts, sigma)
+    hand, obj = smooth_histograms(np.stack([hand_counts, object_counts]), sigma)
     hand /= max(float(hand.sum()), 1e-12)
     obj /= max(float(obj.sum()), 1e-12)
     return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
