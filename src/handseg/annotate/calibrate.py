@@ -172,7 +172,8 @@ def calibrate(
 
     First the thresholds that best split labelled hand from object pixels in the depth band (fit_hsv) and, with
     `colour_model`, HSV histograms of the same pixels (ColourModel); then, with `tune`, a coordinate ascent of the
-    thresholds on the whole pipeline's per-frame IoU (tune_pipeline, on at most `tune_frames` evenly spaced frames).
+    thresholds on the whole pipeline's per-frame IoU without the model (tune_pipeline, on at most `tune_frames`
+    evenly spaced frames): the thresholds serve the HSV path and the colours the model never saw.
     The returned config's colour_model path is left as in `base`: the caller saves the model and names its file.
     """
     base = base or AnnotateConfig()
@@ -182,6 +183,6 @@ def calibrate(
     cfg = replace(base, **fitted)
     if tune:
         picks = np.unique(np.linspace(0, len(frames) - 1, min(tune_frames, len(frames))).round().astype(int))
-        cfg, start, end = tune_pipeline([frames[k] for k in picks], cfg, model)
+        cfg, start, end = tune_pipeline([frames[k] for k in picks], cfg)  # the HSV path: the model's own fallback
         report |= {"pipeline_iou_start": round(start, 4), "pipeline_iou": round(end, 4)}
     return cfg, report, model
