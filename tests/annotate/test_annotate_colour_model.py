@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handseg.annotate.colour_model import SIZE, ColourModel, adapt, bin_index, classify, load_colour_model
+from handseg.annotate.colour_model import (
+    SIZE,
+    ColourModel,
+    FrameHistograms,
+    adapt,
+    bin_index,
+    classify,
+    load_colour_model,
+    log_ratio,
+)
 from handseg.errors import DataError
 
 SKIN, BLUE, GREEN = (210, 150, 120), (40, 70, 200), (60, 200, 80)
@@ -77,3 +86,20 @@ def test_forearm_colours_at_the_image_border_lean_to_hand() -> None:
     assert not classify(pixels, skin, model, rounds=0, weight=1.0).any()
     hand = classify(pixels, skin, model, rounds=0, weight=1.0, border=border, border_weight=0.5)
     assert hand[:1200].all() and not hand[1200:].any()
+
+
+@pytest.mark.parametrize("sigma", [1.5, 2.0])
+def test_frame_histograms_give_the_whole_grid_log_ratio_at_the_frame_bins(sigma) -> None:
+    rng = np.random.default_rng(7)
+    # clusters at the hue ends (it wraps) and at the saturation and value ends (reflected), plus scattered bins
+    pixels = np.concatenate([_pixels(c, 500, i) for i, c in enumerate([(250, 5, 8), (255, 0, 40), (3, 3, 3), SKIN])])
+    bins = np.concatenate([bin_index(pixels).ravel(), rng.integers(0, SIZE, 300)])
+    is_hand = rng.random(len(bins)) < 0.4
+    hist = FrameHistograms(bins, sigma)
+    assert np.array_equal(hist.total[hist.index[:50]], np.bincount(bins, minlength=SIZE)[bins[:50]])
+    hand = hist.counts(is_hand)
+    fast = hist.log_ratio(hand, hist.total - hand)[hist.index]
+    hand_all = np.bincount(bins[is_hand], minlength=SIZE)
+    whole = log_ratio(hand_all, np.bincount(bins, minlength=SIZE) - hand_all, sigma)[bins]
+    np.testing.assert_allclose(fast, whole, atol=2e-4)
+    assert np.abs(whole).max() > 1  # the test is not trivially near zero

@@ -63,6 +63,69 @@ def log_ratio(hand_counts: np.ndarray, object_counts: np.ndarray, sigma: float) 
     return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
 
 
+@lru_cache(maxsize=4)
+def _axis_kernels(sigma: float) -> tuple[np.ndarray, ...]:
+    """Gaussian blur along hue (circular), saturation and value (reflected at the ends) as one matrix per axis."""
+    pad = int(np.ceil(3 * sigma))
+    taps = np.arange(-pad, pad + 1)
+    weights = cv2.getGaussianKernel(2 * pad + 1, sigma).ravel()
+    kernels = []
+    for n, circular in zip(BINS, (True, False, False)):
+        j = np.arange(n)[:, None] + taps
+        j = j % n if circular else np.where(j < 0, -j - 1, np.where(j >= n, 2 * n - 1 - j, j))
+        m = np.zeros((n, n))
+        np.add.at(m, (np.repeat(np.arange(n), len(taps)), j.ravel()), np.tile(weights, n))
+        kernels.append(m.astype(np.float32))
+    return tuple(kernels)
+
+
+class FrameHistograms:
+    """One frame's HSV histograms, smoothed on the grid of the hues, saturations and values that occur in it.
+
+    A frame's pixels fill a few hundred of the SIZE bins; the blur of smooth_histograms, needed only at those bins,
+    takes the same sums over that much smaller grid (empty bins add nothing).
+    """
+
+    def __init__(self, bins: np.ndarray, sigma: float = FRAME_SIGMA) -> None:
+        total = np.bincount(bins, minlength=SIZE)
+        occupied = np.flatnonzero(total)
+        lookup = np.zeros(SIZE, np.intp)
+        lookup[occupied] = np.arange(len(occupied))
+        self.sigma = sigma
+        self.index = lookup[bins]  # per pixel: its bin's position among the occupied bins
+        self.total = total[occupied]  # pixels per occupied bin
+        coords = (occupied // (BINS[1] * BINS[2]), occupied // BINS[2] % BINS[1], occupied % BINS[2])
+        axes = [np.unique(c) for c in coords]
+        h, s, v = (np.searchsorted(a, c) for a, c in zip(axes, coords))
+        self.shape = tuple(len(a) for a in axes)
+        self._cells = np.ravel_multi_index((h, s, v), self.shape)  # grid cell (h, s, v) of each occupied bin
+        self._cells_hvs = np.ravel_multi_index((h, v, s), (self.shape[0], self.shape[2], self.shape[1]))
+        self._kernels = [k[np.ix_(a, a)] for k, a in zip(_axis_kernels(sigma), axes)]
+
+    def counts(self, mask: np.ndarray) -> np.ndarray:
+        """Pixels per occupied bin among the pixels where mask is True."""
+        return np.bincount(self.index[mask], minlength=len(self.total))
+
+    def smooth(self, counts: np.ndarray) -> np.ndarray:
+        """smooth_histograms of k histograms (k x occupied bins), at the occupied bins."""
+        k = counts.shape[0]
+        nh, ns, nv = self.shape
+        kh, ks, kv = self._kernels
+        grid = np.zeros((k, nh * ns * nv), np.float32)
+        grid[:, self._cells] = counts
+        x = grid.reshape(-1, nv) @ kv.T  # value
+        x = x.reshape(k * nh, ns, nv).transpose(0, 2, 1).reshape(-1, ns) @ ks.T  # saturation; now (h, v, s)
+        x = kh @ x.reshape(k, nh, nv * ns)  # hue
+        return x.reshape(k, -1)[:, self._cells_hvs]
+
+    def log_ratio(self, hand_counts: np.ndarray, object_counts: np.ndarray) -> np.ndarray:
+        """log_ratio at the occupied bins (the smoothed histograms keep their pixel counts as sums)."""
+        hand, obj = self.smooth(np.stack([hand_counts, object_counts]))
+        hand /= max(float(hand_counts.sum()), 1e-12)
+        obj /= max(float(object_counts.sum()), 1e-12)
+        return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
+
+
 @dataclass
 class ColourModel:
     """Log-likelihood ratio of hand over object for every HSV bin, fitted on labelled pixels."""
@@ -140,17 +203,28 @@ def load_colour_model(path: str | Path) -> ColourModel:
     return _cached_load(str(path), path.stat().st_mtime_ns)
 
 
-def adapt(llr: np.ndarray, bins: np.ndarray, rounds: int, weight: float, sigma: float = FRAME_SIGMA) -> np.ndarray:
-    """Add this frame's own hand-vs-object histogram ratio, re-estimated from the current split, `rounds` times."""
-    current, total = llr, None
+def adapt(
+    llr: np.ndarray,
+    bins: np.ndarray,
+    rounds: int,
+    weight: float,
+    sigma: float = FRAME_SIGMA,
+    hist: FrameHistograms | None = None,
+) -> np.ndarray:
+    """Add this frame's own hand-vs-object histogram ratio, re-estimated from the current split, `rounds` times.
+
+    `hist` is FrameHistograms(bins, sigma) if the caller already has it.
+    """
+    current = llr
     for _ in range(rounds):
         is_hand = current > 0
         n_hand = int(np.count_nonzero(is_hand))
         if min(n_hand, len(is_hand) - n_hand) < MIN_PIXELS:
             break
-        total = np.bincount(bins, minlength=SIZE) if total is None else total
-        hand = np.bincount(bins[is_hand], minlength=SIZE)
-        current = llr + np.float32(weight) * log_ratio(hand, total - hand, sigma)[bins]
+        if hist is None or hist.sigma != sigma:
+            hist = FrameHistograms(bins, sigma)
+        hand = hist.counts(is_hand)
+        current = llr + np.float32(weight) * hist.log_ratio(hand, hist.total - hand)[hist.index]
     return current
 
 
@@ -172,8 +246,9 @@ def classify(
     hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
     bins = hsv_bins(hsv)
     llr = model.table[bins + SIZE * skin]
+    hist = None
     if border is not None and border_weight > 0 and min(int(border.sum()), int((~border).sum())) >= MIN_PIXELS:
-        forearm = np.bincount(bins[border], minlength=SIZE)
-        rest = np.bincount(bins, minlength=SIZE) - forearm
-        llr = llr + np.float32(border_weight) * log_ratio(forearm, rest, FRAME_SIGMA)[bins]
-    return adapt(llr, bins, rounds, weight) > 0
+        hist = FrameHistograms(bins)
+        forearm = hist.counts(border)
+        llr = llr + np.float32(border_weight) * hist.log_ratio(forearm, hist.total - forearm)[hist.index]
+    return adapt(llr, bins, rounds, weight, hist=hist) > 0
