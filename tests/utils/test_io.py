@@ -35,3 +35,22 @@ def test_unwritable_output_dir(tmp_path: Path) -> None:
     locked.mkdir(mode=0o500)
     with pytest.raises(HandsegError, match="cannot write"):
         prepare_output_dir(locked / "sub")
+
+
+def test_atomic_writes_get_the_usual_permissions_and_keep_existing_ones(tmp_path) -> None:
+    import stat
+
+    from handseg.utils import io as hio
+    from handseg.utils.io import atomic_write_text
+
+    old = hio._UMASK
+    hio._UMASK = 0o022
+    try:
+        atomic_write_text(tmp_path / "new.txt", "a")
+        assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644  # not mkstemp's 0600
+        (tmp_path / "kept.txt").write_text("x")
+        (tmp_path / "kept.txt").chmod(0o640)
+        atomic_write_text(tmp_path / "kept.txt", "b")
+        assert stat.S_IMODE((tmp_path / "kept.txt").stat().st_mode) == 0o640
+    finally:
+        hio._UMASK = old

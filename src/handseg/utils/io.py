@@ -18,6 +18,24 @@ from handseg.errors import DataError, HandsegError, OutputExistsError
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def _read_umask() -> int:
+    """The process umask (read by setting and restoring it; once, at import, before any worker threads)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _file_mode(path: Path) -> int:
+    """Permissions for a new version of `path`: those of the file it replaces, else 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "wb", durable: bool = True) -> Iterator[Any]:
     """Open a temp file beside `path` and rename it over `path` only if the block succeeds.
@@ -29,6 +47,7 @@ def atomic_open(path: str | Path, mode: str = "wb", durable: bool = True) -> Ite
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
