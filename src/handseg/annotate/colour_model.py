@@ -22,8 +22,8 @@ FRAME_SIGMA = 1.5  # smoothing (bins) of one frame's histograms
 
 def hsv_bins(hsv: np.ndarray) -> np.ndarray:
     """Histogram bin (int32) of OpenCV HSV values (... x 3 uint8): hue // 4, saturation // 8, value // 16."""
-    h, s, v = (hsv[..., k].astype(np.int32) for k in range(3))
-    return ((h >> 2) * BINS[1] + (s >> 3)) * BINS[2] + (v >> 4)
+    h, s, v = hsv[..., 0] >> 2, hsv[..., 1] >> 3, hsv[..., 2] >> 4
+    return (h.astype(np.int32) << 9) | (s.astype(np.int32) << 4) | v  # (h * BINS[1] + s) * BINS[2] + v
 
 
 def bin_index(color: np.ndarray) -> np.ndarray:
@@ -243,7 +243,7 @@ def classify(
     pixels near the image border: there the band is nearly always a forearm entering the view, so colours common
     there and rare elsewhere lean towards hand (by border_weight times their log ratio).
     """
-    hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(-1, 1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)
+    hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(1, -1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)  # one row
     bins = hsv_bins(hsv)
     llr = model.table[bins + SIZE * skin]
     hist = None

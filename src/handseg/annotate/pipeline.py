@@ -24,6 +24,7 @@ from handseg.annotate.repair import (
 )
 
 BACKGROUND, HAND, OBJECT = 0, 1, 2
+_RGB = np.dtype((np.void, 3))  # one RGB pixel as a single item
 
 
 def nearest_surface(depth_m: np.ndarray, cfg: AnnotateConfig, stride: int = 2) -> float | None:
@@ -175,10 +176,10 @@ def annotate_frame(
     if colour_model is None and cfg.colour_model:
         colour_model = load_colour_model(cfg.colour_model)
     if colour_model is not None:  # only band pixels matter: classify those
-        pixels = color_c[band_c]
+        pixels = color_c.view(_RGB)[..., 0][band_c].view(np.uint8).reshape(1, -1, 3)  # 3-byte items: fast gather
         skin = np.zeros(band_c.shape, bool)
         border = _near_border(rows, cols, (h, w), cfg.colour_border_px)[band_c] if cfg.colour_border_px else None
-        skin[band_c] = classify(pixels, skin_mask(pixels[:, None], cfg).ravel(), colour_model,
+        skin[band_c] = classify(pixels[0], skin_mask(pixels, cfg)[0], colour_model,
                                 cfg.colour_adapt_rounds, cfg.colour_adapt_weight, border,
                                 cfg.colour_border_weight)  # fmt: skip
     else:
