@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handseg.annotate.align import IDENTITY, estimate_alignment, warp_crop
+from handseg.annotate.align import IDENTITY, edge_profiles, estimate_alignment, warp_crop
 from handseg.annotate.config import AnnotateConfig
 
 
@@ -46,3 +46,31 @@ def test_no_outline_means_identity() -> None:
     mask, color = _scene()
     assert np.array_equal(estimate_alignment(color, np.zeros_like(mask), AnnotateConfig()), IDENTITY)
     assert np.array_equal(estimate_alignment(color, mask, AnnotateConfig(align_search_px=0)), IDENTITY)
+
+
+def test_a_dark_rim_inside_the_outline_does_not_pull_the_match_in() -> None:
+    """Shading darkens a rounded object's rim (a brightness edge); the albedo edge (a change of hue) is matched."""
+    mask, _ = _scene()
+    h, w = mask.shape
+    color = np.full((h, w, 3), (60, 80, 100), np.float32)  # a bluish grey background
+    color[mask] = (230, 160, 130)  # skin-like, close in brightness to the rim below
+    rim = mask & ~cv2.erode(mask.view(np.uint8), np.ones((7, 7), np.uint8)).view(bool)
+    rim[: h // 2] = False  # lit from above: only the lower rim is dark
+    color[rim] *= 0.3  # there the strongest brightness step is 3 px inside the outline
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.3, 1.0)
+    m[:, 2] += (1.6, -1.2)
+    warped = cv2.warpAffine(color.astype(np.uint8), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    est = estimate_alignment(warped, mask, AnnotateConfig(align_search_px=6))
+    assert _mean_error(m, est, mask) < 0.25  # strongest-brightness-edge matching: 0.37
+
+
+def test_edge_profiles_ignore_brightness_steps_of_one_hue() -> None:
+    row = np.zeros((1, 40, 3), np.uint8)
+    row[0, :20], row[0, 20:] = (200, 100, 50), (100, 50, 25)  # a shading step: same hue, half the brightness
+    hue = row.copy()
+    hue[0, 20:] = (50, 100, 200)  # an albedo step: another hue
+    points, normals = np.array([[19.5, 0.0]], np.float32), np.array([[1.0, 0.0]], np.float32)
+    shading, offsets = edge_profiles(row, points, normals, 4.0, 0.25)
+    albedo, _ = edge_profiles(hue, points, normals, 4.0, 0.25)
+    assert albedo.max() > 5 * shading.max()
+    assert abs(offsets[albedo[0].argmax()]) <= 0.5  # the step lies half-way between pixels 19 and 20

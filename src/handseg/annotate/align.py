@@ -43,16 +43,31 @@ def boundary_points(band: np.ndarray, margin: int, limit: int) -> tuple[np.ndarr
     return points, normals.astype(np.float32)
 
 
-def edge_strength(color: np.ndarray) -> np.ndarray:
-    """Gradient magnitude of an RGB image: sum over channels of (|Sobel x| + |Sobel y|) / 4, saturated (uint8)."""
-    gx = cv2.Sobel(color, cv2.CV_16S, 1, 0, ksize=3)
-    gy = cv2.Sobel(color, cv2.CV_16S, 0, 1, ksize=3)
-    mag = cv2.add(cv2.convertScaleAbs(gx, alpha=0.25), cv2.convertScaleAbs(gy, alpha=0.25))
-    channels = cv2.split(mag)
-    total = channels[0]
-    for channel in channels[1:]:
-        total = cv2.add(total, channel)  # saturating: the same as summing then clipping to 255
-    return total
+CHROMA_OFFSET = 8.0  # added to RGB before taking its direction: dark pixels have no reliable hue
+SHADING_WEIGHT = 0.1  # weight of brightness changes along the colour's own direction (shading), against hue changes
+
+
+def edge_profiles(
+    color: np.ndarray, moved: np.ndarray, normals: np.ndarray, radius: float, step: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Colour-edge strength between samples spaced `step` along each normal within +-radius (N x S) and the offsets.
+
+    The strength of a change dc between neighbouring samples c1, c2 is the part of dc across the colour's direction
+    c1 + c2 (a change of hue: albedo edges) plus SHADING_WEIGHT times the part along it (a change of brightness,
+    which shading also makes: the dark rim of a rounded surface must not pull the match inwards).
+    """
+    t = np.arange(-radius - step / 2, radius + step / 2 + 1e-3, step, dtype=np.float32)
+    map_x = moved[:, 0:1] + normals[:, 0:1] * t
+    map_y = moved[:, 1:2] + normals[:, 1:2] * t
+    profile = cv2.remap(color, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # N x S x 3
+    r, g, b = (channel.astype(np.float32) for channel in cv2.split(profile))
+    dr, dg, db = r[:, 1:] - r[:, :-1], g[:, 1:] - g[:, :-1], b[:, 1:] - b[:, :-1]
+    offset = np.float32(2 * CHROMA_OFFSET)
+    sr, sg, sb = r[:, 1:] + r[:, :-1] + offset, g[:, 1:] + g[:, :-1] + offset, b[:, 1:] + b[:, :-1] + offset
+    along = dr * sr + dg * sg + db * sb
+    along2 = along * along / (sr * sr + sg * sg + sb * sb)
+    across = np.sqrt(np.maximum(dr * dr + dg * dg + db * db - along2, 0))
+    return across + np.float32(SHADING_WEIGHT) * np.sqrt(along2), (t[1:] + t[:-1]) / 2
 
 
 def _similarity_rows(points: np.ndarray, normals: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -67,6 +82,8 @@ def _similarity_rows(points: np.ndarray, normals: np.ndarray, centre: np.ndarray
 
 PRIOR_SCALE = 0.005  # expected size of rotation (radians) and scale errors; a weak prior keeps them near 0
 RESIDUAL_PX = 0.7  # typical error of one edge match
+CENTROID_PX = 1.0  # an edge's position: the mean offset within this distance of its peak, weighted by strength
+# above half the peak's (a neighbouring edge or a flat profile does not pull it)
 
 
 def _solve(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -121,8 +138,9 @@ def estimate_alignment(
 ) -> np.ndarray:
     """2x3 matrix M: the colour pixel M . (x, y, 1) lies on depth pixel (x, y) (a similarity; identity if unsure).
 
-    Each outline point of the band looks along its normal for the strongest colour edge; a robust least-squares
-    fit of a similarity transform (shift, rotation, scale) to these matches, repeated with a shrinking window.
+    Each outline point of the band looks along its normal for the strongest colour edge (hue changes count more
+    than brightness changes, see `edge_profiles`) and takes its sub-pixel centre; a robust least-squares fit of a
+    similarity transform (shift, rotation, scale) to these matches, repeated with a shrinking window and finer steps.
     """
     r = float(cfg.align_search_px)
     if r <= 0:
@@ -137,23 +155,26 @@ def estimate_alignment(
         return IDENTITY.copy()
     x0, y0 = (points.min(axis=0) - margin - 1).astype(int).clip(0)
     x1, y1 = (points.max(axis=0) + margin + 2).astype(int)
-    strength = edge_strength(color[y0 : min(y1, h), x0 : min(x1, w)])
+    crop = color[y0 : min(y1, h), x0 : min(x1, w)]
+    if crop.ndim == 2:  # grey: only brightness edges
+        crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB)
     centre = np.array([w / 2, h / 2])
     rows = _similarity_rows(points, normals, centre)
     params = np.array([1.0, 0.0, 0.0, 0.0, 0.0])  # a, b, tx, ty around the image centre; outline offset e
     local = points - centre  # centred coordinates
-    for radius in (r, max(r / 2, 1.5), 1.5):
-        steps = np.arange(-radius, radius + 0.01, 0.5, dtype=np.float32)
+    for radius, step in ((r, 1.0), (max(r / 2, 1.5), 0.5), (1.5, 0.25)):
         a, b, tx, ty, _ = params
         moved = (local @ np.array([[a, b], [-b, a]]) + (centre + (tx - x0, ty - y0))).astype(np.float32)  # M p
-        map_x = moved[:, 0:1] + normals[:, 0:1] * steps[None, :]  # in the strength crop
-        map_y = moved[:, 1:2] + normals[:, 1:2] * steps[None, :]
-        profile = cv2.remap(strength, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        best = profile.argmax(axis=1)
-        ranked, k = np.sort(profile.astype(np.int32), axis=1), len(steps) // 2  # the maximum and the median
-        contrast = ranked[:, -1] - (ranked[:, k] if len(steps) % 2 else (ranked[:, k - 1] + ranked[:, k]) / 2)
-        target = rows @ params + steps[best]  # wanted n . (M p - c) + e
-        good = (best > 0) & (best < len(steps) - 1) & (contrast > _lower_quartile(contrast))
+        strength, offsets = edge_profiles(crop, moved, normals, radius, step)
+        best = strength.argmax(axis=1)
+        k = round(CENTROID_PX / step)
+        near = (best[:, None] + np.arange(-k, k + 1)).clip(0, len(offsets) - 1)
+        peak = strength[np.arange(len(best)), best]
+        weight = np.maximum(np.take_along_axis(strength, near, axis=1) - 0.5 * peak[:, None], 0)
+        found = (offsets[near] * weight).sum(axis=1) / np.maximum(weight.sum(axis=1), 1e-6)  # centre of the edge
+        contrast = peak - _median(strength, axis=1)
+        target = rows @ params + found  # wanted n . (M p - c) + e
+        good = (best > 0) & (best < len(offsets) - 1) & (contrast > _lower_quartile(contrast))
         if np.count_nonzero(good) < 30:
             break
         rows_good, target_good = rows[good], target[good]
