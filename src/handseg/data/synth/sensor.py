@@ -166,8 +166,8 @@ def color_image(
     shade[render.depth[::2, ::2] == 0] = np.float32(0.8 * gain)
     shade *= np.float32(1.0) + np.float32(0.08) * _smooth_noise(rng, (hh, hw), 24)  # surface texture
     shade += normal_noise(rng, (hh, hw)) * np.float32(0.015)  # sensor noise
-    # half-resolution pixel i covers full-resolution pixels 2i and 2i + 1: centre 2i + 0.5
-    upsample = np.array([[w / hw, 0, w / hw / 2 - 0.5], [0, h / hh, h / hh / 2 - 0.5]], np.float64)
+    # shading sample i was computed at full-resolution pixel 2i (normals of depth[::2, ::2]): put it back there
+    upsample = np.array([[w / hw, 0, 0], [0, h / hh, 0]], np.float64)
     shade = cv2.warpAffine(shade, upsample, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     img = cv2.multiply(albedo, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dtype=cv2.CV_8U)  # saturates at 0 and 255
     dx, dy = rng.uniform(-3.0, 3.0), rng.uniform(-2.0, 2.0)
