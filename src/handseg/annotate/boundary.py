@@ -22,34 +22,41 @@ def snap_to_depth(
         return skin
     # the zone lies within zone_px of object pixels: work in their box, grown by the zone and the window radius
     r = window_px // 2
-    x, y, w, h = cv2.boundingRect((band & ~skin).view(np.uint8))
+    obj_all = band & ~skin
+    x, y, w, h = cv2.boundingRect(obj_all.view(np.uint8))
     if w == 0:
         return skin
     grow = zone_px + r
     box = slice(max(y - grow, 0), y + h + grow), slice(max(x - grow, 0), x + w + grow)
-    band_b, skin_b, depth_b = band[box], skin[box], depth_m[box]
+    band_b, depth_b, obj = band[box], depth_m[box], obj_all[box]
     valid = band_b & (depth_b > 0)
-    hand, obj = band_b & skin_b, band_b & ~skin_b
+    hand = band_b & skin[box]
     kernel = ellipse(2 * zone_px + 1)
     zone = cv2.dilate(hand.view(np.uint8), kernel).view(bool) & cv2.dilate(obj.view(np.uint8), kernel).view(bool)
     zone &= valid
-    if not zone.any():
+    found = cv2.findNonZero(zone.view(np.uint8))
+    if found is None:
         return skin
-    # window sums of (sure hand, its depth, sure object, its depth) from one 4-channel integral image; depths are
-    # taken relative to the box's nearest valid depth so that float32 sums keep sub-millimetre precision
-    sure_hand = (hand & valid & ~zone).astype(np.float32)
-    sure_obj = (obj & valid & ~zone).astype(np.float32)
-    rel = depth_b - np.float32(depth_b[valid].min())
-    integral = cv2.integral(cv2.merge([sure_hand, sure_hand * rel, sure_obj, sure_obj * rel]), sdepth=cv2.CV_32F)
-    ys, xs = np.nonzero(zone)
+    xs, ys = found.reshape(-1, 2).T
     rows, cols = zone.shape
     y0, y1 = np.maximum(ys - r, 0), np.minimum(ys + r + 1, rows)
     x0, x1 = np.maximum(xs - r, 0), np.minimum(xs + r + 1, cols)
-    sums = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]  # N x 4
-    hand_n, obj_n = sums[:, 0], sums[:, 2]
-    hand_m, obj_m = sums[:, 1] / np.maximum(hand_n, 1), sums[:, 3] / np.maximum(obj_n, 1)
+    corners = [y * (cols + 1) + x for y in (y1, y0) for x in (x1, x0)]  # flat indices into the integral images
+
+    def window_sums(image: np.ndarray, sdepth: int) -> np.ndarray:
+        """Sum of image over each zone pixel's window (clipped to the box), from a single-channel integral image."""
+        flat = cv2.integral(image, sdepth=sdepth).ravel()
+        return flat[corners[0]] - flat[corners[1]] - flat[corners[2]] + flat[corners[3]]
+
+    # per side: the count (int32) and mean depth (float64 sums) of its sure pixels, outside the zone, in each window
+    sure = valid & ~zone
+    sides = []
+    for side in (hand & sure, obj & sure):
+        n = window_sums(side.view(np.uint8), cv2.CV_32S)
+        sides.append((n, window_sums(depth_b * side, cv2.CV_64F) / np.maximum(n, 1)))
+    (hand_n, hand_m), (obj_n, obj_m) = sides
     decided = (hand_n >= 3) & (obj_n >= 3) & (np.abs(hand_m - obj_m) > min_step_m)
-    d = rel[ys, xs]
+    d = depth_b[ys, xs]
     out = skin.copy()
     out[box][ys[decided], xs[decided]] = (np.abs(d - hand_m) < np.abs(d - obj_m))[decided]
     return out

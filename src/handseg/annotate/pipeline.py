@@ -176,7 +176,8 @@ def annotate_frame(
     if colour_model is None and cfg.colour_model:
         colour_model = load_colour_model(cfg.colour_model)
     if colour_model is not None:  # only band pixels matter: classify those
-        pixels = color_c.view(_RGB)[..., 0][band_c].view(np.uint8).reshape(1, -1, 3)  # 3-byte items: fast gather
+        pixels = np.ascontiguousarray(color_c).view(_RGB)[..., 0][band_c]  # 3-byte items: a fast gather
+        pixels = pixels.view(np.uint8).reshape(1, -1, 3)
         skin = np.zeros(band_c.shape, bool)
         border = _near_border(rows, cols, (h, w), cfg.colour_border_px)[band_c] if cfg.colour_border_px else None
         skin[band_c] = classify(pixels[0], skin_mask(pixels, cfg)[0], colour_model,
