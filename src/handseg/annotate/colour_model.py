@@ -88,23 +88,27 @@ class FrameHistograms:
 
     def __init__(self, bins: np.ndarray, sigma: float = FRAME_SIGMA) -> None:
         total = np.bincount(bins, minlength=SIZE)
-        occupied = np.flatnonzero(total)
-        lookup = np.zeros(SIZE, np.intp)
+        occupied = np.flatnonzero(total > 0)
+        lookup = np.zeros(SIZE, np.int32)
         lookup[occupied] = np.arange(len(occupied))
         self.sigma = sigma
-        self.index = lookup[bins]  # per pixel: its bin's position among the occupied bins
+        self.index = np.take(lookup, bins)  # per pixel: its bin's position among the occupied bins
         self.total = total[occupied]  # pixels per occupied bin
         coords = (occupied // (BINS[1] * BINS[2]), occupied // BINS[2] % BINS[1], occupied % BINS[2])
-        axes = [np.unique(c) for c in coords]
-        h, s, v = (np.searchsorted(a, c) for a, c in zip(axes, coords))
+        axes, positions = [], []  # per axis: the values that occur, and each occupied bin's position among them
+        for c, n in zip(coords, BINS):
+            present = np.bincount(c, minlength=n) > 0
+            axes.append(np.flatnonzero(present))
+            positions.append(np.take(np.cumsum(present) - 1, c))
+        h, s, v = positions
         self.shape = tuple(len(a) for a in axes)
         self._cells = np.ravel_multi_index((h, s, v), self.shape)  # grid cell (h, s, v) of each occupied bin
-        self._cells_hvs = np.ravel_multi_index((h, v, s), (self.shape[0], self.shape[2], self.shape[1]))
+        self._cells_shv = np.ravel_multi_index((s, h, v), (self.shape[1], self.shape[0], self.shape[2]))
         self._kernels = [k[np.ix_(a, a)] for k, a in zip(_axis_kernels(sigma), axes)]
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
         """Pixels per occupied bin among the pixels where mask is True."""
-        return np.bincount(self.index[mask], minlength=len(self.total))
+        return np.bincount(np.compress(mask, self.index), minlength=len(self.total))
 
     def smooth(self, counts: np.ndarray) -> np.ndarray:
         """smooth_histograms of k histograms (k x occupied bins), at the occupied bins."""
@@ -113,10 +117,11 @@ class FrameHistograms:
         kh, ks, kv = self._kernels
         grid = np.zeros((k, nh * ns * nv), np.float32)
         grid[:, self._cells] = counts
-        x = grid.reshape(-1, nv) @ kv.T  # value
-        x = x.reshape(k * nh, ns, nv).transpose(0, 2, 1).reshape(-1, ns) @ ks.T  # saturation; now (h, v, s)
-        x = kh @ x.reshape(k, nh, nv * ns)  # hue
-        return x.reshape(k, -1)[:, self._cells_hvs]
+        # stacks of small products: one big product would make OpenBLAS start threads, which costs more than it saves
+        x = grid.reshape(k * nh, ns, nv) @ kv.T  # value
+        x = ks @ x  # saturation
+        x = kh @ x.reshape(k, nh, ns, nv).transpose(0, 2, 1, 3)  # hue; now (k, s, h, v)
+        return x.reshape(k, -1)[:, self._cells_shv]
 
     def log_ratio(self, hand_counts: np.ndarray, object_counts: np.ndarray) -> np.ndarray:
         """log_ratio at the occupied bins (the smoothed histograms keep their pixel counts as sums)."""
@@ -224,7 +229,7 @@ def adapt(
         if hist is None or hist.sigma != sigma:
             hist = FrameHistograms(bins, sigma)
         hand = hist.counts(is_hand)
-        current = llr + np.float32(weight) * hist.log_ratio(hand, hist.total - hand)[hist.index]
+        current = llr + np.float32(weight) * np.take(hist.log_ratio(hand, hist.total - hand), hist.index)
     return current
 
 
@@ -245,10 +250,10 @@ def classify(
     """
     hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(1, -1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)  # one row
     bins = hsv_bins(hsv)
-    llr = model.table[bins + SIZE * skin]
+    llr = np.take(model.table, bins + SIZE * skin)
     hist = None
     if border is not None and border_weight > 0 and min(int(border.sum()), int((~border).sum())) >= MIN_PIXELS:
         hist = FrameHistograms(bins)
         forearm = hist.counts(border)
-        llr = llr + np.float32(border_weight) * hist.log_ratio(forearm, hist.total - forearm)[hist.index]
+        llr = llr + np.float32(border_weight) * np.take(hist.log_ratio(forearm, hist.total - forearm), hist.index)
     return adapt(llr, bins, rounds, weight, hist=hist) > 0
