@@ -63,10 +63,10 @@ class AnnotateConfig:
     colour_adapt_rounds: int = 2  # re-estimate this frame's hand/object histograms this many times; 0 = off
     colour_adapt_weight: float = 1.0  # weight of the frame's own log ratio against the calibrated one
     colour_border_px: int = 12  # band pixels this close to the image border are taken as forearm; 0 = off ...
-    colour_border_weight: float = 0.5  # ... and colours common there and rare elsewhere in the band lean to hand
+    colour_border_weight: float = 0.7  # ... and colours common there and rare elsewhere in the band lean to hand
     # 3d. (ours) band pixels within depth_snap_px of the hand/object colour boundary join the side whose surface
     # (mean depth of the sure pixels of each side in a depth_snap_window_px square) they lie on
-    depth_snap_px: int = 2  # 0 = off
+    depth_snap_px: int = 1  # 0 = off
     depth_snap_window_px: int = 9
     depth_snap_min_step_m: float = 0.005  # only where the two surfaces differ by more than this
     # 4. morphology per mask (elliptic kernels, size in pixels; 0 or 1 = skip)
