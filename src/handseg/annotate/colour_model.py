@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -104,7 +106,7 @@ class FrameHistograms:
         self.shape = tuple(len(a) for a in axes)
         self._cells = np.ravel_multi_index((h, s, v), self.shape)  # grid cell (h, s, v) of each occupied bin
         self._cells_shv = np.ravel_multi_index((s, h, v), (self.shape[1], self.shape[0], self.shape[2]))
-        self._kernels = [k[np.ix_(a, a)] for k, a in zip(_axis_kernels(sigma), axes)]
+        self._kernels = [k.take(a, 0).take(a, 1) for k, a in zip(_axis_kernels(sigma), axes)]
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
         """Pixels per occupied bin among the pixels where mask is True."""
@@ -202,10 +204,13 @@ def _cached_load(path: str, mtime_ns: int) -> ColourModel:
 
 def load_colour_model(path: str | Path) -> ColourModel:
     """ColourModel.load, cached per file (and modification time)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "colour model file not found (annotate option colour_model)")
-    return _cached_load(str(path), path.stat().st_mtime_ns)
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        raise DataError(Path(path), "colour model file not found (annotate option colour_model)")
+    return _cached_load(str(path), info.st_mtime_ns)
 
 
 def adapt(

@@ -278,14 +278,27 @@ def fill_unassigned(label: np.ndarray, band: np.ndarray, skin: np.ndarray, radiu
     if radius <= 0:
         return label
     todo = band & (label == 0)
-    if not todo.any():
+    found = cv2.findNonZero(todo.view(np.uint8))
+    if found is None:
         return label
     kernel = ellipse(2 * radius + 1)
-    near_hand = cv2.dilate((label == 1).view(np.uint8), kernel).view(bool) & todo
-    near_obj = cv2.dilate((label == 2).view(np.uint8), kernel).view(bool) & todo
     out = label.copy()
-    out[near_obj & ~(near_hand & skin)] = 2
-    out[near_hand & ~(near_obj & ~skin)] = 1
+    if len(found) * np.count_nonzero(kernel) > label.size // 4:  # many pixels to fill: dilate the whole image
+        near_hand = cv2.dilate((label == 1).view(np.uint8), kernel).view(bool) & todo
+        near_obj = cv2.dilate((label == 2).view(np.uint8), kernel).view(bool) & todo
+        out[near_obj & ~(near_hand & skin)] = 2
+        out[near_hand & ~(near_obj & ~skin)] = 1
+        return out
+    # few (the usual case): look at each one's neighbourhood only
+    xs, ys = found.reshape(-1, 2).T
+    padded = cv2.copyMakeBorder(label, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
+    dy, dx = np.nonzero(kernel)
+    offsets = dy * padded.shape[1] + dx
+    around = np.take(padded, (ys * padded.shape[1] + xs)[:, None] + offsets)  # todo pixels x kernel offsets
+    near_hand, near_obj, s = (around == 1).any(axis=1), (around == 2).any(axis=1), skin[ys, xs]
+    to_obj, to_hand = near_obj & ~(near_hand & s), near_hand & ~(near_obj & ~s)
+    out[ys[to_obj], xs[to_obj]] = 2
+    out[ys[to_hand], xs[to_hand]] = 1
     return out
 
 
