@@ -37,7 +37,7 @@ class AnnotateConfig:
     grow_contact_max_share: float = 0.1  # ... that cover at most this share of the image
     neighbour_fill_px: int = 4  # pixels this close to the band join it if their depth is near the band's there ...
     neighbour_fill_tol_m: float = 0.04  # ... within this many metres of its local mean (0 px = off)
-    hole_close_px: int = 7  # pixels without depth inside a closing of the band join it (0 = off)
+    hole_close_px: int = 5  # pixels without depth inside a closing of the band join it (0 = off)
     edge_fill_px: int = 2  # pixels without depth join the band if their (2 px + 1)^2 window is mostly band (0 = off)
     edge_fill_share: float = 0.4  # ... at least this share of it
     # 2. color-to-depth misalignment repair: a similarity (or integer shift) putting color edges on the band's edges
