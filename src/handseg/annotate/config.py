@@ -43,7 +43,7 @@ class AnnotateConfig:
     # 2. color-to-depth misalignment repair: a similarity (or integer shift) putting color edges on the band's edges
     align_search_px: int = 8  # search radius in pixels; 0 = no repair
     align_step_px: int = 1
-    align_points: int = 400  # outline points used by the sub-pixel fit
+    align_points: int = 600  # outline points used by the sub-pixel fit
     align_subpixel: int = 1  # 1 = fit a sub-pixel similarity (shift, rotation, scale), 0 = integer shift search
     # 3. HSV skin thresholds, OpenCV ranges: hue 0..179 (wraps: hue_lo > hue_hi means [hue_lo, 179] + [0, hue_hi])
     hue_lo: int = 170
