@@ -81,6 +81,11 @@ def _axis_kernels(sigma: float) -> tuple[np.ndarray, ...]:
     return tuple(kernels)
 
 
+def _weighted_bincount(values: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+    """np.bincount with integer weights, as integers."""
+    return np.bincount(values, weights, minlength=length).astype(np.int64)
+
+
 class FrameHistograms:
     """One frame's HSV histograms, smoothed on the grid of the hues, saturations and values that occur in it.
 
@@ -88,13 +93,14 @@ class FrameHistograms:
     takes the same sums over that much smaller grid (empty bins add nothing).
     """
 
-    def __init__(self, bins: np.ndarray, sigma: float = FRAME_SIGMA) -> None:
-        total = np.bincount(bins, minlength=SIZE)
+    def __init__(self, bins: np.ndarray, sigma: float = FRAME_SIGMA, weights: np.ndarray | None = None) -> None:
+        total = np.bincount(bins, minlength=SIZE) if weights is None else _weighted_bincount(bins, weights, SIZE)
         occupied = np.flatnonzero(total > 0)
         lookup = np.zeros(SIZE, np.int32)
         lookup[occupied] = np.arange(len(occupied))
         self.sigma = sigma
-        self.index = np.take(lookup, bins)  # per pixel: its bin's position among the occupied bins
+        self.weights = weights  # pixels per item of bins (None: one each)
+        self.index = np.take(lookup, bins)  # per item: its bin's position among the occupied bins
         self.total = total[occupied]  # pixels per occupied bin
         coords = (occupied // (BINS[1] * BINS[2]), occupied // BINS[2] % BINS[1], occupied % BINS[2])
         axes, positions = [], []  # per axis: the values that occur, and each occupied bin's position among them
@@ -109,8 +115,10 @@ class FrameHistograms:
         self._kernels = [k.take(a, 0).take(a, 1) for k, a in zip(_axis_kernels(sigma), axes)]
 
     def counts(self, mask: np.ndarray) -> np.ndarray:
-        """Pixels per occupied bin among the pixels where mask is True."""
-        return np.bincount(np.compress(mask, self.index), minlength=len(self.total))
+        """Pixels per occupied bin among the items where mask is True."""
+        if self.weights is None:
+            return np.bincount(np.compress(mask, self.index), minlength=len(self.total))
+        return _weighted_bincount(np.compress(mask, self.index), np.compress(mask, self.weights), len(self.total))
 
     def smooth(self, counts: np.ndarray) -> np.ndarray:
         """smooth_histograms of k histograms (k x occupied bins), at the occupied bins."""
@@ -220,19 +228,22 @@ def adapt(
     weight: float,
     sigma: float = FRAME_SIGMA,
     hist: FrameHistograms | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Add this frame's own hand-vs-object histogram ratio, re-estimated from the current split, `rounds` times.
 
-    `hist` is FrameHistograms(bins, sigma) if the caller already has it.
+    `hist` is FrameHistograms(bins, sigma, weights) if the caller already has it; `weights` counts the pixels each
+    item of llr and bins stands for (None: one each).
     """
     current = llr
+    total = len(llr) if weights is None else int(weights.sum())
     for _ in range(rounds):
         is_hand = current > 0
-        n_hand = int(np.count_nonzero(is_hand))
-        if min(n_hand, len(is_hand) - n_hand) < MIN_PIXELS:
+        n_hand = int(np.count_nonzero(is_hand)) if weights is None else int(weights.sum(where=is_hand))
+        if min(n_hand, total - n_hand) < MIN_PIXELS:
             break
         if hist is None or hist.sigma != sigma:
-            hist = FrameHistograms(bins, sigma)
+            hist = FrameHistograms(bins, sigma, weights)
         hand = hist.counts(is_hand)
         current = llr + np.float32(weight) * np.take(hist.log_ratio(hand, hist.total - hand), hist.index)
     return current
@@ -246,19 +257,30 @@ def classify(
     weight: float,
     border: np.ndarray | None = None,
     border_weight: float = 0.0,
+    hsv: np.ndarray | None = None,
 ) -> np.ndarray:
     """Hand (True) or object for N RGB pixels (N x 3 uint8): the calibrated ratio, adapted to these pixels' colours.
 
     `skin` is the HSV skin test of the same pixels, used for colours the calibration never saw. `border` marks the
     pixels near the image border: there the band is nearly always a forearm entering the view, so colours common
-    there and rare elsewhere lean towards hand (by border_weight times their log ratio).
+    there and rare elsewhere lean towards hand (by border_weight times their log ratio). `hsv` is the pixels'
+    OpenCV HSV values (any shape with N x 3 values) if the caller already has them.
     """
-    hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(1, -1, 3), cv2.COLOR_RGB2HSV).reshape(-1, 3)  # one row
-    bins = hsv_bins(hsv)
-    llr = np.take(model.table, bins + SIZE * skin)
+    if hsv is None:
+        hsv = cv2.cvtColor(np.ascontiguousarray(pixels).reshape(1, -1, 3), cv2.COLOR_RGB2HSV)  # one row
+    # a pixel's class follows from its bin and skin test alone: work on the (bin, skin) pairs that occur
+    keys = (hsv_bins(hsv.reshape(-1, 3)) << 1) | skin
+    per_key = np.bincount(keys, minlength=2 * SIZE)
+    present = np.flatnonzero(per_key)
+    lookup = np.zeros(2 * SIZE, np.int32)
+    lookup[present] = np.arange(len(present))
+    item = np.take(lookup, keys)  # per pixel: its pair's position among the pairs
+    bins, count = present >> 1, per_key[present]
+    llr = np.take(model.table, bins + SIZE * (present & 1))
     hist = None
     if border is not None and border_weight > 0 and min(int(border.sum()), int((~border).sum())) >= MIN_PIXELS:
-        hist = FrameHistograms(bins)
-        forearm = hist.counts(border)
+        hist = FrameHistograms(bins, weights=count)
+        forearm = _weighted_bincount(hist.index, np.bincount(np.compress(border, item), minlength=len(bins)),
+                                     len(hist.total))  # fmt: skip
         llr = llr + np.float32(border_weight) * np.take(hist.log_ratio(forearm, hist.total - forearm), hist.index)
-    return adapt(llr, bins, rounds, weight, hist=hist) > 0
+    return np.take(adapt(llr, bins, rounds, weight, hist=hist, weights=count) > 0, item)

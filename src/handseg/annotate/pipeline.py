@@ -56,7 +56,11 @@ def depth_band(depth_m: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.nd
 
 def skin_mask(color: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
     """Skin-coloured pixels by HSV thresholds (OpenCV hue 0..179; hue_lo > hue_hi wraps around red)."""
-    hsv = cv2.cvtColor(color, cv2.COLOR_RGB2HSV)
+    return _skin_in_hsv(cv2.cvtColor(color, cv2.COLOR_RGB2HSV), cfg)
+
+
+def _skin_in_hsv(hsv: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
+    """skin_mask of pixels already converted to OpenCV HSV."""
     if cfg.hue_lo <= cfg.hue_hi:
         mask = cv2.inRange(hsv, (cfg.hue_lo, cfg.sat_lo, cfg.val_lo), (cfg.hue_hi, cfg.sat_hi, cfg.val_hi))
     else:
@@ -180,9 +184,9 @@ def annotate_frame(
         pixels = pixels.view(np.uint8).reshape(1, -1, 3)
         skin = np.zeros(band_c.shape, bool)
         border = _near_border(rows, cols, (h, w), cfg.colour_border_px)[band_c] if cfg.colour_border_px else None
-        skin[band_c] = classify(pixels[0], skin_mask(pixels, cfg)[0], colour_model,
-                                cfg.colour_adapt_rounds, cfg.colour_adapt_weight, border,
-                                cfg.colour_border_weight)  # fmt: skip
+        hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)  # the skin test and the colour model share it
+        skin[band_c] = classify(pixels[0], _skin_in_hsv(hsv, cfg)[0], colour_model, cfg.colour_adapt_rounds,
+                                cfg.colour_adapt_weight, border, cfg.colour_border_weight, hsv)  # fmt: skip
     else:
         skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
     skin = snap_to_depth(skin, band_c, depth_m[rows, cols], cfg.depth_snap_px, cfg.depth_snap_window_px,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import cv2
 import numpy as np
 
@@ -12,14 +10,6 @@ from handseg.annotate.fastops import grown_box, least_squares
 
 PLANE_STRIDE = 4  # RANSAC looks at every 4th pixel in each direction
 STRIP_PIXELS = 32768  # full-resolution tests go through the image in strips of rows this large (stay in cache)
-
-
-@lru_cache(maxsize=4)
-def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column and row index images (float32, h x w), cached per size."""
-    vv, uu = np.mgrid[:h, :w].astype(np.float32)
-    uu.flags.writeable = vv.flags.writeable = False
-    return uu, vv
 
 
 def ellipse(size: int) -> np.ndarray:
@@ -78,20 +68,22 @@ def _on_plane(depth_m: np.ndarray, coef: np.ndarray, cfg: AnnotateConfig, step: 
     check_valid = largest_inv * (cfg.min_depth_m * (1 + cfg.plane_tol_rel) + cfg.plane_tol_m) >= 0.999
     out = np.empty((h, w), np.uint8)
     rows = max(1, min(h, STRIP_PIXELS // w))
-    uu, vv = _pixel_grid(rows, w)  # one strip's column and row indices
+    along_u = np.arange(w, dtype=np.float32) * np.float32(c0 * step)  # the plane's inverse depth is separable:
+    along_v = (np.arange(h, dtype=np.float32) * np.float32(c1 * step) + np.float32(c2))[:, None]  # u part + v part
     plane_z, tol = np.empty((rows, w), np.float32), np.empty((rows, w), np.float32)
     with np.errstate(divide="ignore"):
         for y in range(0, h, rows):
             n = min(rows, h - y)
             d, on, z, t = depth_m[y : y + n], out[y : y + n], plane_z[:n], tol[:n]
-            cv2.addWeighted(uu[:n], c0 * step, vv[:n], c1 * step, c1 * step * y + c2, dst=z)  # plane's inverse depth
+            np.add(along_u, along_v[y : y + n], out=z)  # plane's inverse depth
             np.reciprocal(z, out=z)  # ... and its depth
             cv2.absdiff(z, d, dst=z)
             cv2.addWeighted(d, cfg.plane_tol_rel, d, 0.0, cfg.plane_tol_m, dst=t)
             cv2.compare(z, t, cv2.CMP_LT, dst=on)
             if check_valid:
                 on &= d > cfg.min_depth_m
-    return np.minimum(out, 1, out=out)
+            cv2.bitwise_and(on, 1, dst=on)  # 0 / 1
+    return out
 
 
 def grow_band(depth_m: np.ndarray, band: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:
