@@ -192,10 +192,11 @@ def estimate_alignment(
     return m
 
 
-def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice, keep_alpha: bool = False) -> np.ndarray:
     """The colour image resampled on the depth grid inside the box (rows, cols): out[y, x] = color(M (x, y)).
 
     RGB is warped as RGBA (OpenCV's 4-channel path is ~2.5x faster); only the source box the crop reads is converted.
+    With keep_alpha the result may stay RGBA (alpha 255) where it was warped that way.
     """
     if np.allclose(m, IDENTITY, atol=1e-4):
         from handseg.annotate.repair import shifted_crop
@@ -214,7 +215,7 @@ def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice) -> np.
     shifted[:, 2] -= (x0, y0)  # sample from the source box only (the image border stays the box's border there)
     rgba = cv2.cvtColor(color[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA)
     out = cv2.warpAffine(rgba, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
+    return out if keep_alpha else cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
 
 
 def register(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig, depth_m: np.ndarray | None = None) -> np.ndarray:

@@ -92,20 +92,31 @@ def filter_segments(mask: np.ndarray, theta: float, phi: float) -> tuple[np.ndar
     outer = [c for c, parent in zip(contours, hierarchy[0][:, 3]) if parent < 0] if contours else []
     if not outer:
         return mask.copy(), 0, 0
-    count, labels = cv2.connectedComponents(m, connectivity=8)
-    keep = np.zeros(count, bool)
+    try:
+        count, labels = cv2.connectedComponentsWithAlgorithm(m, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:  # more than 65535 segments
+        count, labels = cv2.connectedComponents(m, connectivity=8)
+    dropped = []  # (box, label) of each segment that fails
     for contour in outer:
         x, y, w, h = cv2.boundingRect(contour)
         perimeter2 = len(contour) ** 2
-        if w * h <= theta or perimeter2 >= phi * w * h:  # fails whatever its pixel count
-            continue
         label = labels[contour[0, 0, 1], contour[0, 0, 0]]
-        area = np.count_nonzero(labels[y : y + h, x : x + w] == label)
-        keep[label] = area > theta and perimeter2 < phi * area
-    kept = int(keep.sum())
-    if kept == count - 1:
-        return mask.copy(), kept, 0
-    return mask & keep[labels], kept, count - 1 - kept
+        box = slice(y, y + h), slice(x, x + w)
+        if w * h <= theta or perimeter2 >= phi * w * h:  # fails whatever its pixel count
+            dropped.append((box, label))
+            continue
+        area = np.count_nonzero(labels[box] == label)
+        if not (area > theta and perimeter2 < phi * area):
+            dropped.append((box, label))
+    out = mask.copy()
+    if len(dropped) > 32:  # many: one pass over the whole mask
+        keep = np.ones(count, bool)
+        keep[[label for _, label in dropped]] = False
+        out &= keep[labels]
+    else:  # few: clear each one inside its box
+        for box, label in dropped:
+            out[box][labels[box] == label] = False
+    return out, count - 1 - len(dropped), len(dropped)
 
 
 @dataclass
@@ -156,7 +167,9 @@ def annotate_frame(
     )
     planes = find_planes(depth_m, cfg)
     diag["plane_px"] = int(np.count_nonzero(planes))
-    scene_depth = depth_m * ~planes if diag["plane_px"] else depth_m  # plane pixels get depth 0
+    scene_depth = depth_m  # plane pixels get depth 0: copy the others into zeros (faster than a product)
+    if diag["plane_px"]:
+        scene_depth = cv2.copyTo(depth_m, cv2.compare(planes.view(np.uint8), 0, cv2.CMP_EQ))
     near = nearest_surface(scene_depth, cfg)
     if near is None:
         diag["near_m"] = float("nan")
@@ -175,19 +188,21 @@ def annotate_frame(
     margin = 2 + max(cfg.hand_close_px, cfg.object_close_px, cfg.fill_unassigned_px * 2 + 1)
     rows, cols = _crop_box(band, margin)
     band_c = band[rows, cols]
-    color_c = warp_crop(color, m, rows, cols)  # work on the band's box only
+    color_c = warp_crop(color, m, rows, cols, keep_alpha=True)  # work on the band's box only (RGB or RGBA)
     band_c = fill_edge_dropouts(depth_m[rows, cols], band_c, cfg.edge_fill_px, cfg.edge_fill_share)
     if colour_model is None and cfg.colour_model:
         colour_model = load_colour_model(cfg.colour_model)
     if colour_model is not None:  # only band pixels matter: classify those
-        pixels = np.ascontiguousarray(color_c).view(_RGB)[..., 0][band_c]  # 3-byte items: a fast gather
-        pixels = pixels.view(np.uint8).reshape(1, -1, 3)
+        channels = color_c.shape[2]
+        item = _RGB if channels == 3 else np.uint32  # whole pixels as single items: a fast gather
+        pixels = np.ascontiguousarray(color_c).view(item)[..., 0][band_c].view(np.uint8).reshape(1, -1, channels)
         skin = np.zeros(band_c.shape, bool)
         border = _near_border(rows, cols, (h, w), cfg.colour_border_px)[band_c] if cfg.colour_border_px else None
-        hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)  # the skin test and the colour model share it
+        hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)  # (alpha ignored) the skin test and the colour model share it
         skin[band_c] = classify(pixels[0], _skin_in_hsv(hsv, cfg)[0], colour_model, cfg.colour_adapt_rounds,
                                 cfg.colour_adapt_weight, border, cfg.colour_border_weight, hsv)  # fmt: skip
     else:
+        color_c = color_c if color_c.shape[2] == 3 else cv2.cvtColor(color_c, cv2.COLOR_RGBA2RGB)
         skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
     skin = snap_to_depth(skin, band_c, depth_m[rows, cols], cfg.depth_snap_px, cfg.depth_snap_window_px,
                          cfg.depth_snap_min_step_m)  # fmt: skip
