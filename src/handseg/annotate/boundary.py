@@ -53,7 +53,7 @@ def snap_to_depth(
     sides = []
     for side in (hand & sure, obj & sure):
         n = window_sums(side.view(np.uint8), cv2.CV_32S)
-        sides.append((n, window_sums(depth_b * side, cv2.CV_64F) / np.maximum(n, 1)))
+        sides.append((n, window_sums(cv2.copyTo(depth_b, side.view(np.uint8)), cv2.CV_64F) / np.maximum(n, 1)))
     (hand_n, hand_m), (obj_n, obj_m) = sides
     decided = (hand_n >= 3) & (obj_n >= 3) & (np.abs(hand_m - obj_m) > min_step_m)
     d = depth_b[ys, xs]

@@ -322,7 +322,7 @@ def fill_depth_neighbours(depth_m: np.ndarray, band: np.ndarray, radius: int, to
     xs, ys = xs[keep], ys[keep]
     p = 2 * radius
     count = cv2.integral(cv2.copyMakeBorder(b, p, p, p, p, cv2.BORDER_REFLECT_101))
-    total = cv2.integral(cv2.copyMakeBorder(d * b, p, p, p, p, cv2.BORDER_REFLECT_101), sdepth=cv2.CV_64F)
+    total = cv2.integral(cv2.copyMakeBorder(cv2.copyTo(d, b), p, p, p, p, cv2.BORDER_REFLECT_101), sdepth=cv2.CV_64F)
     y1, x1 = ys + 2 * p + 1, xs + 2 * p + 1  # window rows ys .. y1 - 1 of the padded images
     n = (count[y1, x1] - count[ys, x1] - count[y1, xs] + count[ys, xs]).astype(np.float32)
     mean = (total[y1, x1] - total[ys, x1] - total[y1, xs] + total[ys, xs]).astype(np.float32) / n
