@@ -103,3 +103,18 @@ def test_frame_histograms_give_the_whole_grid_log_ratio_at_the_frame_bins(sigma)
     whole = log_ratio(hand_all, np.bincount(bins, minlength=SIZE) - hand_all, sigma)[bins]
     np.testing.assert_allclose(fast, whole, atol=2e-4)
     assert np.abs(whole).max() > 1  # the test is not trivially near zero
+
+
+def test_classify_by_bin_and_skin_pairs_matches_the_per_pixel_formula() -> None:
+    rng = np.random.default_rng(3)
+    pixels = np.concatenate([_pixels(SKIN, 900, 4), _pixels(BLUE, 900, 5), _pixels((150, 90, 140), 600, 6)])[:, 0]
+    skin = rng.random(len(pixels)) < 0.3
+    border = rng.random(len(pixels)) < 0.25
+    model = ColourModel(rng.normal(0, 1, SIZE).astype(np.float32), rng.random(SIZE) < 0.8, 2.0, 1, 1)
+    bins = bin_index(pixels[:, None]).ravel()
+    hist = FrameHistograms(bins)
+    forearm = hist.counts(border)
+    llr = model.llr(bins, skin) + np.float32(0.7) * np.take(hist.log_ratio(forearm, hist.total - forearm), hist.index)
+    expected = adapt(llr, bins, rounds=2, weight=1.0) > 0
+    got = classify(pixels, skin, model, rounds=2, weight=1.0, border=border, border_weight=0.7)
+    assert np.array_equal(got, expected) and 0.05 < got.mean() < 0.95
