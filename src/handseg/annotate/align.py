@@ -80,6 +80,7 @@ def _similarity_rows(points: np.ndarray, normals: np.ndarray, centre: np.ndarray
     return np.stack([nx * x + ny * y, ny * x - nx * y, nx, ny, np.ones_like(nx)], axis=1).astype(np.float64)
 
 
+COARSE_EVERY = 2  # the first (widest) search stage looks at every 2nd outline point
 PRIOR_SCALE = 0.005  # expected size of rotation (radians) and scale errors; a weak prior keeps them near 0
 RESIDUAL_PX = 0.7  # typical error of one edge match
 CENTROID_PX = 1.0  # an edge's position: the mean offset within this distance of its peak, weighted by strength
@@ -162,10 +163,11 @@ def estimate_alignment(
     rows = _similarity_rows(points, normals, centre)
     params = np.array([1.0, 0.0, 0.0, 0.0, 0.0])  # a, b, tx, ty around the image centre; outline offset e
     local = points - centre  # centred coordinates
-    for radius, step in ((r, 1.0), (max(r / 2, 1.5), 0.5), (1.5, 0.25)):
+    for stage, (radius, step) in enumerate(((r, 1.0), (max(r / 2, 1.5), 0.5), (1.5, 0.25))):
         a, b, tx, ty, _ = params
-        moved = (local @ np.array([[a, b], [-b, a]]) + (centre + (tx - x0, ty - y0))).astype(np.float32)  # M p
-        strength, offsets = edge_profiles(crop, moved, normals, radius, step)
+        use = slice(None, None, COARSE_EVERY if stage == 0 else 1)  # the coarse search needs fewer points
+        moved = (local[use] @ np.array([[a, b], [-b, a]]) + (centre + (tx - x0, ty - y0))).astype(np.float32)  # M p
+        strength, offsets = edge_profiles(crop, moved, normals[use], radius, step)
         best = strength.argmax(axis=1)
         k = round(CENTROID_PX / step)
         near = (best[:, None] + np.arange(-k, k + 1)).clip(0, len(offsets) - 1)
@@ -173,11 +175,11 @@ def estimate_alignment(
         weight = np.maximum(np.take_along_axis(strength, near, axis=1) - 0.5 * peak[:, None], 0)
         found = (offsets[near] * weight).sum(axis=1) / np.maximum(weight.sum(axis=1), 1e-6)  # centre of the edge
         contrast = peak - _median(strength, axis=1)
-        target = rows @ params + found  # wanted n . (M p - c) + e
+        target = rows[use] @ params + found  # wanted n . (M p - c) + e
         good = (best > 0) & (best < len(offsets) - 1) & (contrast > _lower_quartile(contrast))
         if np.count_nonzero(good) < 30:
             break
-        rows_good, target_good = rows[good], target[good]
+        rows_good, target_good = rows[use][good], target[good]
         fit = _solve(rows_good, target_good)
         residual = np.abs(rows_good @ fit - target_good)
         inlier = residual < max(1.0, 2.0 * float(_median(residual)))
