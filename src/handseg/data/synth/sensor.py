@@ -174,7 +174,9 @@ def color_image(
     angle, scale = rng.uniform(-0.6, 0.6), 1.0 + rng.uniform(-0.008, 0.008)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
     m[:, 2] += (dx, dy)
-    img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    rgba = cv2.cvtColor(img, cv2.COLOR_RGB2RGBA)  # OpenCV warps 4 channels ~2x faster than 3
+    rgba = cv2.warpAffine(rgba, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    img = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
     info = {"shift_px": [round(dx, 3), round(dy, 3)], "rotation_deg": round(angle, 3), "scale": round(scale, 5),
             "light_dir": np.round(light, 4).tolist(), "ambient": round(ambient, 3)}  # fmt: skip
     return img, info
