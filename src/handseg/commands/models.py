@@ -4,19 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from handseg.errors import ConfigError
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' -> (640, 480) (width, height)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size must look like 640x480 (width x height), got {text!r}") from None
-    if w < 1 or h < 1:
-        raise ConfigError(f"--size must be positive, got {text!r}")
-    return w, h
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg models`."""
@@ -34,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from handseg.export.stream import parse_size
     from handseg.models import build_model, list_models, model_entry
     from handseg.models.flops import count_flops, count_params
 
