@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -169,6 +171,12 @@ def test_calibrate_on_scenes_finds_the_skin(scene) -> None:
     assert _iou(with_model == 1, label == 1) > 0.95 and _iou(with_model == 2, label == 2) > 0.9
     assert (fitted.theta, fitted.band_m) == (start.theta, start.band_m)  # only HSV (and the model) are fitted
     assert calibrate(frames, start, tune=False, colour_model=False)[2] is None
+    # the HSV tuning runs on the HSV path even when the base config names a model (here one that does not exist)
+    named = calibrate(frames, replace(start, colour_model="elsewhere.colour.npz"), colour_model=False)[0]
+    assert named.colour_model == "elsewhere.colour.npz" and (named.hue_lo, named.hue_hi) == (
+        fitted.hue_lo,
+        fitted.hue_hi,
+    )
 
 
 def test_plane_removal_drops_a_table_but_keeps_a_held_box() -> None:

@@ -112,15 +112,13 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
     return fitted, report
 
 
-def frame_score(
-    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig, model: ColourModel | None = None
-) -> float:
+def frame_score(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig) -> float:
     """Mean over frames of the mean of hand IoU and object IoU of the whole pipeline."""
     from handseg.annotate.pipeline import annotate_frame
 
     scores = []
     for depth_m, color, label in frames:
-        pred = annotate_frame(depth_m, color, cfg, model).label
+        pred = annotate_frame(depth_m, color, cfg).label
         valid = label != 255
         ious = []
         for cls in (HAND, OBJECT):
@@ -136,13 +134,10 @@ HSV_STEPS = {"hue_lo": (2, 5), "hue_hi": (2, 5), "sat_lo": (8, 20), "sat_hi": (8
 
 
 def tune_pipeline(
-    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    cfg: AnnotateConfig,
-    model: ColourModel | None = None,
-    rounds: int = 2,
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig, rounds: int = 2
 ) -> tuple[AnnotateConfig, float, float]:
     """Coordinate ascent of the six HSV bounds on the whole pipeline's frame_score; returns (cfg, start, end)."""
-    start = best = frame_score(frames, cfg, model)
+    start = best = frame_score(frames, cfg)
     for _ in range(rounds):
         improved = False
         for name, steps in HSV_STEPS.items():
@@ -153,7 +148,7 @@ def tune_pipeline(
                     trial = replace(cfg, **{name: value})
                 except ConfigError:
                     continue
-                score = frame_score(frames, trial, model)
+                score = frame_score(frames, trial)
                 if score > best + 1e-4:
                     cfg, best, improved = trial, score, True
         if not improved:
@@ -183,6 +178,8 @@ def calibrate(
     cfg = replace(base, **fitted)
     if tune:
         picks = np.unique(np.linspace(0, len(frames) - 1, min(tune_frames, len(frames))).round().astype(int))
-        cfg, start, end = tune_pipeline([frames[k] for k in picks], cfg)  # the HSV path: the model's own fallback
+        hsv_path = replace(cfg, colour_model="")  # the HSV path, whatever model `base` names: the model's own fallback
+        tuned, start, end = tune_pipeline([frames[k] for k in picks], hsv_path)
+        cfg = replace(tuned, colour_model=cfg.colour_model)
         report |= {"pipeline_iou_start": round(start, 4), "pipeline_iou": round(end, 4)}
     return cfg, report, model
