@@ -57,12 +57,17 @@ def smooth_histogram(counts: np.ndarray, sigma: float) -> np.ndarray:
     return smooth_histograms(counts[None], sigma)[0]
 
 
+def _clipped_log_ratio(hand: np.ndarray, obj: np.ndarray, hand_total: float, obj_total: float) -> np.ndarray:
+    """Clipped log of hand over object histograms, each normalised by its total (modifies the inputs)."""
+    hand /= max(hand_total, 1e-12)
+    obj /= max(obj_total, 1e-12)
+    return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
+
+
 def log_ratio(hand_counts: np.ndarray, object_counts: np.ndarray, sigma: float) -> np.ndarray:
     """Clipped log of smoothed, normalised hand over object histograms (float32, one value per bin)."""
     hand, obj = smooth_histograms(np.stack([hand_counts, object_counts]), sigma)
-    hand /= max(float(hand.sum()), 1e-12)
-    obj /= max(float(obj.sum()), 1e-12)
-    return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
+    return _clipped_log_ratio(hand, obj, float(hand.sum()), float(obj.sum()))
 
 
 @lru_cache(maxsize=4)
@@ -136,9 +141,7 @@ class FrameHistograms:
     def log_ratio(self, hand_counts: np.ndarray, object_counts: np.ndarray) -> np.ndarray:
         """log_ratio at the occupied bins (the smoothed histograms keep their pixel counts as sums)."""
         hand, obj = self.smooth(np.stack([hand_counts, object_counts]))
-        hand /= max(float(hand_counts.sum()), 1e-12)
-        obj /= max(float(object_counts.sum()), 1e-12)
-        return np.clip(np.log(hand + 1e-9) - np.log(obj + 1e-9), -CLIP, CLIP).astype(np.float32)
+        return _clipped_log_ratio(hand, obj, float(hand_counts.sum()), float(object_counts.sum()))
 
 
 @dataclass
