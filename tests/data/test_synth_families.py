@@ -106,7 +106,7 @@ def test_stereo_invalid_band_lies_left_of_near_objects() -> None:
     depth = _stereo(render, intr)
     cols = np.nonzero(render.material[H // 2] != 255)[0]
     left, right = cols.min(), cols.max()
-    band = int(round(intr.fx * 0.055 * (1 / 0.45 - 1 / 1.2)))
+    band = round(intr.fx * 0.055 * (1 / 0.45 - 1 / 1.2))
     assert (depth[H // 2, left - band + 2 : left - 1] == 0).all(), "occlusion band left of the object"
     assert (depth[H // 2, right + 3 : right + band] > 0).mean() > 0.8, "no band on the right"
 

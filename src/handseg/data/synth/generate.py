@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
+from handseg.data.synth.families import parse_weights, sample_family_scene
 from handseg.data.synth.objects import OBJECT_TYPES
 from handseg.data.synth.render import render_scene
-from handseg.data.synth.families import parse_weights, sample_family_scene
 from handseg.data.synth.sensor import (
     CAMERAS,
-    dark_mask,
     color_image,
+    dark_mask,
     depth_image,
     flying_pixels,
     shading_normals,
