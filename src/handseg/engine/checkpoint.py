@@ -86,9 +86,17 @@ def model_spec(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def load_model(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[str, Any]]:
-    """Rebuild the model of a checkpoint (eval mode) and return it with the checkpoint's config."""
-    from handseg.models import build_model
+    """Rebuild the model of a checkpoint, run folder or zoo name (eval mode); return it with its training config.
 
+    Every command that takes a model (eval, predict, export, stream, bench) resolves it here: an existing path is
+    a checkpoint or run folder; a name like "das-rt" that is not a path is looked up in the zoo (sha256 checked).
+    """
+    from handseg.models import build_model
+    from handseg.zoo.store import is_zoo_name, load_pretrained
+
+    if is_zoo_name(path):
+        model, config, _ = load_pretrained(str(path))
+        return model, config
     ckpt = read_checkpoint(path, map_location)
     name, kwargs = model_spec(ckpt["config"])
     model = build_model(name, **kwargs)
