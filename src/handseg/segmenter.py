@@ -78,12 +78,9 @@ class Segmenter:
 
     def _frames(self, depth_m: Any, color: Any) -> tuple[list[Any], list[Any], bool]:
         """The frames of a call as lists, and whether the call passed a single frame."""
-        if isinstance(depth_m, np.ndarray) and depth_m.ndim == 3:
-            depths, single = list(depth_m), False
-        elif isinstance(depth_m, Sequence) and not isinstance(depth_m, str | bytes):
-            depths, single = list(depth_m), False
-        else:
-            depths, single = [depth_m], True
+        batched = isinstance(depth_m, np.ndarray) and depth_m.ndim == 3
+        batched = batched or (isinstance(depth_m, Sequence) and not isinstance(depth_m, str | bytes))
+        depths, single = (list(depth_m), False) if batched else ([depth_m], True)
         if color is None:
             colors = [None] * len(depths)
         elif single:

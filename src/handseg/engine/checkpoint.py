@@ -70,7 +70,9 @@ def _load_failure(exc: Exception) -> str:
         return f"refused to load checkpoint: it asks for {what}, which a handseg checkpoint never does (crafted file?)"
     opcode = re.search(r"Unsupported operand (\d+)", text)
     if opcode or "Weights only load failed" in text:
-        detail = f"pickle opcode {opcode.group(1)} is not allowed" if opcode else "it holds more than tensors and values"
+        detail = (
+            f"pickle opcode {opcode.group(1)} is not allowed" if opcode else "it holds more than tensors and values"
+        )
         return f"refused to load checkpoint: {detail} (damaged, crafted or not a handseg checkpoint)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return f"cannot read checkpoint ({type(exc).__name__}: {lines[0][:200] if lines else 'no detail'})"

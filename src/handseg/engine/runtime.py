@@ -134,7 +134,9 @@ def load_init_weights(model: torch.nn.Module, config: dict[str, Any]) -> None:
         entry = get_model(str(config["init_from"]))
         other = entry.card["model"]["name"]
         if other != config["model"]["name"]:
-            raise CheckpointError(f"zoo model {entry.name!r} is a {other!r}, this config trains {config['model']['name']!r}")
+            raise CheckpointError(
+                f"zoo model {entry.name!r} is a {other!r}, this config trains {config['model']['name']!r}"
+            )
         load_state_into(model, entry)
         return
     source = Path(config["init_from"]).expanduser()

@@ -48,9 +48,8 @@ def input_contract(config: dict[str, Any]) -> dict[str, Any]:
         "modality": modality,
         "channels": input_channels(modality),
         "size": [width, height],
-        "layout": "N x C x H x W float32, channels: " + {"depth": "depth", "rgb": "R, G, B", "rgbd": "R, G, B, depth"}[
-            modality
-        ],
+        "layout": "N x C x H x W float32, channels: "
+        + {"depth": "depth", "rgb": "R, G, B", "rgbd": "R, G, B, depth"}[modality],
         "resize": "to size (width, height): nearest for depth, area for colour; labels back with nearest",
         "normalisation": {},
     }
