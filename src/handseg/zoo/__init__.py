@@ -1,7 +1,7 @@
 """The model zoo: pretrained models shipped as safetensors + a JSON card, found by name, published from runs."""
 
 from handseg.zoo.card import update_card
-from handseg.zoo.publish import publish
+from handseg.zoo.publishing import publish
 from handseg.zoo.store import (
     ZOO_ENV,
     ZooModel,
