@@ -11,7 +11,7 @@ __all__ = ["Segmenter", "__version__", "load_model"]
 def __getattr__(name: str) -> Any:
     """Import the model entry points on first use, so `import handseg` (and the CLI) stays light."""
     if name in ("Segmenter", "load_model"):
-        from handseg import segmenter
+        from handseg.zoo import segmenter
 
         return getattr(segmenter, name)
     raise AttributeError(f"module 'handseg' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 from handseg.zoo.card import update_card
 from handseg.zoo.publishing import publish
+from handseg.zoo.segmenter import Segmenter, load_model
 from handseg.zoo.store import (
     ZOO_ENV,
     ZooModel,
@@ -16,11 +17,13 @@ from handseg.zoo.store import (
 
 __all__ = [
     "ZOO_ENV",
+    "Segmenter",
     "ZooModel",
     "find_model",
     "get_model",
     "is_zoo_name",
     "list_pretrained",
+    "load_model",
     "load_pretrained",
     "package_dir",
     "publish",
