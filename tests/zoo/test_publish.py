@@ -11,6 +11,7 @@ import torch
 
 from handseg.cli import main
 from handseg.data.preprocess import DEPTH_CENTER_M, DEPTH_SCALE_M
+from handseg.data.synth.generate import GENERATOR_VERSION
 from handseg.engine.checkpoint import read_checkpoint
 from handseg.errors import ConfigError, DataError, HandsegError, OutputExistsError
 from handseg.zoo import load_pretrained, publish
@@ -33,7 +34,7 @@ def test_card_holds_what_design_section_8_asks(published: Path, tiny_ckpt: Path,
     assert (depth_norm["center_m"], depth_norm["scale_m"]) == (DEPTH_CENTER_M, DEPTH_SCALE_M)
     assert depth_norm["missing_input"] == pytest.approx(-DEPTH_CENTER_M / DEPTH_SCALE_M)
     training = card["training"]
-    assert training["generator_version"] == 2 and training["dataset"] == zoo_data.name
+    assert training["generator_version"] == GENERATOR_VERSION and training["dataset"] == zoo_data.name
     assert training["recipe"] == "tiny_zoo" and training["step"] == 1 and training["command"] is None
     assert card["metrics"] == {"synthetic": None, "dexycb": None} and card["latency"] is None
     text = (published / "tiny.md").read_text()
