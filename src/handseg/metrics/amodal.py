@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -208,3 +208,44 @@ class AmodalPartIoU:
         result["images"] = len(all_ids)
         result["valid_image_hands"] = int((~np.isnan(per_hand[:, 0])).sum())
         return result
+
+
+def occlusion_stats(samples: Iterable[dict[str, Any]], *, min_pixels: int = 20) -> dict[str, Any]:
+    """How much of the hands' amodal parts is hidden, over samples that carry visible part maps.
+
+    hidden_share = hidden part pixels (`hidden_mask`) / amodal part pixels; occluded_frames = frames where a hand has
+    at least `min_pixels` hidden pixels; by_hand / by_object / by_other split the hidden pixels by the visible label
+    seen there (the other hand, the object, background or ignore). Frames without visible maps count in `skipped`.
+    """
+    totals = dict.fromkeys(("frames", "skipped", "amodal", "hidden", "occluded", "hand", "object", "other"), 0)
+    for sample in samples:
+        parts, visible = sample.get("parts"), sample.get("visible_parts")
+        if parts is None or visible is None:
+            totals["skipped"] += 1
+            continue
+        parts, visible = np.asarray(parts), np.asarray(visible)
+        hidden = hidden_mask(parts, visible)
+        per_hand = hidden.sum(axis=(1, 2))
+        totals["frames"] += 1
+        totals["amodal"] += int(((parts > 0) & (parts != IGNORE)).sum())
+        totals["hidden"] += int(per_hand.sum())
+        totals["occluded"] += int((per_hand >= min_pixels).any())
+        label = sample.get("label")
+        if label is not None:
+            seen = np.broadcast_to(np.asarray(label), hidden.shape)[hidden]  # per hand: both hands count
+            under = np.bincount(seen.astype(np.int64).clip(0, 3), minlength=4)
+            totals["hand"] += int(under[1])
+            totals["object"] += int(under[2])
+            totals["other"] += int(under[0] + under[3])
+    hidden = totals["hidden"]
+    return {
+        "frames": totals["frames"],
+        "skipped": totals["skipped"],
+        "amodal_pixels": totals["amodal"],
+        "hidden_pixels": hidden,
+        "hidden_share": hidden / totals["amodal"] if totals["amodal"] else float("nan"),
+        "occluded_frames": totals["occluded"] / totals["frames"] if totals["frames"] else float("nan"),
+        "by_hand": totals["hand"] / hidden if hidden else float("nan"),
+        "by_object": totals["object"] / hidden if hidden else float("nan"),
+        "by_other": totals["other"] / hidden if hidden else float("nan"),
+    }
