@@ -28,12 +28,13 @@ FOREARM = 17  # id of the forearm in the renderer's visible part maps (no part i
 _FILL = {"depth": 0, "label": IGNORE_INDEX, "parts": 0, "visible_parts": 0}
 
 
-def check_crop(mode: str | None, margin: float = DEFAULT_MARGIN, option: str = "crop") -> None:
-    """Raise ConfigError naming `option` unless mode is None or a known crop mode and margin is sensible."""
+def check_crop(mode: str | None, margin: float = DEFAULT_MARGIN, option: str = "crop", margin_option: str = "") -> None:
+    """Raise ConfigError naming `option` (or `margin_option`) unless mode is None or a known crop mode and margin
+    is a fraction in [0, 2]."""
     if mode is not None and mode not in CROP_MODES:
         raise ConfigError(f"{option}: expected one of {', '.join(CROP_MODES)} or none, got {mode!r}")
-    if not 0.0 <= float(margin) <= 2.0:
-        raise ConfigError(f"{option} margin: expected a fraction in [0, 2], got {margin!r}")
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0.0 <= margin <= 2.0:
+        raise ConfigError(f"{margin_option or option + '_margin'}: expected a fraction in [0, 2], got {margin!r}")
 
 
 def hands_box(
