@@ -108,6 +108,10 @@ def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
             val_fraction=float(synth.get("val_fraction", 0.25)),
             progress=True,
             val_objects=synth.get("val_objects"),
+            crop=synth.get("crop"),
+            render_size=tuple(synth["render_size"]) if synth.get("render_size") else None,
+            crop_margin=float(synth.get("crop_margin", 0.15)),
+            visible_parts=bool(synth.get("visible_parts", False)),
         )
     if fabric is not None:
         fabric.barrier()

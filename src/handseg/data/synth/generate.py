@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from handseg.data.crop import DEFAULT_MARGIN, check_crop, finish_frame
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.data.synth.families import parse_weights, sample_family_scene
 from handseg.data.synth.objects import OBJECT_TYPES
@@ -181,11 +182,14 @@ def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]
     """Render one frame and write its files; returns (id, split, object type)."""
     index, split, types = task
     width, height = _WORKER["size"]
+    writer = _WORKER["writer"]
     frame = render_frame(_WORKER["seed"], index, width, height, types)
+    frame = finish_frame(frame, writer.manifest.generator)  # hand-centred crop / visible maps, when asked for
     sample_id = f"{index:06d}"
     scene = {**frame["scene"], "split": split}
-    writer = _WORKER["writer"]
-    writer.write(sample_id, frame["depth"], frame["label"], None, frame["parts"], scene)
+    writer.write(
+        sample_id, frame["depth"], frame["label"], None, frame["parts"], scene, visible_parts=frame["visible_parts"]
+    )
     # the colour image is as noisy as a camera's: Huffman-only PNG coding is faster at the same size
     png = encode_png(frame["color"], writer.compression, noisy=True)
     atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png, durable=False)
@@ -214,10 +218,17 @@ def generate_dataset(
     progress: bool = True,
     val_objects: Sequence[str] | None = None,
     compression: int = 1,
+    *,
+    crop: str | None = None,
+    render_size: tuple[int, int] | None = None,
+    crop_margin: float = DEFAULT_MARGIN,
+    visible_parts: bool = False,
 ) -> Path:
     """Write a synthetic handseg-v1 dataset of `frames` frames with train/val splits; returns its folder.
 
-    With `val_objects`, validation frames show only those object types and training frames never do.
+    With `val_objects`, validation frames show only those object types and training frames never do. With
+    crop="hands", frames render at `render_size` (default 640x480) and are cut to `size` around both hands
+    (`handseg.data.crop`); crops also store the visible part maps, as does `visible_parts`.
     """
     if not isinstance(frames, int | np.integer) or isinstance(frames, bool) or frames < 1:
         raise ConfigError(f"frames must be a positive integer, got {frames!r}")
@@ -225,6 +236,11 @@ def generate_dataset(
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     width, height = (int(v) for v in size)
     _check_size(width, height)
+    check_crop(crop, crop_margin, "crop")
+    if render_size is not None and not crop:
+        raise ConfigError("render_size: only with crop (without one, frames render at size)")
+    render_w, render_h = (int(v) for v in (render_size or ((640, 480) if crop else (width, height))))
+    _check_size(render_w, render_h)
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if int(workers) < 1:
@@ -245,6 +261,11 @@ def generate_dataset(
         "train_objects": list(train_types),
         "val_objects": list(val_types),
     }
+    if crop:
+        settings["render_size"] = [render_w, render_h]
+        settings["crop"] = {"mode": crop, "size": [width, height], "margin": float(crop_margin)}
+    if crop or visible_parts:
+        settings["visible_parts"] = True
     out = Path(out)
     existed = out.is_dir() and any(out.iterdir())
     writer = DatasetWriter(
@@ -255,7 +276,7 @@ def generate_dataset(
         writer = DatasetWriter(out, writer.manifest, force=True, compression=compression)
     tasks = [(i, "val" if i in val_set else "train", val_types if i in val_set else train_types) for i in range(frames)]
     splits: dict[str, list[str]] = {"train": [], "val": []}
-    results = _run(tasks, writer, int(seed), (width, height), int(workers), progress)
+    results = _run(tasks, writer, int(seed), (render_w, render_h), int(workers), progress)
     for sample_id, split, _ in results:
         splits[split].append(sample_id)
     writer.finish({k: sorted(v) for k, v in splits.items()})
