@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,8 @@ class AnnotateConfig:
             kind = float if known[key].type == "float" else int
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{where}{key} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}{key} must be a finite number, got {value!r}")
             if kind is int and float(value) != int(value):
                 raise ConfigError(f"{where}{key} must be an integer, got {value!r}")
             values[key] = kind(value)

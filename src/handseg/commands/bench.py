@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="all", help="'all' or comma-separated registry names")
     parser.add_argument("--size", default="640x480", help="input WIDTHxHEIGHT (default 640x480)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per model and mode (median reported)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="timed calls per model and mode (median reported)"
+    )
     parser.add_argument("--modes", help="comma-separated subset of eager,channels_last,onnxruntime,cuda_fp32,...")
     parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="build option for every model, e.g. backbone=resnet18 (repeatable)")  # fmt: skip
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's default)")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's default)")
     parser.add_argument("--out", help="write the Markdown table here (and the raw rows as JSON beside it)")
     parser.add_argument("--force", action="store_true", help="overwrite --out")
 

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from handseg.commands.options import int_range, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the experiments."""
@@ -17,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", default="runs/experiments", help="run folder (rows resume / are skipped when done)")
     parser.add_argument("--results-dir", default="benchmarks/results", help="where <table>.md and .json go")
-    parser.add_argument("--steps", type=int, default=600, help="optimisation steps per row (default 600)")
-    parser.add_argument("--finetune-steps", type=int, default=150, help="contour steps inside the budget")
-    parser.add_argument("--frames", type=int, default=400, help="synthetic frames (default 400)")
-    parser.add_argument("--workers", type=int, default=2, help="rows trained in parallel (one thread each)")
+    parser.add_argument("--steps", type=int_range(2), default=600, help="optimisation steps per row (default 600)")
+    parser.add_argument("--finetune-steps", type=positive_int, default=150, help="contour steps inside the budget")
+    parser.add_argument("--frames", type=int_range(8), default=400, help="synthetic frames (default 400)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="rows trained in parallel (one thread each)")
     parser.add_argument("--rows", nargs="*", help="only these row keys")
     parser.add_argument("--quick", action="store_true", help="tiny budget and images, for tests")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handseg.commands.options import DEPTH_SCALE_HELP, device, positive_float, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg predict`."""
@@ -13,11 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs", type=Path, nargs="+", help="depth PNGs (color PNGs for RGB models), folders, datasets"
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--depth-scale", type=float, default=0.001, help="metres per depth PNG unit (default mm)")
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="frames per forward pass")
+    parser.add_argument("--depth-scale", type=positive_float, default=0.001, help=DEPTH_SCALE_HELP + " (default 0.001)")
     parser.add_argument("--split", help="only this split of dataset inputs (default: every frame)")
     parser.add_argument("--no-overlays", action="store_true", help="write only the label maps")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--device", type=device, help="cpu or cuda (default: cuda if available)")
     parser.add_argument(
         "--backend", choices=["auto", "pytorch", "onnxruntime"], default="auto",
         help="pytorch for checkpoints, onnxruntime for .onnx files from `handseg export` (auto: by suffix)",

@@ -51,11 +51,19 @@ def model_spec(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def load_model(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """Rebuild the model of a checkpoint (eval mode) and return it with the checkpoint's config."""
+    from handseg.config import check_model_config
+    from handseg.errors import HandsegError
     from handseg.models import build_model
 
     ckpt = read_checkpoint(path, map_location)
+    check_model_config(ckpt["config"], ckpt["path"])
     name, kwargs = model_spec(ckpt["config"])
-    model = build_model(name, **kwargs)
+    try:
+        model = build_model(name, **kwargs)
+    except HandsegError as exc:
+        raise CheckpointError(f"{ckpt['path']}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:  # options of the wrong type or range for the builder
+        raise CheckpointError(f"{ckpt['path']}: cannot build model {name!r} from its config ({exc})") from None
     try:
         model.load_state_dict(ckpt["model"], strict=True)
     except RuntimeError as exc:
