@@ -12,7 +12,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg predict`."""
     parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt), a .ckpt file, or an exported .onnx")
     parser.add_argument(
-        "inputs", type=Path, nargs="+", help="depth PNGs (color PNGs for RGB models), folders, datasets"
+        "inputs",
+        type=Path,
+        nargs="+",
+        help="uint16 depth PNG/TIFF or .npy (integer: depth units; float: metres) files, 8-bit colour PNGs for RGB "
+        "models, folders of them, handseg-v1 datasets",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--batch-size", type=positive_int, default=4, help="frames per forward pass")
@@ -25,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pytorch for checkpoints, onnxruntime for .onnx files from `handseg export` (auto: by suffix)",
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="leave out unreadable or unsuitable inputs and count them"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -35,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
     written = predict(
         args.checkpoint, args.inputs, args.out, batch_size=args.batch_size, force=args.force,
         depth_scale=args.depth_scale, split=args.split, overlays=not args.no_overlays, device=args.device,
-        progress=not args.no_progress, backend=args.backend,
+        progress=not args.no_progress, backend=args.backend, skip_bad=args.skip_bad,
     )  # fmt: skip
-    print(f"wrote {len(written)} frames to {args.out}/")
+    skipped = getattr(written, "skipped", {})
+    print(f"wrote {len(written)} frames to {args.out}/; skipped {len(skipped)} bad inputs")
+    for source, reason in list(skipped.items())[:10]:
+        print(f"  skipped {source}: {reason}")
     return 0
