@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped; decisions are in", server.app.store.path)
+        return 130  # interrupted, as every command reports Ctrl-C
     finally:
         server.httpd.server_close()
     return 0
