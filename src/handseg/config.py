@@ -435,7 +435,13 @@ def check_model_config(config: Any, source: str | Path) -> dict[str, Any]:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
     """Read a YAML config (with inherit), apply --set overrides, and validate it."""
-    return validate(apply_overrides(load_raw(path), overrides))
+    try:
+        return validate(apply_overrides(load_raw(path), overrides))
+    except ConfigError as exc:
+        message = str(exc)
+        if str(path) in message or str(Path(path).resolve()) in message:
+            raise
+        raise ConfigError(f"{path}: {message}") from None  # name the file as well as the key
 
 
 def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
