@@ -91,7 +91,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        detail = " ".join(str(exc).split())[:200]  # PyYAML's message spans lines; errors are one line
+        raise ConfigError(f"{path}: invalid YAML ({detail})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -371,9 +378,13 @@ def _check_model_options(model: dict[str, Any]) -> None:
     if not isinstance(name, str):
         raise ConfigError(f"model.name: expected a registry name, got {name!r}")
     params = inspect.signature(model_entry(name).builder).parameters
+    open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for key, value in model.items():
-        if key == "name" or key not in params:
-            continue  # unknown options are reported by build_model with the list of known ones
+        if key == "name" or (open_kwargs and key not in params):
+            continue
+        if key not in params:
+            known = ", ".join(p for p in params if p != "self")
+            raise ConfigError(f"model.{key}: model {name!r} has no such option; options: {known}")
         default = params[key].default
         if isinstance(default, bool):
             if not isinstance(value, bool):
@@ -400,6 +411,10 @@ def _check_loss_options(loss: dict[str, Any]) -> None:
             if isinstance(item, float) and not math.isfinite(item):
                 raise ConfigError(f"loss.{key}: expected finite numbers, got {value!r}")
     kwargs = {k: v for k, v in loss.items() if k != "name"}
+    from handseg.losses import list_losses
+
+    if loss["name"] not in list_losses():
+        raise ConfigError(f"loss.name: unknown loss {loss['name']!r}; choose one of {', '.join(list_losses())}")
     try:
         build_loss(loss["name"], **kwargs)
     except ConfigError as exc:
