@@ -81,3 +81,13 @@ def test_train_devices_beyond_cpu_count_fails_before_starting(tmp_path: Path, ca
     path.write_text(yaml.safe_dump(BASE))
     assert main(["train", str(path), "--devices", "64", "--accelerator", "cpu", "--out", str(tmp_path / "r")]) == 1
     assert "runtime.devices" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_stream_checks_frame_sizes_against_the_manifest(tmp_path: Path) -> None:
+    from handseg.export.stream import iter_folder
+    from handseg.utils.io import atomic_write_png
+
+    root = _dataset(tmp_path / "d")
+    atomic_write_png(root / "depth" / "f0.png", np.zeros((400, 400), np.uint16))  # not the manifest's 32x24
+    with pytest.raises(DataError, match=r"f0.png: size 400x400 does not match the manifest's 32x24"):
+        list(iter_folder(root))
