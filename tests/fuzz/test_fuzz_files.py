@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from handseg.data.format import CLASSES, PART_NAMES, DatasetWriter, Intrinsics, Manifest
 from handseg.utils.io import atomic_write_png
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),

@@ -73,7 +73,7 @@ def bad_values(kind: str, lo: float | None, hi: float | None) -> st.SearchStrate
 
 
 @pytest.mark.parametrize("argv, option, kind, lo, hi", OPTIONS, ids=[f"{a[0]} {o}" for a, o, *_ in OPTIONS])
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_numeric_option_refuses_bad_values(fuzz, argv, option, kind, lo, hi, data) -> None:
     value = data.draw(bad_values(kind, lo, hi), label="value")
