@@ -1,4 +1,8 @@
-"""`handseg synth OUT --frames N --seed S`: render a synthetic hand-object dataset in the handseg-v1 format."""
+"""`handseg synth OUT --frames N --seed S`: render a synthetic hand-object dataset in the handseg-v1 format.
+
+`--shard K/N` renders one shard of the run (for a cluster job array); `handseg synth --merge OUT SHARD_DIR...` joins
+the shards into the dataset the unsharded run writes.
+"""
 
 from __future__ import annotations
 
@@ -53,10 +57,23 @@ def fraction(text: str) -> float:
     return value
 
 
+def shard_arg(text: str) -> tuple[int, int]:
+    """K/N for --shard."""
+    from handseg.data.synth.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg synth`."""
     parser.add_argument("out", metavar="OUT", help="output folder (refused if not empty, unless --force)")
-    parser.add_argument("--frames", type=positive_int, required=True, help="number of frames to render")
+    parser.add_argument(
+        "shard_dirs", nargs="*", metavar="SHARD_DIR", help="with --merge: the shard folders to join into OUT"
+    )
+    parser.add_argument("--frames", type=positive_int, default=None, help="number of frames to render (required)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same bytes)")
     parser.add_argument("--size", type=parse_size, default=(640, 480), help="WIDTHxHEIGHT (default 640x480)")
     parser.add_argument("--workers", type=positive_int, default=1, help="processes (output does not depend on it)")
@@ -67,6 +84,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated object types shown only in val frames (held-out objects), e.g. mug,torus",
     )
+    parser.add_argument("--scenes", default=None, help="scene families, passed to the generator's render_frame")
+    parser.add_argument("--sensor", default=None, help="sensor model, passed to the generator's render_frame")
+    parser.add_argument(
+        "--shard",
+        type=shard_arg,
+        default=None,
+        metavar="K/N",
+        help="render only the frames with index %% N == K (same bytes as in the full run), e.g. "
+        "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; join the N shard folders with --merge",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="join the SHARD_DIRs of one sharded run into OUT (byte-identical to the unsharded run)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -74,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     """Render the dataset and print where it is."""
     from handseg.data.synth import OBJECT_TYPES, generate_dataset
 
+    if args.merge:
+        return _merge(args)
+    if args.shard_dirs:
+        raise ConfigError(f"unexpected argument(s) {' '.join(args.shard_dirs)} (shard folders need --merge)")
+    if args.frames is None:
+        raise ConfigError("--frames is required")
     val_objects = None
     if args.val_objects:
         val_objects = [name.strip() for name in args.val_objects.split(",") if name.strip()]
@@ -92,6 +130,28 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         progress=not args.quiet,
         val_objects=val_objects,
+        render_options={k: v for k, v in (("scenes", args.scenes), ("sensor", args.sensor)) if v is not None},
+        shard=args.shard,
     )
-    print(f"wrote {args.frames} frames ({args.size[0]}x{args.size[1]}) to {out}")
+    if args.shard is None:
+        print(f"wrote {args.frames} frames ({args.size[0]}x{args.size[1]}) to {out}")
+    else:
+        k, n = args.shard
+        count = len(range(k, args.frames, n))
+        print(f"wrote shard {k}/{n} ({count} of {args.frames} frames, {args.size[0]}x{args.size[1]}) to {out}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """Join shard folders; the settings come from the shards, so rendering options are refused."""
+    from handseg.data.synth.shards import merge_shards
+
+    if not args.shard_dirs:
+        raise ConfigError("--merge needs the shard folders: handseg synth --merge OUT SHARD_DIR...")
+    given = [f"--{name.replace('_', '-')}" for name in ("frames", "shard", "scenes", "sensor", "val_objects")]
+    given = [flag for flag in given if getattr(args, flag[2:].replace("-", "_")) is not None]
+    if given:
+        raise ConfigError(f"--merge takes the run's settings from the shards; drop {', '.join(given)}")
+    out = merge_shards(args.out, args.shard_dirs, force=args.force, progress=not args.quiet)
+    print(f"merged {len(args.shard_dirs)} shards into {out}")
     return 0
