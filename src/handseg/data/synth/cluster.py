@@ -1,4 +1,4 @@
-"""Render a synthetic dataset as shards on a Ray cluster (or a local Ray), then merge them (optional extra `cluster`)."""
+"""Render a synthetic dataset as shards on a Ray cluster (or a local Ray) and merge them (optional extra `cluster`)."""
 
 from __future__ import annotations
 

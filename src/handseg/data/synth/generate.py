@@ -17,7 +17,7 @@ from handseg.data.synth.render import render_scene
 from handseg.data.synth.scene import sample_scene
 from handseg.data.synth.sensor import color_image, depth_image, shading_normals
 from handseg.errors import ConfigError
-from handseg.utils.io import atomic_write_bytes, encode_png
+from handseg.utils.io import atomic_write_bytes, encode_png, png_encoder
 
 GENERATOR_VERSION = 2  # 2: colour materials at full resolution (sharp, unshifted edges)
 _STALE = ("depth", "color", "label", "parts", "scene", "splits")
@@ -119,7 +119,7 @@ def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]
     scene = {**frame["scene"], "split": split}
     writer = _WORKER["writer"]
     writer.write(sample_id, frame["depth"], frame["label"], None, frame["parts"], scene)
-    # the colour image is as noisy as a camera's: Huffman-only PNG coding is faster at the same size
+    # the colour image is as noisy as a camera's (OpenCV's encoder, where ISA-L is missing, codes it Huffman-only)
     png = encode_png(frame["color"], writer.compression, noisy=True)
     atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png, durable=False)
     return sample_id, split, scene["object"]["type"]
@@ -222,6 +222,7 @@ def generate_dataset(
         "train_objects": list(train_types),
         "val_objects": list(val_types),
         "render_options": options,
+        "png": png_encoder(compression),  # the files' bytes (not their pixels) depend on the encoder
     }
     indices = range(int(frames)) if shard is None else range(shard[0], int(frames), shard[1])
     if options and len(indices):  # let render_frame refuse bad option values before the folder is made
