@@ -66,11 +66,10 @@ def measure(workers: int, frames: int, size: tuple[int, int], encoder: str = "is
 
 def stage_times(frames: int = STAGE_FRAMES) -> dict[str, dict[str, float]]:
     """CPU milliseconds per 640x480 frame of each stage, the two PNG encoders alternating frame by frame."""
-    import json
-
     import cv2
     import numpy as np
 
+    from handseg.data.format import scene_json
     from handseg.data.synth.generate import OBJECT_TYPES, camera, keep_freed_memory
     from handseg.data.synth.render import render_scene
     from handseg.data.synth.scene import sample_scene
@@ -103,7 +102,7 @@ def stage_times(frames: int = STAGE_FRAMES) -> dict[str, dict[str, float]]:
             t5 = time.process_time()
             for name, data in zip(("color", "depth", "label", "parts_l", "parts_r"), pngs):
                 atomic_write_bytes(out / f"{name}.png", data, durable=False)
-            atomic_write_bytes(out / "scene.json", json.dumps(scene.info, indent=2, sort_keys=True).encode())
+            atomic_write_bytes(out / "scene.json", scene_json(scene.info), durable=False)
             t6 = time.process_time()
             for key, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)):
                 totals[encoder][key] += 1000 * dt
