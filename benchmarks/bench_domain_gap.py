@@ -190,7 +190,8 @@ def markdown(stats: dict[str, dict[str, Any]], command: str, plot_name: str) -> 
         "",
         f"Measured with `{command}`. Labels: 1 = hand (incl. forearm), 255 ignored. A depth edge is a jump of more "
         f"than {EDGE_JUMP_M * 100:.0f} cm between two 4-neighbours that both have depth; gradients are forward "
-        "differences in mm per pixel, so they also depend on the focal length (fx row).",
+        "differences in mm per pixel, so they also depend on the focal length (fx row); "
+        f"zero gradients fall in the lowest bin ({GRADIENT_BINS[0]:g} mm/px) of the plot.",
         "",
         "| statistic | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
@@ -241,7 +242,8 @@ def plot(stats: dict[str, dict[str, Any]], path: Path) -> None:
     near_edges = [np.nan_to_num(stats[n]["invalid_share_near_edges"]) * 100 for n in names]
     ax_invalid.bar(x + 0.2, near_edges, 0.4, label=f"within {EDGE_BAND_PX} px of a depth edge")
     ax_invalid.set_xticks(x, names)
-    ax_invalid.set(ylabel="invalid (0) pixels (%)", title="Missing depth")
+    top = max([stats[n]["invalid_share"] * 100 for n in names] + near_edges + [1.0])
+    ax_invalid.set(ylabel="invalid (0) pixels (%)", title="Missing depth", ylim=(0, 1.3 * top))
     for ax in (ax_hand, ax_grad, ax_pix, ax_near, ax_invalid):
         ax.legend()
     fig.tight_layout()
