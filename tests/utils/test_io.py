@@ -102,3 +102,16 @@ def test_isal_and_opencv_encoders_agree_on_synthetic_frames(monkeypatch: pytest.
         np.testing.assert_array_equal(decode_png(a, "a.png"), decode_png(b, "b.png"))
         np.testing.assert_array_equal(decode_png(a, "a.png"), image)
     assert sum(map(len, fast)) <= 1.1 * sum(map(len, slow))
+
+
+def test_atomic_write_bytes_creates_the_folder_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from handseg.utils.io import atomic_write_bytes
+
+    target = tmp_path / "new" / "sub" / "f.bin"
+    atomic_write_bytes(target, b"x" * 100_000, durable=False)
+    atomic_write_bytes(target, b"y", durable=True)
+    assert target.read_bytes() == b"y"
+    assert [p.name for p in target.parent.iterdir()] == ["f.bin"]
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, 5)  # type: ignore[arg-type]
+    assert target.read_bytes() == b"y" and [p.name for p in target.parent.iterdir()] == ["f.bin"]
