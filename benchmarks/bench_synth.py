@@ -71,7 +71,7 @@ def stage_times(frames: int = STAGE_FRAMES) -> dict[str, dict[str, float]]:
     import numpy as np
 
     from handseg.data.format import scene_json
-    from handseg.data.synth.generate import OBJECT_TYPES, camera, keep_freed_memory
+    from handseg.data.synth.generate import OBJECT_TYPES, camera, keep_freed_memory, render_frame
     from handseg.data.synth.render import render_scene
     from handseg.data.synth.scene import sample_scene
     from handseg.data.synth.sensor import color_image, depth_image, shading_normals
@@ -80,6 +80,7 @@ def stage_times(frames: int = STAGE_FRAMES) -> dict[str, dict[str, float]]:
     keep_freed_memory()  # as generate_dataset does in its (single-threaded) workers
     cv2.setNumThreads(1)
     intr = camera(640, 480)
+    render_frame(0, frames, 640, 480)  # warm-up: first-call costs (imports, caches, the heap) are not a stage's
     shared = dict.fromkeys(STAGES[:4], 0.0)
     own = {enc: {"png_encode": 0.0, "write": 0.0, "kib": 0.0} for enc in ("isal", "opencv")}
     out = Path(tempfile.mkdtemp(prefix="bench_synth_stages_"))
