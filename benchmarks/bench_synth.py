@@ -149,7 +149,7 @@ def main() -> None:
     md += (
         "\n\n`fps_per_core_cpu` = frames / CPU seconds of all processes (robust to other load on the machine, though "
         "a loaded machine still slows each core: caches, memory bandwidth); `fps_wall` depends on how busy the "
-        "machine was (see the load average above: model training shared the two cores during these runs). "
+        "machine was (see the load average above: other sessions' tests and training shared the two cores). "
         "`kib_per_frame`: the whole dataset on disk per frame; `kib`: the five PNGs. Goal: 30 frames/s per core."
     )
     write_results("synth", {"rows": rows, "median_fps_per_core": medians, "stage_ms": stages}, md, COMMAND)
