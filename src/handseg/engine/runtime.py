@@ -107,6 +107,7 @@ def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
             force=root.exists(),  # a folder without manifest.json is an interrupted generation
             val_fraction=float(synth.get("val_fraction", 0.25)),
             progress=True,
+            val_objects=synth.get("val_objects"),
         )
     if fabric is not None:
         fabric.barrier()
