@@ -71,29 +71,49 @@ def stage_times(frames: int = STAGE_FRAMES) -> dict[str, dict[str, float]]:
     import numpy as np
 
     from handseg.data.format import scene_json
-    from handseg.data.synth.generate import OBJECT_TYPES, camera, keep_freed_memory, render_frame
+    from handseg.data.synth import generate as gen
+    from handseg.data.synth.families import parse_weights, sample_family_scene
     from handseg.data.synth.render import render_scene
-    from handseg.data.synth.scene import sample_scene
-    from handseg.data.synth.sensor import color_image, depth_image, shading_normals
+    from handseg.data.synth.sensor import (
+        CAMERAS,
+        color_image,
+        dark_mask,
+        depth_image,
+        flying_pixels,
+        shading_normals,
+        stereo_depth_image,
+    )
     from handseg.utils.io import atomic_write_bytes, encode_png
 
-    keep_freed_memory()  # as generate_dataset does in its (single-threaded) workers
+    gen.keep_freed_memory()  # as generate_dataset does in its (single-threaded) workers
     cv2.setNumThreads(1)
-    intr = camera(640, 480)
-    render_frame(0, frames, 640, 480)  # warm-up: first-call costs (imports, caches, the heap) are not a stage's
+    gen.render_frame(0, frames, 640, 480)  # warm-up: first-call costs (imports, caches, the heap) are not a stage's
+    weights = parse_weights(None)
     shared = dict.fromkeys(STAGES[:4], 0.0)
     own = {enc: {"png_encode": 0.0, "write": 0.0, "kib": 0.0} for enc in ("isal", "opencv")}
     out = Path(tempfile.mkdtemp(prefix="bench_synth_stages_"))
     try:
         for index in range(frames):
+            # render_frame's steps (generator version 3, default options), timed one by one
             rng = np.random.default_rng([0, index])
             t0 = time.process_time()
-            scene = sample_scene(rng, intr, OBJECT_TYPES)
+            family = gen._pick(rng, weights)
+            model = gen._camera_model(rng, family, "auto")
+            intr = gen._jittered_camera(640, 480, model, rng)
+            scene = sample_family_scene(rng, intr, gen.OBJECT_TYPES, family)
             t1 = time.process_time()
-            render = render_scene(scene.prims(), scene.planes, intr)
+            render = render_scene(scene.prims(), scene.planes, intr, background=scene.background_prims())
             t2 = time.process_time()
             normals = shading_normals(render.depth, intr)
-            depth, _ = depth_image(render, intr, rng, normals[2])
+            if model == "sr300":
+                depth, _ = depth_image(render, intr, rng, normals[2])
+                flying_pixels(depth, render, rng)
+            else:
+                cam = CAMERAS[model]
+                dark = dark_mask(render, scene.materials, scene.planes)
+                depth, _ = stereo_depth_image(
+                    render, intr, rng, normals[2], baseline=cam["baseline"], min_z=cam["min_z"], dark=dark
+                )
             t3 = time.process_time()
             color, _ = color_image(render, scene.materials, scene.planes, rng, normals)
             t4 = time.process_time()
