@@ -153,3 +153,23 @@ def test_cli_fills_render_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert main(args) == 0
     assert calls[0]["render_options"] == {"scenes": "people,table", "sensor": "d415"}
     assert calls[1]["render_options"] == {} and calls[1]["shard"] is None
+
+
+def test_scenes_and_sensor_reach_the_generator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the generator's own options: values it refuses fail before OUT is made; others land in the manifest."""
+    import inspect
+
+    from handseg.data.synth import render_frame
+
+    if not {"scenes", "sensor"} <= set(inspect.signature(render_frame).parameters):
+        pytest.skip("this generator has no scenes/sensor options")
+    args = ["synth", "--frames", "2", "--size", "48x32", "--quiet"]
+    assert main([*args[:1], str(tmp_path / "bad"), *args[1:], "--sensor", "kinect"]) == 1
+    assert "kinect" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    out = tmp_path / "ok"
+    assert main([*args[:1], str(out), *args[1:], "--sensor", "d415", "--scenes", "tabletop"]) == 0
+    dataset = HandsegDataset(out, split=None)
+    assert dataset.manifest.generator["render_options"] == {"scenes": "tabletop", "sensor": "d415"}
+    for sample_id in dataset.ids:
+        scene = dataset.scene(sample_id)
+        assert scene["family"] == "tabletop" and scene["depth_sensor"]["camera_model"] == "d415"
