@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, write_results  # noqa: E402
+from benchmarks.common import markdown_table, write_results
 
 
 def _pairs(values: list[str], option: str) -> dict[str, Path]:
