@@ -77,6 +77,10 @@ def test_missing_or_duplicate_shard_is_refused(run: dict[str, Path]) -> None:
     with pytest.raises(DataError, match="not a shard"):
         merge_shards(out, [run["full"]], progress=False)
     assert not out.exists(), "nothing is written when the shards are refused"
+    with pytest.raises(ConfigError, match="neither a shard folder nor a folder holding one"):
+        merge_shards(run["s0"], [run["s0"], run["s1"]], progress=False, force=True)
+    with pytest.raises(ConfigError, match="neither a shard folder"):
+        merge_shards(run["base"], [run["s0"], run["s1"]], progress=False, force=True)
 
 
 def test_shards_of_different_runs_or_incomplete_are_refused(run: dict[str, Path], tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ def merge_shards(
     out = Path(out)
     resolved = {Path(d).resolve() for d, _ in shards}
     if out.resolve() in resolved or any(out.resolve() in r.parents for r in resolved):
-        raise ConfigError(f"{out}: the merged dataset cannot be written into a shard folder")
+        raise ConfigError(f"{out}: the merged dataset can be neither a shard folder nor a folder holding one")
     merged = Manifest(
         name=out.name,
         sensor=manifest.sensor,
