@@ -177,3 +177,12 @@ def test_scenes_and_sensor_reach_the_generator(tmp_path: Path, capsys: pytest.Ca
     for sample_id in dataset.ids:
         scene = dataset.scene(sample_id)
         assert scene["family"] == "tabletop" and scene["depth_sensor"]["camera_model"] == "d415"
+
+
+def test_sharded_hand_crops_with_visible_maps_merge_byte_identical(tmp_path: Path) -> None:
+    """Crops write the visible part maps too: they travel with their frames."""
+    options = {"seed": 5, "size": (32, 32), "progress": False, "crop": "hands", "render_size": (96, 72)}
+    full = generate_dataset(tmp_path / "a" / "ds", 3, **options)
+    assert (full / "parts" / "000001_l_visible.png").is_file()
+    shards = [generate_dataset(tmp_path / f"s{k}", 3, shard=(k, 2), **options) for k in range(2)]
+    assert files(merge_shards(tmp_path / "b" / "ds", shards, progress=False)) == files(full)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from handseg.data.crop import DEFAULT_MARGIN, check_crop, finish_frame
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.data.synth.families import parse_weights, sample_family_scene
 from handseg.data.synth.objects import OBJECT_TYPES
@@ -185,11 +186,14 @@ def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]
     """Render one frame and write its files; returns (id, split, object type)."""
     index, split, types = task
     width, height = _WORKER["size"]
+    writer = _WORKER["writer"]
     frame = render_frame(_WORKER["seed"], index, width, height, types, **_WORKER["options"])
+    frame = finish_frame(frame, writer.manifest.generator)  # hand-centred crop / visible maps, when asked for
     sample_id = f"{index:06d}"
     scene = {**frame["scene"], "split": split}
-    writer = _WORKER["writer"]
-    writer.write(sample_id, frame["depth"], frame["label"], None, frame["parts"], scene)
+    writer.write(
+        sample_id, frame["depth"], frame["label"], None, frame["parts"], scene, visible_parts=frame["visible_parts"]
+    )
     # the colour image is as noisy as a camera's (OpenCV's encoder, where ISA-L is missing, codes it Huffman-only)
     png = encode_png(frame["color"], writer.compression, noisy=True)
     atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png, durable=False)
@@ -255,12 +259,18 @@ def generate_dataset(
     val_objects: Sequence[str] | None = None,
     compression: int = 1,
     *,
+    crop: str | None = None,
+    render_size: tuple[int, int] | None = None,
+    crop_margin: float = DEFAULT_MARGIN,
+    visible_parts: bool = False,
     render_options: dict[str, Any] | None = None,
     shard: tuple[int, int] | None = None,
 ) -> Path:
     """Write a synthetic handseg-v1 dataset of `frames` frames with train/val splits; returns its folder.
 
-    With `val_objects`, validation frames show only those object types and training frames never do.
+    With `val_objects`, validation frames show only those object types and training frames never do. With
+    crop="hands", frames render at `render_size` (default 640x480) and are cut to `size` around both hands
+    (`handseg.data.crop`); crops also store the visible part maps, as does `visible_parts`.
     `render_options` go to render_frame as keywords (and to the manifest). With `shard=(K, N)` only the frames
     whose index % N == K are written, byte for byte as in the full run; the manifest records the shard beside the
     full run's settings, and `handseg.data.synth.shards.merge_shards` joins N such shards into the full dataset.
@@ -271,6 +281,11 @@ def generate_dataset(
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     width, height = (int(v) for v in size)
     _check_size(width, height)
+    check_crop(crop, crop_margin, "crop")
+    if render_size is not None and not crop:
+        raise ConfigError("render_size: only with crop (without one, frames render at size)")
+    render_w, render_h = (int(v) for v in (render_size or ((640, 480) if crop else (width, height))))
+    _check_size(render_w, render_h)
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if int(workers) < 1:
@@ -295,10 +310,15 @@ def generate_dataset(
         "render_options": options,
         "png": png_encoder(compression),  # the files' bytes (not their pixels) depend on the encoder
     }
+    if crop:
+        settings["render_size"] = [render_w, render_h]
+        settings["crop"] = {"mode": crop, "size": [width, height], "margin": float(crop_margin)}
+    if crop or visible_parts:
+        settings["visible_parts"] = True
     indices = range(int(frames)) if shard is None else range(shard[0], int(frames), shard[1])
     if options and len(indices):  # let render_frame refuse bad option values before the folder is made
         first = indices[0]
-        render_frame(int(seed), first, width, height, val_types if first in val_set else train_types, **options)
+        render_frame(int(seed), first, render_w, render_h, val_types if first in val_set else train_types, **options)
     out = Path(out)
     extra = {} if shard is None else {"shard": {"index": shard[0], "count": shard[1], "frames": len(indices)}}
     existed = out.is_dir() and any(out.iterdir())
@@ -310,7 +330,7 @@ def generate_dataset(
         writer = DatasetWriter(out, writer.manifest, force=True, compression=compression)
     tasks = [(i, "val" if i in val_set else "train", val_types if i in val_set else train_types) for i in indices]
     splits: dict[str, list[str]] = {"train": [], "val": []}
-    results = _run(tasks, writer, int(seed), (width, height), int(workers), progress, options)
+    results = _run(tasks, writer, int(seed), (render_w, render_h), int(workers), progress, options)
     for sample_id, split, _ in results:
         splits[split].append(sample_id)
     writer.finish({k: sorted(v) for k, v in splits.items()})

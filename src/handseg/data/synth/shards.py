@@ -44,6 +44,8 @@ def frame_files(sample_id: str, manifest: Manifest) -> list[str]:
         files.append(f"color/{sample_id}.png")
     if manifest.has_parts:
         files += [f"parts/{sample_id}_l.png", f"parts/{sample_id}_r.png"]
+        if (manifest.generator or {}).get("visible_parts"):
+            files += [f"parts/{sample_id}_l_visible.png", f"parts/{sample_id}_r_visible.png"]
     return [*files, f"scene/{sample_id}.json"]
 
 
