@@ -98,3 +98,17 @@ def test_bad_manifest_is_reported(tmp_path: Path) -> None:
 def test_scaled_intrinsics_keep_the_field_of_view() -> None:
     half = Intrinsics().scaled(320, 240)
     assert half.fx == pytest.approx(237.5) and half.cx == pytest.approx(159.5)
+
+
+def test_check_label_fast_path_still_refuses_bad_values() -> None:
+    """Labels of 0..2 pass without the table lookup; 255 passes and 3..254 are refused either way."""
+    from handseg.data.format import check_label
+
+    label = np.zeros((4, 5), np.uint8)
+    label[0, :3] = (0, 1, 2)
+    check_label(label, "l.png", (4, 5))
+    label[1, 1] = 255
+    check_label(label, "l.png", (4, 5))
+    label[2, 2] = 7
+    with pytest.raises(DataError, match=r"l\.png: label values out of range: \[7\]"):
+        check_label(label, "l.png", (4, 5))

@@ -1,4 +1,8 @@
-"""`handseg synth OUT --frames N --seed S`: render a synthetic hand-object dataset in the handseg-v1 format."""
+"""`handseg synth OUT --frames N --seed S`: render a synthetic hand-object dataset in the handseg-v1 format.
+
+`--shard K/N` renders one shard of the run (for a cluster job array); `handseg synth --merge OUT SHARD_DIR...` joins
+the shards into the dataset the unsharded run writes.
+"""
 
 from __future__ import annotations
 
@@ -53,10 +57,23 @@ def fraction(text: str) -> float:
     return value
 
 
+def shard_arg(text: str) -> tuple[int, int]:
+    """K/N for --shard."""
+    from handseg.data.synth.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg synth`."""
     parser.add_argument("out", metavar="OUT", help="output folder (refused if not empty, unless --force)")
-    parser.add_argument("--frames", type=positive_int, required=True, help="number of frames to render")
+    parser.add_argument(
+        "shard_dirs", nargs="*", metavar="SHARD_DIR", help="with --merge: the shard folders to join into OUT"
+    )
+    parser.add_argument("--frames", type=positive_int, default=None, help="number of frames to render (required)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same bytes)")
     parser.add_argument(
         "--size", type=parse_size, default=None, help="WIDTHxHEIGHT written (default 640x480; 128x128 with --crop)"
@@ -84,6 +101,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated object types shown only in val frames (held-out objects), e.g. mug,torus",
     )
+    parser.add_argument("--scenes", default=None, help="scene families, passed to the generator's render_frame")
+    parser.add_argument("--sensor", default=None, help="sensor model, passed to the generator's render_frame")
+    parser.add_argument(
+        "--shard",
+        type=shard_arg,
+        default=None,
+        metavar="K/N",
+        help="render only the frames with index %% N == K (same bytes as in the full run), e.g. "
+        "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; join the N shard folders with --merge",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="join the SHARD_DIRs of one sharded run into OUT (byte-identical to the unsharded run)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -91,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
     """Render the dataset and print where it is."""
     from handseg.data.synth import OBJECT_TYPES, generate_dataset
 
+    if args.merge:
+        return _merge(args)
+    if args.shard_dirs:
+        raise ConfigError(f"unexpected argument(s) {' '.join(args.shard_dirs)} (shard folders need --merge)")
+    if args.frames is None:
+        raise ConfigError("--frames is required")
     val_objects = None
     if args.val_objects:
         val_objects = [name.strip() for name in args.val_objects.split(",") if name.strip()]
@@ -116,8 +154,30 @@ def run(args: argparse.Namespace) -> int:
         render_size=args.render_size,
         crop_margin=args.crop_margin,
         visible_parts=args.visible_parts,
+        render_options={k: v for k, v in (("scenes", args.scenes), ("sensor", args.sensor)) if v is not None},
+        shard=args.shard,
     )
     render_w, render_h = args.render_size or (640, 480)
     what = f", hand crops of {render_w}x{render_h} renders" if args.crop else ""
-    print(f"wrote {args.frames} frames ({size[0]}x{size[1]}{what}) to {out}")
+    if args.shard is None:
+        print(f"wrote {args.frames} frames ({size[0]}x{size[1]}{what}) to {out}")
+    else:
+        k, n = args.shard
+        count = len(range(k, args.frames, n))
+        print(f"wrote shard {k}/{n} ({count} of {args.frames} frames, {size[0]}x{size[1]}{what}) to {out}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """Join shard folders; the settings come from the shards, so rendering options are refused."""
+    from handseg.data.synth.shards import merge_shards
+
+    if not args.shard_dirs:
+        raise ConfigError("--merge needs the shard folders: handseg synth --merge OUT SHARD_DIR...")
+    names = ("frames", "shard", "scenes", "sensor", "val_objects", "size", "crop", "render_size")
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"--merge takes the run's settings from the shards; drop {', '.join(given)}")
+    out = merge_shards(args.out, args.shard_dirs, force=args.force, progress=not args.quiet)
+    print(f"merged {len(args.shard_dirs)} shards into {out}")
     return 0

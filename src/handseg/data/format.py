@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 
 from handseg.errors import DataError
-from handseg.utils.io import atomic_write_json, atomic_write_png, atomic_write_text, prepare_output_dir, read_png
+from handseg.utils.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_png,
+    atomic_write_text,
+    prepare_output_dir,
+    read_png,
+)
 
 if TYPE_CHECKING:  # typing.NotRequired needs Python 3.11
     from typing_extensions import NotRequired
@@ -201,6 +208,8 @@ def check_label(label: np.ndarray, path: str | Path, shape: tuple[int, int] | No
         raise DataError(path, f"label must be single-channel uint8, got {label.dtype} with shape {label.shape}")
     if shape is not None and label.shape != shape:
         raise DataError(path, f"size {label.shape[1]}x{label.shape[0]} does not match {shape[1]}x{shape[0]}")
+    if label.size and int(label.max()) <= 2:  # the common case, without a per-pixel table lookup
+        return
     if _LABEL_NOT_ALLOWED[label].any():
         bad = np.setdiff1d(np.unique(label), np.array([0, 1, 2, IGNORE_INDEX], np.uint8))
         raise DataError(path, f"label values out of range: {bad[:8].tolist()} (allowed 0, 1, 2, 255)")
@@ -214,6 +223,11 @@ def check_parts(parts: np.ndarray, path: str | Path, shape: tuple[int, int] | No
         raise DataError(path, f"size {parts.shape[1]}x{parts.shape[0]} does not match {shape[1]}x{shape[0]}")
     if parts.size and int(parts.max()) > NUM_PARTS:
         raise DataError(path, f"part id {int(parts.max())} out of range (0..{NUM_PARTS})")
+
+
+def scene_json(scene: dict[str, Any]) -> bytes:
+    """A frame's scene parameters as compact, key-sorted JSON (half the size of indented JSON, C-encoded)."""
+    return (json.dumps(scene, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def read_split(root: str | Path, split: str) -> list[str]:
@@ -366,8 +380,8 @@ class DatasetWriter:
                 path = self.root / "parts" / f"{sample_id}_{hand}_visible.png"
                 check_parts(part_map, f"{path.name} (to write)", shape)
                 atomic_write_png(path, part_map, self.compression)
-        if scene is not None:
-            atomic_write_json(self.root / "scene" / f"{sample_id}.json", scene)
+        if scene is not None:  # a bulk per-frame file like the PNGs: no fsync (the manifest, written last, has one)
+            atomic_write_bytes(self.root / "scene" / f"{sample_id}.json", scene_json(scene), durable=False)
 
     def finish(self, splits: dict[str, list[str]]) -> None:
         """Write the split lists and, last, the manifest (its presence marks a complete dataset)."""

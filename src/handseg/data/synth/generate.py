@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import multiprocessing as mp
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +26,7 @@ from handseg.data.synth.sensor import (
     stereo_depth_image,
 )
 from handseg.errors import ConfigError
-from handseg.utils.io import atomic_write_bytes, encode_png
+from handseg.utils.io import atomic_write_bytes, encode_png, png_encoder
 
 GENERATOR_VERSION = 3  # 3: scene families, background people and objects, D400 stereo sensor; 2: sharp colour
 _STALE = ("depth", "color", "label", "parts", "scene", "splits")
@@ -169,8 +171,10 @@ def keep_freed_memory() -> None:
         pass
 
 
-def _init_worker(writer: DatasetWriter, seed: int, size: tuple[int, int], child: bool = False) -> None:
-    _WORKER.update(writer=writer, seed=seed, size=size)
+def _init_worker(
+    writer: DatasetWriter, seed: int, size: tuple[int, int], child: bool = False, options: dict | None = None
+) -> None:
+    _WORKER.update(writer=writer, seed=seed, size=size, options=options or {})
     keep_freed_memory()
     if child:  # one process per core: keep OpenCV from starting threads of its own
         import cv2
@@ -183,17 +187,53 @@ def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]
     index, split, types = task
     width, height = _WORKER["size"]
     writer = _WORKER["writer"]
-    frame = render_frame(_WORKER["seed"], index, width, height, types)
+    frame = render_frame(_WORKER["seed"], index, width, height, types, **_WORKER["options"])
     frame = finish_frame(frame, writer.manifest.generator)  # hand-centred crop / visible maps, when asked for
     sample_id = f"{index:06d}"
     scene = {**frame["scene"], "split": split}
     writer.write(
         sample_id, frame["depth"], frame["label"], None, frame["parts"], scene, visible_parts=frame["visible_parts"]
     )
-    # the colour image is as noisy as a camera's: Huffman-only PNG coding is faster at the same size
+    # the colour image is as noisy as a camera's (OpenCV's encoder, where ISA-L is missing, codes it Huffman-only)
     png = encode_png(frame["color"], writer.compression, noisy=True)
     atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png, durable=False)
     return sample_id, split, scene["object"]["type"]
+
+
+_FRAME_ARGS = ("seed", "index", "width", "height", "object_types")
+
+
+def check_render_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of `options` once render_frame has each as a keyword and it is JSON-able (it goes to the manifest)."""
+    options = dict(options or {})
+    params = inspect.signature(render_frame).parameters
+    any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in options:
+        if key in _FRAME_ARGS or not (key in params or any_keyword):
+            known = [k for k, p in params.items() if k not in _FRAME_ARGS and p.kind is p.POSITIONAL_OR_KEYWORD]
+            known += [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
+            raise ConfigError(
+                f"render option {key!r} is not an option of generator version {GENERATOR_VERSION} "
+                f"(it has {', '.join(known) or 'none'})"
+            )
+    try:
+        json.dumps(options, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"render options must be JSON values (they are stored in the manifest): {exc}") from None
+    return options
+
+
+def check_shard(shard: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(K, N) with 0 <= K < N, or None for an unsharded run."""
+    if shard is None:
+        return None
+    try:
+        index, count = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise ConfigError(f"shard must be (K, N), got {shard!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"shard {index}/{count}: need 0 <= K < N")
+    return index, count
 
 
 def _clear_stale(root: Path) -> None:
@@ -223,12 +263,17 @@ def generate_dataset(
     render_size: tuple[int, int] | None = None,
     crop_margin: float = DEFAULT_MARGIN,
     visible_parts: bool = False,
+    render_options: dict[str, Any] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Path:
     """Write a synthetic handseg-v1 dataset of `frames` frames with train/val splits; returns its folder.
 
     With `val_objects`, validation frames show only those object types and training frames never do. With
     crop="hands", frames render at `render_size` (default 640x480) and are cut to `size` around both hands
     (`handseg.data.crop`); crops also store the visible part maps, as does `visible_parts`.
+    `render_options` go to render_frame as keywords (and to the manifest). With `shard=(K, N)` only the frames
+    whose index % N == K are written, byte for byte as in the full run; the manifest records the shard beside the
+    full run's settings, and `handseg.data.synth.shards.merge_shards` joins N such shards into the full dataset.
     """
     if not isinstance(frames, int | np.integer) or isinstance(frames, bool) or frames < 1:
         raise ConfigError(f"frames must be a positive integer, got {frames!r}")
@@ -249,6 +294,8 @@ def generate_dataset(
     train_types = tuple(t for t in OBJECT_TYPES if t not in val_types) if val_objects else OBJECT_TYPES
     if not train_types:
         raise ConfigError("val_objects holds every object type: nothing is left for training")
+    options = check_render_options(render_options)
+    shard = check_shard(shard)
     val_set = split_indices(int(frames), int(seed), float(val_fraction))
     intr = camera(width, height)
     settings = {
@@ -260,30 +307,37 @@ def generate_dataset(
         "val_fraction": float(val_fraction),
         "train_objects": list(train_types),
         "val_objects": list(val_types),
+        "render_options": options,
+        "png": png_encoder(compression),  # the files' bytes (not their pixels) depend on the encoder
     }
     if crop:
         settings["render_size"] = [render_w, render_h]
         settings["crop"] = {"mode": crop, "size": [width, height], "margin": float(crop_margin)}
     if crop or visible_parts:
         settings["visible_parts"] = True
+    indices = range(int(frames)) if shard is None else range(shard[0], int(frames), shard[1])
+    if options and len(indices):  # let render_frame refuse bad option values before the folder is made
+        first = indices[0]
+        render_frame(int(seed), first, render_w, render_h, val_types if first in val_set else train_types, **options)
     out = Path(out)
+    extra = {} if shard is None else {"shard": {"index": shard[0], "count": shard[1], "frames": len(indices)}}
     existed = out.is_dir() and any(out.iterdir())
     writer = DatasetWriter(
-        out, Manifest(name=out.name, sensor=intr, generator=settings), force=force, compression=compression
+        out, Manifest(name=out.name, sensor=intr, generator=settings, extra=extra), force=force, compression=compression
     )
     if existed:
         _clear_stale(out)
         writer = DatasetWriter(out, writer.manifest, force=True, compression=compression)
-    tasks = [(i, "val" if i in val_set else "train", val_types if i in val_set else train_types) for i in range(frames)]
+    tasks = [(i, "val" if i in val_set else "train", val_types if i in val_set else train_types) for i in indices]
     splits: dict[str, list[str]] = {"train": [], "val": []}
-    results = _run(tasks, writer, int(seed), (render_w, render_h), int(workers), progress)
+    results = _run(tasks, writer, int(seed), (render_w, render_h), int(workers), progress, options)
     for sample_id, split, _ in results:
         splits[split].append(sample_id)
     writer.finish({k: sorted(v) for k, v in splits.items()})
     return out
 
 
-def _run(tasks, writer, seed, size, workers, progress) -> list[tuple[str, str, str]]:
+def _run(tasks, writer, seed, size, workers, progress, options=None) -> list[tuple[str, str, str]]:
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc="synth", unit="frame", disable=not progress)
@@ -292,7 +346,7 @@ def _run(tasks, writer, seed, size, workers, progress) -> list[tuple[str, str, s
         if workers == 1:  # one core, like each worker process: OpenCV single-threaded while we run
             import cv2
 
-            _init_worker(writer, seed, size)
+            _init_worker(writer, seed, size, options=options)
             threads = cv2.getNumThreads()
             cv2.setNumThreads(1)
             try:
@@ -303,7 +357,7 @@ def _run(tasks, writer, seed, size, workers, progress) -> list[tuple[str, str, s
                 cv2.setNumThreads(threads)
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(writer, seed, size, True)) as pool:
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(writer, seed, size, True, options)) as pool:
                 for result in pool.imap(_write_frame, tasks, chunksize=4):
                     results.append(result)
                     bar.update()
