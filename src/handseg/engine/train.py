@@ -38,15 +38,20 @@ def train(
     progress: bool = True,
     stop_after_steps: int | None = None,
     fabric: Any = None,
+    *,
+    stop_after_s: float | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) the config into `run_dir`; return {"best": metrics, "last": metrics, "step", ...}.
 
-    `stop_after_steps` ends the run after that many steps with last.ckpt written, as a kill would (tests).
+    `stop_after_steps` ends the run after that many steps with last.ckpt written, as a kill would (tests);
+    `stop_after_s` ends it, validated and saved, once its training wall time (summed over resumes) reaches that.
     A config with `phases` trains each phase into run_dir/phase<k>_<name>, phase k+1 from phase k's best.ckpt.
     """
     config = validate(config)
     run_dir = Path(run_dir)
     if config["phases"]:
+        if stop_after_s is not None:
+            raise ConfigError("a time budget (stop_after_s) applies to single-phase configs only")
         return train_phases(config, run_dir, force, progress, stop_after_steps, fabric)
     fabric = fabric or make_fabric(config["runtime"])
     resume_from = check_run_dir(run_dir, config, force, fabric)
@@ -55,7 +60,7 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", dump_config(config))
     fabric.barrier()
-    return Trainer(config, run_dir, fabric, progress).fit(resume_from, stop_after_steps)
+    return Trainer(config, run_dir, fabric, progress).fit(resume_from, stop_after_steps, stop_after_s=stop_after_s)
 
 
 def train_phases(
@@ -281,8 +286,17 @@ class Trainer:
         except Exception as exc:  # a plot must never stop training
             self.fabric.print(f"note: curves not plotted ({type(exc).__name__}: {exc})")
 
-    def fit(self, resume_from: Path | None, stop_after_steps: int | None = None) -> dict[str, Any]:
-        """Run the loop to the step budget (or `stop_after_steps`); return the best and last metrics."""
+    def _time_up(self, limit: float | None) -> bool:
+        """Whether the wall-time budget is spent (rank 0's clock decides for every rank)."""
+        if limit is None:
+            return False
+        up = self.wall() >= limit
+        return bool(self.fabric.broadcast(up, src=0)) if self.fabric.world_size > 1 else up
+
+    def fit(
+        self, resume_from: Path | None, stop_after_steps: int | None = None, *, stop_after_s: float | None = None
+    ) -> dict[str, Any]:
+        """Run the loop to the step budget (or `stop_after_steps` / `stop_after_s`); return best and last metrics."""
         from tqdm import tqdm
 
         from handseg.engine.runlog import RunLog
@@ -295,6 +309,8 @@ class Trainer:
         total, val_every = self.total_steps, self.val_every
         if self.step >= total:
             return self._result(total, stopped=False)
+        if stop_after_s is not None and self.wall_offset >= stop_after_s:
+            return self._result(total, stopped=True)  # the time budget was spent in earlier sessions
         log = RunLog(self.run_dir, self.step, tensorboard=True) if fabric.is_global_zero else None
         if resume:
             fabric.print(f"resuming {self.run_dir} at step {self.step}/{total}")
@@ -339,12 +355,13 @@ class Trainer:
                     self.loss_sum.zero_()
                     self.loss_count, tick, tick_step = 0, time.perf_counter(), self.step
                 stop_now = stop_after_steps is not None and self.step >= stop_after_steps
-                if val_every and (self.step % val_every == 0 or self.step == total):
+                time_up = self._time_up(stop_after_s)
+                if val_every and (self.step % val_every == 0 or self.step == total or time_up):
                     self.save(best=self.validate(log))
                     tick = time.perf_counter()  # validation time is not training throughput
-                elif self.step % t["ckpt_every_steps"] == 0 or stop_now or self.step == total:
+                elif self.step % t["ckpt_every_steps"] == 0 or stop_now or time_up or self.step == total:
                     self.save()
-                if stop_now and self.step < total:
+                if (stop_now or time_up) and self.step < total:
                     stopped = True
                 if stopped or self.step >= total:
                     break
