@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ckpt", help="checkpoint file or run folder (best.ckpt, else last.ckpt)")
+    parser.add_argument("ckpt", help="checkpoint file, run folder (best.ckpt, else last.ckpt) or zoo model name")
     parser.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--size", default="320x240", help="trace size WIDTHxHEIGHT (the graph accepts any size)")

@@ -123,8 +123,9 @@ class Trainer:
         data = cfg["data"]
         root = ensure_dataset(cfg, fabric)
         size = tuple(data["size"])
+        crop = {"crop": data["crop"], "crop_margin": data["crop_margin"]}
         train_set = SegmentationDataset(
-            HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, augment=cfg["augment"]
+            HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, cfg["augment"], **crop
         )
         pin = fabric.device.type == "cuda"  # pinned memory only helps copies to a GPU
         rank, world = fabric.global_rank, fabric.world_size
@@ -144,7 +145,7 @@ class Trainer:
         if not self.val_every:
             self.val_loader = None
             return
-        val_set = SegmentationDataset(self._val_reader(root), self.task, data["modality"], size)
+        val_set = SegmentationDataset(self._val_reader(root), self.task, data["modality"], size, **crop)
         eval_batch = max(1, cfg["eval"]["batch_size"])
         val_sampler = EpochSampler(len(val_set), eval_batch, shuffle=False, rank=rank, world=world)
         self.val_loader = make_loader(val_set, val_sampler, eval_batch, min(data["workers"], 1), pin)
