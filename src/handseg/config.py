@@ -45,12 +45,22 @@ DEFAULTS: dict[str, Any] = {
     },
     "loss": {"name": "ce"},  # + build_loss kwargs
     "optim": {"name": "adam", "lr": 1e-3, "weight_decay": 1e-3},
-    "schedule": {"step_size": 80000, "gamma": 0.8},  # StepLR on optimisation steps
+    "schedule": {  # lr factor of the optimisation step (handseg.engine.schedule)
+        "name": "step",  # step | cosine | onecycle | poly
+        "warmup_steps": 0,  # linear warm-up (onecycle: a rising half cosine from lr / div_factor)
+        "step_size": 80000,  # step: lr x gamma every step_size steps
+        "gamma": 0.8,
+        "min_lr_ratio": 0.0,  # cosine, poly: the final lr as a fraction of optim.lr
+        "power": 0.9,  # poly: (1 - t / T) ** power
+        "div_factor": 25.0,  # onecycle: starts at lr / div_factor ...
+        "final_div_factor": 1.0e4,  # ... ends at lr / final_div_factor
+        "total_steps": None,  # the step the decay ends at (null: the training budget)
+    },
     "train": {
         "batch_size": 4,  # global batch size (split across DDP ranks)
         "epochs": 140,
         "max_steps": None,  # a step budget; overrides epochs when set
-        "val_every_steps": None,  # validate every N steps (None: at the end of every val_every_epochs epochs)
+        "val_every_steps": None,  # validate every N steps (None: every val_every_epochs epochs; 0: never)
         "val_every_epochs": 1,
         "ckpt_every_steps": 200,  # write last.ckpt every N steps (and at every validation)
         "log_every_steps": 10,
@@ -72,6 +82,8 @@ DEFAULTS: dict[str, Any] = {
 FREE_SECTIONS = {"model", "loss", "data.synthetic"}
 # Sections that do not change results; a run may be resumed with other values here.
 RUNTIME_KEYS = ("runtime", "data.workers")
+# The training budget: a finished (or running) run may be resumed with a larger one.
+BUDGET_KEYS = ("train.max_steps", "train.epochs")
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -241,9 +253,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("batch_size", "epochs", "ckpt_every_steps", "log_every_steps", "val_every_epochs"):
         if train[key] < 1:
             raise ConfigError(f"train.{key}: must be >= 1, got {train[key]}")
-    for key in ("max_steps", "val_every_steps"):
-        if train[key] is not None and (not isinstance(train[key], int) or train[key] < 1):
-            raise ConfigError(f"train.{key}: must be a positive integer or null, got {train[key]!r}")
+    for key, low, text in (("max_steps", 1, "a positive integer"), ("val_every_steps", 0, "an integer >= 0")):
+        value = train[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ConfigError(f"train.{key}: must be {text} or null, got {value!r}")
     if data["workers"] < 0:
         raise ConfigError(f"data.workers: must be >= 0, got {data['workers']}")
     from handseg.data.crop import check_crop
@@ -251,8 +264,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     check_crop(data["crop"], data["crop_margin"], "data.crop")
     if cfg["optim"]["name"] not in ("adam", "adamw", "sgd"):
         raise ConfigError(f"optim.name: expected adam, adamw or sgd, got {cfg['optim']['name']!r}")
-    if not 0 < cfg["schedule"]["gamma"] <= 1 or cfg["schedule"]["step_size"] < 1:
-        raise ConfigError("schedule: step_size must be >= 1 and 0 < gamma <= 1")
+    from handseg.engine.schedule import check_schedule
+
+    check_schedule(cfg["schedule"])
     aug = cfg["augment"]
     for key in ("hflip", "vflip"):
         if not 0 <= aug[key] <= 1:
@@ -464,16 +478,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
         raise ConfigError(f"{path}: {message}") from None  # name the file as well as the key
 
 
-def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ, as 'key: old -> new' lines (runtime keys left out)."""
+def diff_configs(
+    old: dict[str, Any], new: dict[str, Any], prefix: str = "", *, ignore: tuple[str, ...] = ()
+) -> list[str]:
+    """Dotted keys whose values differ, as 'key: old -> new' lines (runtime keys and `ignore` left out)."""
     lines = []
     for key in sorted(set(old) | set(new)):
         dotted = f"{prefix}{key}"
-        if dotted in RUNTIME_KEYS:
+        if dotted in RUNTIME_KEYS or dotted in ignore:
             continue
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            lines += diff_configs(a, b, f"{dotted}.")
+            lines += diff_configs(a, b, f"{dotted}.", ignore=ignore)
         elif a != b:
             lines.append(f"{dotted}: {a!r} -> {b!r}")
     return lines

@@ -21,12 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    parser.add_argument("--no-val", action="store_true", help="no validation (train.val_every_steps=0; no best.ckpt)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) and exit")
     parser.add_argument("--force", action="store_true", help="start the run folder over (deletes its run files)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the config, apply flags, train, print the best metrics."""
+    """Load the config, apply flags, train, print the summary (best step and scores)."""
     from handseg.config import load_config
 
     overrides = list(args.overrides)
@@ -39,20 +41,24 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("runtime.compile=true")
     if args.channels_last:
         overrides.append("train.channels_last=true")
+    if args.no_val:
+        overrides.append("train.val_every_steps=0")
     config = load_config(args.config, overrides)
     if not config.get("name"):
         config["name"] = args.config.stem
+    if args.print_config:
+        from handseg.config import dump_config
+
+        print(dump_config(config), end="")
+        return 0
     run_dir = args.out or Path("runs") / args.config.stem
 
-    from handseg.engine.train import train
+    from handseg.engine.train import format_summary, train
 
     result = train(config, run_dir, force=args.force, progress=not args.no_progress)
-    best = result.get("best") or {}
-    shown = {k: round(v, 4) for k, v in best.items() if isinstance(v, float)}
-    import lightning  # noqa: F401  (already imported by train)
     import torch
 
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     if rank == 0:
-        print(f"run {result['run_dir']}: step {result['step']}/{result['total_steps']}; best {shown}")
+        print(format_summary(result))
     return 0

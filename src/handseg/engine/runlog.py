@@ -11,13 +11,26 @@ from typing import Any
 from handseg.utils.io import atomic_write_text
 
 COLUMNS = (
-    "step", "epoch", "kind", "loss", "lr", "images_per_s",
-    "pixel_acc", "mean_acc", "mean_iu", "fw_iu", "miou_hand_object", "miou",
-)  # fmt: skip
+    "step",
+    "epoch",
+    "kind",
+    "wall_s",
+    "loss",
+    "lr",
+    "images_per_s",
+    "pixel_acc",
+    "mean_acc",
+    "mean_iu",
+    "fw_iu",
+    "miou_hand_object",
+    "miou",
+)  # fmt: skip  (the leading columns; any other key given to RunLog.log gets a column of its own)
+TEXT_COLUMNS = ("kind",)
 
 
 def read_metrics_csv(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a metrics.csv with numbers parsed (empty cells become None)."""
+    """Rows of a metrics.csv with numbers parsed (empty cells become None, text stays text); a torn last row
+    (a kill during its append) is dropped."""
     from handseg.errors import DataError
 
     try:
@@ -30,50 +43,81 @@ def read_metrics_csv(path: str | Path) -> list[dict[str, Any]]:
     lines = list(csv.DictReader(io.StringIO(text, newline="")))
     for number, row in enumerate(lines, 2):
         parsed: dict[str, Any] = {}
-        try:
-            for key, value in row.items():
-                if key is None:
-                    raise ValueError("more cells than columns")
-                if key == "kind" or value in ("", None):
-                    parsed[key] = value or None
-                else:
-                    parsed[key] = float(value)
-        except ValueError as exc:
+        if None in row:
             if number == len(lines) + 1:
                 break  # a torn last row
-            raise DataError(path, f"line {number}: {exc}") from None
+            raise DataError(path, f"line {number}: more cells than columns")
+        for key, value in row.items():
+            if value in ("", None):
+                parsed[key] = None
+            elif key in TEXT_COLUMNS:
+                parsed[key] = value
+            else:
+                try:
+                    parsed[key] = float(value)
+                except ValueError:
+                    parsed[key] = value
         rows.append(parsed)
     return rows
 
 
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """Lists become <key>_<i> and mappings <key>_<sub> entries, so every value has a cell of its own."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(flatten({f"{key}_{sub}": v for sub, v in value.items()}))
+        elif isinstance(value, list | tuple):
+            out.update(flatten({f"{key}_{i}": v for i, v in enumerate(value)}))
+        else:
+            out[key] = value
+    return out
+
+
 class RunLog:
-    """Appends rows to metrics.csv and scalars to TensorBoard; on resume both are cut back to `start_step`."""
+    """Appends rows to metrics.csv and scalars to TensorBoard; on resume both are cut back to `start_step`.
+
+    Every key given to `log` is written: a key the file has no column for adds one (the file is rewritten
+    atomically with the wider header, earlier rows leaving the cell empty).
+    """
 
     def __init__(self, run_dir: str | Path, start_step: int = 0, tensorboard: bool = True) -> None:
         self.path = Path(run_dir) / "metrics.csv"
-        kept = []
+        kept: list[dict[str, Any]] = []
+        self.columns = list(COLUMNS)
         if self.path.exists() and start_step > 0:
-            kept = [r for r in read_metrics_csv(self.path) if r["step"] is not None and r["step"] <= start_step]
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in kept:
-            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
-        atomic_write_text(self.path, text.getvalue())
+            rows = read_metrics_csv(self.path)
+            kept = [r for r in rows if r["step"] is not None and r["step"] <= start_step]
+            for row in rows:
+                self.columns += [k for k in row if k not in self.columns]
+        self._rewrite(kept)
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=start_step if start_step else None)
 
-    def log(self, step: int, epoch: int, kind: str, values: dict[str, Any]) -> None:
-        """One row (kind 'train' or 'val'); numeric values also go to TensorBoard as <kind>/<name>."""
-        row = {"step": step, "epoch": epoch, "kind": kind}
-        row.update({k: v for k, v in values.items() if k in COLUMNS})
+    def _rewrite(self, rows: list[dict[str, Any]]) -> None:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self.columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _fmt(row.get(k)) for k in self.columns})
+        atomic_write_text(self.path, text.getvalue())
+
+    def log(self, step: int, epoch: float, kind: str, values: dict[str, Any]) -> None:
+        """One row (kind 'train' or 'val') with every key of `values`; numbers also go to TensorBoard."""
+        row = {"step": step, "epoch": epoch, "kind": kind, **flatten(values)}
+        new = [k for k in row if k not in self.columns]
+        if new:
+            self.columns += new
+            self._rewrite(read_metrics_csv(self.path))
         with open(self.path, "a", newline="", encoding="utf-8") as handle:
-            csv.DictWriter(handle, fieldnames=COLUMNS).writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+            csv.DictWriter(handle, fieldnames=self.columns).writerow({k: _fmt(row.get(k)) for k in self.columns})
         if self.writer is not None:
-            for key, value in values.items():
+            for key, value in row.items():
+                if key in ("step", "epoch", "kind"):
+                    continue
                 if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
                     self.writer.add_scalar(f"{kind}/{key}", value, step)
             self.writer.flush()
@@ -88,5 +132,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # steps re-read as floats keep every digit when a file is rewritten
         return "nan" if math.isnan(value) else f"{value:.6g}"
     return str(value)

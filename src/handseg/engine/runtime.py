@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from handseg.config import diff_configs
+from handseg.config import BUDGET_KEYS, diff_configs, validate
 from handseg.errors import CheckpointError, ConfigError, DataError, OutputExistsError
 
 RUN_FILES = ("config.yaml", "last.ckpt", "best.ckpt", "metrics.csv", "metrics.json", "curves.png", "tb")
@@ -47,7 +47,8 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
     """Prepare the run folder; return last.ckpt to resume from, or None for a fresh start.
 
     A folder holding a run with another config is refused (ConfigError listing the differences) unless
-    `force`, which deletes the run's files (only those handseg writes) and starts over.
+    `force`, which deletes the run's files (only those handseg writes) and starts over. The budget
+    (train.max_steps, train.epochs) may differ: a larger one continues the run.
     """
     from handseg.engine.checkpoint import read_checkpoint
 
@@ -71,8 +72,7 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
 
         remove_stale_tmp(run_dir)  # left by a kill during an atomic write; nothing writes them before training
     if last.is_file():
-        saved = read_checkpoint(last)["config"]
-        diff = diff_configs(saved, config)
+        diff = _config_diff(read_checkpoint(last)["config"], config)
         if diff:
             lines = "\n  ".join(diff[:12])
             raise ConfigError(
@@ -83,7 +83,7 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
     if (run_dir / "config.yaml").is_file():  # started, killed before its first checkpoint
         from handseg.config import read_yaml
 
-        diff = diff_configs(read_yaml(run_dir / "config.yaml"), config)
+        diff = _config_diff(read_yaml(run_dir / "config.yaml"), config)
         if diff:
             raise ConfigError(
                 f"{run_dir} was started with a different config ({diff[0]}, ...); pass --force or choose a new --out"
@@ -96,6 +96,15 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
     if others and not list(run_dir.glob("phase*_*")):
         raise OutputExistsError(f"{run_dir}: not empty and not a handseg run ({others[0]}, ...); pass --force")
     return None
+
+
+def _config_diff(saved: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Differences that forbid resuming: keys other than runtime and budget, after filling newer defaults."""
+    try:
+        saved = validate(saved)  # a run saved before a key existed compares as having its default
+    except ConfigError:
+        pass
+    return diff_configs(saved, config, ignore=BUDGET_KEYS)
 
 
 def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:

@@ -38,15 +38,20 @@ def train(
     progress: bool = True,
     stop_after_steps: int | None = None,
     fabric: Any = None,
+    *,
+    stop_after_s: float | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) the config into `run_dir`; return {"best": metrics, "last": metrics, "step", ...}.
 
-    `stop_after_steps` ends the run after that many steps with last.ckpt written, as a kill would (tests).
+    `stop_after_steps` ends the run after that many steps with last.ckpt written, as a kill would (tests);
+    `stop_after_s` ends it, validated and saved, once its training wall time (summed over resumes) reaches that.
     A config with `phases` trains each phase into run_dir/phase<k>_<name>, phase k+1 from phase k's best.ckpt.
     """
     config = validate(config)
     run_dir = Path(run_dir)
     if config["phases"]:
+        if stop_after_s is not None:
+            raise ConfigError("a time budget (stop_after_s) applies to single-phase configs only")
         return train_phases(config, run_dir, force, progress, stop_after_steps, fabric)
     fabric = fabric or make_fabric(config["runtime"])
     resume_from = check_run_dir(run_dir, config, force, fabric)
@@ -55,7 +60,7 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", dump_config(config))
     fabric.barrier()
-    return Trainer(config, run_dir, fabric, progress).fit(resume_from, stop_after_steps)
+    return Trainer(config, run_dir, fabric, progress).fit(resume_from, stop_after_steps, stop_after_s=stop_after_s)
 
 
 def train_phases(
@@ -76,7 +81,8 @@ def train_phases(
         force = False
         if result.get("stopped"):
             return result
-        init_from = str(sub_dir / "best.ckpt")
+        best = sub_dir / "best.ckpt"
+        init_from = str(best if best.is_file() else sub_dir / "last.ckpt")  # last.ckpt: trained without validation
         if stop_after_steps is not None:
             stop_after_steps = max(1, stop_after_steps - result["step"])
     if fabric.is_global_zero:
@@ -105,6 +111,8 @@ class Trainer:
         self.best_score = -math.inf
         self.best_metrics: dict[str, Any] = {}
         self.last_metrics: dict[str, Any] = {}
+        self.wall_offset = 0.0  # wall seconds of earlier sessions of this run (from last.ckpt)
+        self.wall_start: float | None = None
 
     # ----- setup -------------------------------------------------------------------------------------------
     def _setup_data(self) -> None:
@@ -119,9 +127,7 @@ class Trainer:
         train_set = SegmentationDataset(
             HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, cfg["augment"], **crop
         )
-        val_reader = HandsegDataset(root, data["val_split"])
-        val_set = SegmentationDataset(val_reader, self.task, data["modality"], size, **crop)
-        pin = fabric.device.type == "cuda"
+        pin = fabric.device.type == "cuda"  # pinned memory only helps copies to a GPU
         rank, world = fabric.global_rank, fabric.world_size
         self.train_sampler = EpochSampler(len(train_set), self.batch, cfg["seed"], True, rank, world)
         self.steps_per_epoch = self.train_sampler.batches_per_epoch()
@@ -131,9 +137,33 @@ class Trainer:
                 f"{cfg['train']['batch_size']}"
             )
         self.train_loader = make_loader(train_set, self.train_sampler, self.batch, data["workers"], pin)
+        t = cfg["train"]
+        self.total_steps = t["max_steps"] or t["epochs"] * self.steps_per_epoch
+        self.val_every = t["val_every_steps"] if t["val_every_steps"] is not None else (
+            t["val_every_epochs"] * self.steps_per_epoch
+        )  # fmt: skip
+        if not self.val_every:
+            self.val_loader = None
+            return
+        val_set = SegmentationDataset(self._val_reader(root), self.task, data["modality"], size, **crop)
         eval_batch = max(1, cfg["eval"]["batch_size"])
         val_sampler = EpochSampler(len(val_set), eval_batch, shuffle=False, rank=rank, world=world)
         self.val_loader = make_loader(val_set, val_sampler, eval_batch, min(data["workers"], 1), pin)
+
+    def _val_reader(self, root: Path) -> Any:
+        """The validation split's frames; a missing or empty split is an error naming it."""
+        from handseg.data.format import HandsegDataset
+        from handseg.errors import DataError
+
+        split = self.config["data"]["val_split"]
+        hint = "set data.val_split, or train without validation: train.val_every_steps: 0 (--no-val)"
+        try:
+            reader = HandsegDataset(root, split)
+        except DataError as exc:
+            raise DataError(exc.path, f"{exc.problem}; {hint}") from None
+        if len(reader) == 0:
+            raise DataError(root / "splits" / f"{split}.txt", f"validation split {split!r} is empty; {hint}")
+        return reader
 
     def _setup_model(self, resume: dict[str, Any] | None) -> None:
         from handseg.engine.schedule import build_optimizer, build_scheduler
@@ -151,7 +181,7 @@ class Trainer:
         optimizer = build_optimizer(self.raw_model.parameters(), cfg["optim"])
         self.eval_module = module  # validation bypasses DDP: no collectives per forward, uneven shards are fine
         self.model, self.optimizer = fabric.setup(module, optimizer)
-        self.scheduler = build_scheduler(self.optimizer, cfg["schedule"])
+        self.scheduler = build_scheduler(self.optimizer, cfg["schedule"], self.total_steps)
         loss_cfg = dict(cfg["loss"])
         self.loss_fn = build_loss(loss_cfg.pop("name"), **loss_cfg).to(fabric.device)
         self.loss_sum = torch.zeros((), dtype=torch.float64, device=fabric.device)
@@ -163,6 +193,7 @@ class Trainer:
             self.best_score = float(resume.get("best_metric", -math.inf))
             self.best_metrics = resume.get("best_metrics", {})
             self.last_metrics = resume.get("metrics", {})
+            self.wall_offset = float(resume.get("wall_s", 0.0))
             window_sum, self.loss_count = resume.get("loss_window", (0.0, 0))
             self.loss_sum.fill_(window_sum)
             states = resume.get("rng") or []
@@ -190,6 +221,7 @@ class Trainer:
             "metrics": self.last_metrics,
             "world_size": self.fabric.world_size,
             "loss_window": (float(self.loss_sum), self.loss_count),  # the partly averaged training loss
+            "wall_s": self.wall(),
         }
 
     def save(self, best: bool = False) -> None:
@@ -204,6 +236,19 @@ class Trainer:
         self.fabric.barrier()
 
     # ----- loop ---------------------------------------------------------------------------------------------
+    def wall(self) -> float:
+        """Wall-clock seconds of training so far, summed over the sessions of this run (setup not counted)."""
+        if self.wall_start is None:
+            return self.wall_offset
+        return self.wall_offset + time.perf_counter() - self.wall_start
+
+    def _say(self, text: str) -> None:
+        """Print a line on rank 0 without breaking the progress bar."""
+        if self.fabric.is_global_zero:
+            from tqdm import tqdm
+
+            tqdm.write(text)
+
     def validate(self, log: Any) -> bool:
         """Evaluate on the val split; log; return True when this is the best score so far."""
         broadcast_buffers(self.fabric, self.raw_model)
@@ -213,14 +258,23 @@ class Trainer:
                 channels_last=self.channels_last,
             )  # fmt: skip
         metrics = {k: v for k, v in result["metrics"].items() if isinstance(v, int | float | list)}
+        if self.task == "segmentation" and len(metrics.get("iu", ())) == 3:
+            for name, value in zip(("iu_background", "iu_hand", "iu_object"), metrics["iu"]):
+                metrics[name] = value
         metrics["step"] = self.step
         self.last_metrics = metrics
         score = metrics.get(self.key, float("nan"))
         is_best = not math.isnan(score) and score > self.best_score
         if is_best:
             self.best_score, self.best_metrics = score, metrics
+        best_step = self.best_metrics.get("step")
+        self._say(
+            f"step {self.step}/{self.total_steps}: val {self.key} {score:.4f}, best {self.best_score:.4f} "
+            f"at step {best_step} ({self.wall() / 60:.1f} min)"
+        )
         if self.fabric.is_global_zero:
-            log.log(self.step, round(self.step / self.steps_per_epoch, 3), "val", metrics)
+            scalars = {k: v for k, v in metrics.items() if not isinstance(v, list) and k != "step"}
+            log.log(self.step, round(self.step / self.steps_per_epoch, 3), "val", {"wall_s": self.wall(), **scalars})
             atomic_write_json(self.run_dir / "metrics.json", {"best": self.best_metrics, "last": metrics})
             self._plot()
         return is_best
@@ -233,8 +287,17 @@ class Trainer:
         except Exception as exc:  # a plot must never stop training
             self.fabric.print(f"note: curves not plotted ({type(exc).__name__}: {exc})")
 
-    def fit(self, resume_from: Path | None, stop_after_steps: int | None = None) -> dict[str, Any]:
-        """Run the loop to the step budget (or `stop_after_steps`); return the best and last metrics."""
+    def _time_up(self, limit: float | None) -> bool:
+        """Whether the wall-time budget is spent (rank 0's clock decides for every rank)."""
+        if limit is None:
+            return False
+        up = self.wall() >= limit
+        return bool(self.fabric.broadcast(up, src=0)) if self.fabric.world_size > 1 else up
+
+    def fit(
+        self, resume_from: Path | None, stop_after_steps: int | None = None, *, stop_after_s: float | None = None
+    ) -> dict[str, Any]:
+        """Run the loop to the step budget (or `stop_after_steps` / `stop_after_s`); return best and last metrics."""
         from tqdm import tqdm
 
         from handseg.engine.runlog import RunLog
@@ -244,16 +307,18 @@ class Trainer:
         resume = read_checkpoint(resume_from) if resume_from else None
         self._setup_model(resume)
         t = cfg["train"]
-        total = t["max_steps"] or t["epochs"] * self.steps_per_epoch
-        val_every = t["val_every_steps"] or t["val_every_epochs"] * self.steps_per_epoch
+        total, val_every = self.total_steps, self.val_every
         if self.step >= total:
             return self._result(total, stopped=False)
+        if stop_after_s is not None and self.wall_offset >= stop_after_s:
+            return self._result(total, stopped=True)  # the time budget was spent in earlier sessions
         log = RunLog(self.run_dir, self.step, tensorboard=True) if fabric.is_global_zero else None
         if resume:
             fabric.print(f"resuming {self.run_dir} at step {self.step}/{total}")
         bar = tqdm(total=total, initial=self.step, desc=self.run_dir.name, unit="step",
                    disable=not (self.progress and fabric.is_global_zero), dynamic_ncols=True)  # fmt: skip
         self.model.train()
+        self.wall_start = time.perf_counter()
         tick, tick_step = time.perf_counter(), self.step
         stopped = False
         while self.step < total and not stopped:
@@ -286,17 +351,18 @@ class Trainer:
                             self.step,
                             round(self.step / self.steps_per_epoch, 3),
                             "train",
-                            {"loss": mean_loss, "lr": lr, "images_per_s": ips},
+                            {"wall_s": self.wall(), "loss": mean_loss, "lr": lr, "images_per_s": ips},
                         )
                     self.loss_sum.zero_()
                     self.loss_count, tick, tick_step = 0, time.perf_counter(), self.step
                 stop_now = stop_after_steps is not None and self.step >= stop_after_steps
-                if self.step % val_every == 0 or self.step == total:
+                time_up = self._time_up(stop_after_s)
+                if val_every and (self.step % val_every == 0 or self.step == total or time_up):
                     self.save(best=self.validate(log))
                     tick = time.perf_counter()  # validation time is not training throughput
-                elif self.step % t["ckpt_every_steps"] == 0 or stop_now:
+                elif self.step % t["ckpt_every_steps"] == 0 or stop_now or time_up or self.step == total:
                     self.save()
-                if stop_now and self.step < total:
+                if (stop_now or time_up) and self.step < total:
                     stopped = True
                 if stopped or self.step >= total:
                     break
@@ -313,4 +379,26 @@ class Trainer:
             "total_steps": total,
             "stopped": stopped,
             "run_dir": str(self.run_dir),
+            "key": self.key,
+            "wall_s": self.wall(),
+            "epochs": self.step / self.steps_per_epoch,
         }
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    """The end-of-training summary: budget, wall time, best step and its scores, the last validation."""
+    key = result.get("key", "miou_hand_object")
+    head = (
+        f"run {result['run_dir']}: {'stopped at' if result.get('stopped') else 'finished'} step "
+        f"{result['step']}/{result['total_steps']} ({result.get('epochs', 0):.1f} epochs) in "
+        f"{result.get('wall_s', 0.0) / 60:.1f} min of training"
+    )
+    best, last = result.get("best") or {}, result.get("last") or {}
+    if not best:
+        return head + "\n  no validation (train.val_every_steps: 0): no best.ckpt; last.ckpt holds the weights"
+    shown = ("miou_hand_object", "iu_hand", "iu_object", "pixel_acc", "mean_iu", "miou", "loss")
+    lines = [head, f"  best {key} {best.get(key, float('nan')):.4f} at step {best.get('step')} (best.ckpt)"]
+    lines += [f"    {name:<17} {best[name]:.4f}" for name in shown if isinstance(best.get(name), float)]
+    if last and last.get("step") != best.get("step"):
+        lines.append(f"  last {key} {last.get(key, float('nan')):.4f} at step {last.get('step')} (last.ckpt)")
+    return "\n".join(lines)
