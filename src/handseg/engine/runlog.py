@@ -42,23 +42,33 @@ def read_metrics_csv(path: str | Path) -> list[dict[str, Any]]:
     rows = []
     lines = list(csv.DictReader(io.StringIO(text, newline="")))
     for number, row in enumerate(lines, 2):
-        parsed: dict[str, Any] = {}
-        if None in row:
+        try:
+            rows.append(_parse_row(row))
+        except ValueError as exc:
             if number == len(lines) + 1:
                 break  # a torn last row
-            raise DataError(path, f"line {number}: more cells than columns")
-        for key, value in row.items():
-            if value in ("", None):
-                parsed[key] = None
-            elif key in TEXT_COLUMNS:
-                parsed[key] = value
-            else:
-                try:
-                    parsed[key] = float(value)
-                except ValueError:
-                    parsed[key] = value
-        rows.append(parsed)
+            raise DataError(path, f"line {number}: {exc}") from None
     return rows
+
+
+def _parse_row(row: dict[Any, Any]) -> dict[str, Any]:
+    """One metrics.csv row: the standard columns must be numbers; columns added later may hold text."""
+    if None in row:
+        raise ValueError("more cells than columns")
+    parsed: dict[str, Any] = {}
+    for key, value in row.items():
+        if value in ("", None):
+            parsed[key] = None
+        elif key in TEXT_COLUMNS:
+            parsed[key] = value
+        elif key in COLUMNS:
+            parsed[key] = float(value)
+        else:
+            try:
+                parsed[key] = float(value)
+            except ValueError:
+                parsed[key] = value
+    return parsed
 
 
 def flatten(values: dict[str, Any]) -> dict[str, Any]:
