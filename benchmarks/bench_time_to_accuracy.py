@@ -37,11 +37,16 @@ def validation_points(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
         raise DataError(path, "not found: not a handseg run folder (train it first, or pass --train CONFIG)")
     batch = int(read_yaml(run_dir / "config.yaml")["train"]["batch_size"])
     points = []
+    tb_seconds: dict[int, float] | None = None
     for row in read_metrics_csv(path):
         if row.get("kind") != "val" or row.get("miou_hand_object") is None:
             continue
-        if row.get("wall_s") is None:
-            raise DataError(path, "has no wall_s column (written by a handseg older than the time column)")
+        if row.get("wall_s") is None:  # a run older than the wall_s column: TensorBoard's event times tell
+            tb_seconds = tensorboard_wall_s(run_dir) if tb_seconds is None else tb_seconds
+            if int(row["step"]) not in tb_seconds:
+                raise DataError(path, "has no wall_s column and its TensorBoard events do not time its validations")
+            row["wall_s"] = tb_seconds[int(row["step"])]
+            row["time_source"] = "tensorboard"
         points.append(
             {
                 "minutes": row["wall_s"] / 60,
@@ -50,11 +55,35 @@ def validation_points(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
                 "mean_iou": row["miou_hand_object"],
                 "hand_iu": row.get("iu_hand"),
                 "object_iu": row.get("iu_object"),
+                "time_source": row.get("time_source", "wall_s"),
             }
         )
     if not points:
         raise DataError(path, "has no validation rows with miou_hand_object (a segmentation run with validation)")
     return points, batch
+
+
+def tensorboard_wall_s(run_dir: Path) -> dict[int, float]:
+    """Training seconds at each validation step from RUN/tb event files: each file is one process (a resume),
+    timed from its first to its last event; earlier files' spans are added (start-up before a file's first
+    event is not counted, so the figures are slightly low)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out: dict[int, float] = {}
+    offset = 0.0
+    for events in sorted((run_dir / "tb").glob("**/events.out.tfevents.*")):
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        acc.Reload()
+        tags = acc.Tags().get("scalars", [])
+        times = [e.wall_time for tag in tags for e in acc.Scalars(tag)]
+        if not times:
+            continue
+        first = min(times)
+        if "val/miou_hand_object" in tags:
+            for event in acc.Scalars("val/miou_hand_object"):
+                out[int(event.step)] = offset + event.wall_time - first
+        offset += max(times) - first
+    return out
 
 
 def plot(points: list[dict[str, Any]], title: str) -> bytes:
@@ -112,8 +141,13 @@ def report(run_dir: Path, out: Path, force: bool = False) -> dict[str, Any]:
     rows = [{**p, "minutes": round(p["minutes"], 2)} for p in points]
     md = (
         f"# Time to accuracy: {run_dir.name}\n\n"
-        f"Run `{run_dir}` (batch {batch}); minutes are training wall time summed over resumes (metrics.csv "
-        f"`wall_s`, validation included) on {info.get('cpu')} ({info.get('logical_cores')} logical cores, "
+        f"Run `{run_dir}` (batch {batch}); minutes are training wall time summed over resumes ("
+        + (
+            "TensorBoard event times, the run predating metrics.csv's `wall_s`"
+            if points[0]["time_source"] == "tensorboard"
+            else "metrics.csv `wall_s`"
+        )
+        + f", validation included) on {info.get('cpu')} ({info.get('logical_cores')} logical cores, "
         f"1-min load {info.get('load_average_1min', 0):.2f} when this report was written). {verdict}.\n\n"
         + markdown_table(rows, ["minutes", "step", "images_seen", "mean_iou", "hand_iu", "object_iu"])
         + f"\n\n![time to accuracy]({out.with_suffix('.png').name})\n"
