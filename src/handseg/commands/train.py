@@ -8,7 +8,8 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg train`."""
-    parser.add_argument("config", type=Path, help="experiment YAML (see configs/)")
+    parser.add_argument("config", type=Path,
+                        help="experiment YAML path, or a shipped config by name, e.g. table2/dense_attention_seg_cpu")  # fmt: skip
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.max_steps=200 --set optim.lr=1e-4")  # fmt: skip
     parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>); resumed if it holds one")
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the config, apply flags, train, print the best metrics."""
     from handseg.config import load_config
+    from handseg.experiments.paths import resolve_config
 
     overrides = list(args.overrides)
     for flag, key in (("devices", "devices"), ("num_nodes", "num_nodes"), ("accelerator", "accelerator"),
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("runtime.compile=true")
     if args.channels_last:
         overrides.append("train.channels_last=true")
+    args.config = resolve_config(args.config)
     config = load_config(args.config, overrides)
     if not config.get("name"):
         config["name"] = args.config.stem
