@@ -41,9 +41,11 @@ def _build_wheel(tmp_path: Path) -> Path:
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
     for name in ("src", "configs"):
-        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=skip)
     wheels = tmp_path / "wheels"
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(wheels), str(src)]  # fmt: skip
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+           "-w", str(wheels), str(src)]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, timeout=180, env=CLEAN_ENV)
     (wheel,) = wheels.glob("handseg-*.whl")
     return wheel
@@ -63,7 +65,8 @@ def test_wheel_installs_and_runs_the_quick_demo_outside_the_checkout(tmp_path: P
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=180, env=CLEAN_ENV)  # fmt: skip
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q"]
+    subprocess.run([*install, str(wheel)], check=True, capture_output=True, timeout=180, env=CLEAN_ENV)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           env=CLEAN_ENV, check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
     Path(site, "zz_handseg_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")

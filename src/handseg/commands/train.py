@@ -9,7 +9,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg train`."""
     parser.add_argument("config", type=Path,
-                        help="experiment YAML path, or a shipped config by name, e.g. table2/dense_attention_seg_cpu")  # fmt: skip
+                        help="YAML path, or a shipped config by name (table2/fcn8s_cpu)")  # fmt: skip
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.max_steps=200 --set optim.lr=1e-4")  # fmt: skip
     parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>); resumed if it holds one")
