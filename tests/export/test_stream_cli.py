@@ -65,6 +65,17 @@ def test_folder_source(tmp_path, tiny_ckpt):
     assert main(["stream", str(folder), "--ckpt", str(tiny_ckpt), "--no-progress"]) == 1  # 8-bit PNG: clear error
 
 
+def test_model_option_picks_the_backend_by_suffix(tmp_path, tiny_ckpt):
+    folder = _depth_folder(tmp_path / "frames")
+    assert main(["export", str(tiny_ckpt), "--size", "64x48"]) == 0  # --out defaults to the checkpoint's name
+    onnx = tiny_ckpt.with_suffix(".onnx")
+    for model, backend in ((tiny_ckpt, "pytorch"), (onnx, "onnxruntime")):
+        out = tmp_path / backend
+        assert main(["stream", str(folder), "--model", str(model), "--out", str(out), "--labels", "--quiet"]) == 0
+        assert json.loads((out / "stream.json").read_text())["backend"] == backend
+    assert (tmp_path / "pytorch" / "labels" / "f00.png").read_bytes() != b""
+
+
 def test_smoothing_changes_results_only_when_enabled(tmp_path, tiny):
     model, config = tiny()
     predictor = TorchPredictor(model, config)

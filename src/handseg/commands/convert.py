@@ -25,7 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true", help="skip malformed frames and count them")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="convert at most the first N frames")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         skip_bad=args.skip_bad,
         limit=args.limit,
-        progress=not args.no_progress,
+        progress=not args.quiet,
         **opts,
     )
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items()) or "none"

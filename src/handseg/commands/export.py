@@ -7,7 +7,8 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ckpt", help="checkpoint file or run folder (best.ckpt, else last.ckpt)")
-    parser.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
+    parser.add_argument("--out", "--onnx", dest="onnx", metavar="PATH",
+                        help="output .onnx file (default: RUN/model.onnx, or CKPT with .onnx)")  # fmt: skip
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--size", default="320x240", help="trace size WIDTHxHEIGHT (the graph accepts any size)")
     parser.add_argument("--atol", type=float, default=1e-3, help="largest allowed |ONNX - PyTorch| of the logits")
@@ -15,11 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from handseg.data.preprocess import input_channels
     from handseg.engine.checkpoint import load_model
     from handseg.export.onnx import export_onnx
     from handseg.export.stream import parse_size
 
+    if args.onnx is None:
+        ckpt = Path(args.ckpt)
+        args.onnx = ckpt / "model.onnx" if ckpt.is_dir() else ckpt.with_suffix(".onnx")
     model, config = load_model(args.ckpt)
     modality = (config.get("data") or {}).get("modality", "depth")
     report = export_onnx(

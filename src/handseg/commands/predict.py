@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs", type=Path, nargs="+", help="depth PNGs (color PNGs for RGB models), folders, datasets"
     )
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--depth-scale", type=float, default=0.001, help="metres per depth PNG unit (default mm)")
     parser.add_argument("--split", help="only this split of dataset inputs (default: every frame)")
@@ -23,7 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pytorch for checkpoints, onnxruntime for .onnx files from `handseg export` (auto: by suffix)",
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     written = predict(
         args.checkpoint, args.inputs, args.out, batch_size=args.batch_size, force=args.force,
         depth_scale=args.depth_scale, split=args.split, overlays=not args.no_overlays, device=args.device,
-        progress=not args.no_progress, backend=args.backend,
+        progress=not args.quiet, backend=args.backend,
     )  # fmt: skip
     print(f"wrote {len(written)} frames to {args.out}/")
     return 0

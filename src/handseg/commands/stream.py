@@ -8,6 +8,7 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs")
     model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--model", help="run folder, checkpoint or .onnx file (the backend follows the suffix)")
     model.add_argument("--ckpt", help="checkpoint file or run folder (PyTorch backend)")
     model.add_argument("--onnx", help="exported .onnx model (ONNX Runtime backend)")
     parser.add_argument("--out", help="output folder (label PNGs under labels/, stream.json)")
@@ -22,7 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate written into the video (default 30)")
     parser.add_argument("--depth-scale", type=float, help="metres per depth unit of a PNG folder (default 0.001)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
         if Path(args.video).suffix.lower() != ".mp4":
             raise ConfigError(f"{args.video}: the video name must end in .mp4")
         check_can_write_file(args.video, args.force)
-    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads)
+    if args.model:  # one way to name a model, as predict's MODEL
+        is_onnx = str(args.model).lower().endswith(".onnx")
+        args.ckpt, args.onnx = (None, args.model) if is_onnx else (args.model, None)
+    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads, device=args.device)
     frames = open_source(args.source, args.depth_scale, with_color=predictor.modality != "depth")
     video = OverlayVideo(args.video, args.fps) if args.video else None
     ok = False
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             labels_dir=out / "labels" if out is not None and args.labels else None,
             video=video,
             max_frames=args.max_frames,
-            progress=not args.no_progress,
+            progress=not args.quiet,
         )
         ok = True
     finally:

@@ -15,13 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>); resumed if it holds one")
     parser.add_argument("--devices", type=int, help="devices (processes) on this machine; > 1 runs DDP")
     parser.add_argument("--num-nodes", type=int, help="machines (with torchrun or SLURM)")
-    parser.add_argument("--accelerator", choices=("cpu", "gpu", "cuda", "auto"), help="default: auto")
+    parser.add_argument("--device", "--accelerator", dest="accelerator", choices=("cpu", "gpu", "cuda", "auto"),
+                        help="what to train on (default: auto)")  # fmt: skip
     parser.add_argument("--strategy", help="Fabric strategy (default auto: ddp when devices > 1)")
     parser.add_argument("--precision", choices=("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     parser.add_argument("--force", action="store_true", help="start the run folder over (deletes its run files)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from handseg.engine.train import train
 
-    result = train(config, run_dir, force=args.force, progress=not args.no_progress)
+    result = train(config, run_dir, force=args.force, progress=not args.quiet)
     best = result.get("best") or {}
     shown = {k: round(v, 4) for k, v in best.items() if isinstance(v, float)}
     import lightning  # noqa: F401  (already imported by train)
