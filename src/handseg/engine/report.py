@@ -35,7 +35,7 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
     if metrics.get("task", "segmentation") == "segmentation":
         head = ["model"] + [title for title, _ in TABLE2] + [lat_head]
         row = [name] + [_pct(metrics.get(key)) for _, key in TABLE2] + [lat]
-        iu = metrics.get("iu_per_class")
+        iu = metrics.get("iu") or metrics.get("iu_per_class")  # iu_per_class: older files
         extra = ""
         if iu:
             extra = f"\n\nIU per class (%): background {_pct(iu[0])}, hand {_pct(iu[1])}, object {_pct(iu[2])}"
