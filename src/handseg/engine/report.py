@@ -47,11 +47,16 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
     return "\n".join(lines) + extra + "\n"
 
 
-def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str) -> np.ndarray:
-    """Side-by-side picture: input, truth, prediction (amodal: truth and prediction of each hand)."""
-    from handseg.viz.overlay import colorize_depth, overlay_labels, overlay_parts, put_text, tile
+def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str, modality: str = "depth") -> np.ndarray:
+    """Side-by-side picture: input, truth, prediction (amodal: truth and prediction of each hand), with a legend.
 
-    base = sample["color"] if sample.get("color") is not None else colorize_depth(sample["depth"])
+    The background is what the model saw: greyscale depth for a depth model, the colour image otherwise. Panels
+    are enlarged to display size before the captions are drawn, so text is never scaled up afterwards.
+    """
+    from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, put_text, tile, to_display, with_legend
+
+    use_color = modality != "depth" and sample.get("color") is not None
+    base = sample["color"] if use_color else depth_gray(sample["depth"])
     if task == "segmentation":
         truth = sample.get("label")
         panels = [base.copy(), overlay_labels(base, truth if truth is not None else np.zeros_like(pred)),
@@ -60,12 +65,12 @@ def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str) -
     else:
         truth = sample.get("parts")
         truth = truth if truth is not None else np.zeros_like(pred)
+        base = (base * 0.55).astype(np.uint8)  # darker, so the light palm colour stands out
         panels = [overlay_parts(base, truth[0]), overlay_parts(base, pred[0]),
                   overlay_parts(base, truth[1]), overlay_parts(base, pred[1])]  # fmt: skip
         titles = [f"{caption} left truth", "left prediction", "right truth", "right prediction"]
-    for panel, title in zip(panels, titles):
-        put_text(panel, title)
-    return tile(panels, columns=len(panels))
+    panels = [put_text(to_display(panel), title, org=(6, 20), scale=0.55) for panel, title in zip(panels, titles)]
+    return with_legend(tile(panels, columns=len(panels)), "labels" if task == "segmentation" else "parts")
 
 
 @torch.no_grad()
@@ -109,5 +114,6 @@ def write_eval_outputs(
     key = headline(task)
     for rank, frame in enumerate(sort_worst(frames, key)[:worst]):
         sample, pred = predict_sample(model, torch_ds, frame["index"], device)
-        picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}")
+        modality = config.get("data", {}).get("modality", "depth")
+        picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}", modality)
         atomic_write_png(out_dir / "worst" / f"{rank:02d}_{frame['id']}.png", picture)

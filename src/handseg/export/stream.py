@@ -157,11 +157,11 @@ class OverlayVideo:
 
 def overlay_frame(depth: np.ndarray, color: np.ndarray | None, labels: np.ndarray, task: str, text: str) -> np.ndarray:
     """RGB picture of one frame's labels over its color image (or its colourised depth)."""
-    from handseg.viz.overlay import colorize_depth, overlay_labels, overlay_parts, put_text
+    from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, put_text, with_legend
 
-    base = color if color is not None else colorize_depth(depth)
+    base = color if color is not None else depth_gray(depth)
     picture = overlay_parts(base, labels) if task == "amodal" else overlay_labels(base, labels)
-    return put_text(picture, text)
+    return with_legend(put_text(picture, text), "parts" if task == "amodal" else "labels")
 
 
 @dataclass
