@@ -1,11 +1,11 @@
-"""`handseg convert SRC DST`: convert NYU, HandSeg, ETH amodal, RHD or handseg-v1 folders into handseg-v1."""
+"""`handseg convert SRC DST`: convert NYU, HandSeg, ETH amodal, RHD, DexYCB or handseg-v1 folders into handseg-v1."""
 
 from __future__ import annotations
 
 import argparse
 
-FORMATS = ("auto", "nyu", "handseg", "eth-amodal", "rhd", "handseg-v1")
-DEPTH_SCALE_FORMATS = ("nyu", "handseg")
+FORMATS = ("auto", "nyu", "handseg", "eth-amodal", "rhd", "dexycb", "handseg-v1")
+DEPTH_SCALE_FORMATS = ("nyu", "handseg", "dexycb")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,9 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="metres per raw depth unit for nyu/handseg (SR300/SR305: 0.000125; mm: 0.001). "
-        "Defaults: nyu 0.001, handseg 0.000125",
+        help="metres per raw depth unit for nyu/handseg/dexycb (SR300/SR305: 0.000125; mm: 0.001). "
+        "Defaults: nyu 0.001, handseg 0.000125, dexycb 0.001",
     )
+    parser.add_argument("--intrinsics", metavar="YAML", help="dexycb: intrinsics file (toolkit's color: fx fy ppx ppy)")
     parser.add_argument("--size", type=int, default=None, help="eth-amodal: crop size in pixels (default 128)")
     parser.add_argument("--skip-bad", action="store_true", help="skip malformed frames and count them")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
@@ -40,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.depth_scale > 0:
             raise ConfigError(f"--depth-scale must be positive, got {args.depth_scale}")
         opts["depth_scale"] = args.depth_scale
+    if args.intrinsics is not None:
+        if fmt != "dexycb":
+            raise ConfigError(f"--intrinsics applies to dexycb, not {fmt}")
+        opts["intrinsics_file"] = args.intrinsics
     if args.size is not None:
         if fmt != "eth-amodal":
             raise ConfigError(f"--size applies to eth-amodal, not {fmt}")
