@@ -87,8 +87,8 @@ def write_demo_report(
     frames = Section(
         "Best and worst validation frames (after contour fine-tuning)",
         paragraphs=[
-            "Each picture: the color image (for people; the model sees only depth), the truth and the prediction "
-            "(red hand, blue object)."
+            "Each picture: the depth the model sees (greyscale, near is bright, black is missing), the truth and "
+            "the prediction over it (legend below each picture)."
         ],
         figures=[
             Figure(f"figures/{k}_{i}.png", f"{k} #{i + 1}", wide=True)
