@@ -58,6 +58,8 @@ def test_overrides_are_yaml_typed(tmp_path: Path) -> None:
         ("runtime.precision=8", "runtime.precision"),
         ("augment.hflip=2", "augment.hflip"),
         ("model.num_classes=5", "model.num_classes"),
+        ("data.crop=face", "data.crop"),
+        ("data.crop_margin=5", "data.crop_margin"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, override: str, key: str) -> None:
@@ -80,6 +82,12 @@ def test_malformed_override_and_yaml(tmp_path: Path) -> None:
 def test_amodal_task_derives_channels() -> None:
     cfg = validate({"task": "amodal", "model": {"name": "unet"}, "data": {"modality": "rgb"}, "loss": {"name": "x"}})
     assert cfg["model"]["in_channels"] == 3 and cfg["model"]["num_classes"] == 34
+
+
+def test_hand_crop_option() -> None:
+    cfg = validate({"task": "amodal", "model": {"name": "unet"}, "data": {"crop": "hands", "crop_margin": 0.3}})
+    assert cfg["data"]["crop"] == "hands" and cfg["data"]["crop_margin"] == 0.3
+    assert validate({"model": {"name": "unet"}})["data"]["crop"] is None
 
 
 def test_diff_ignores_runtime_keys() -> None:

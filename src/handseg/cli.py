@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export a checkpoint to ONNX"),
     "stream": ("stream", "segment a camera, recording or folder frame by frame"),
     "bench": ("bench", "latency table of every model (eager, channels_last, ONNX Runtime)"),
+    "zoo": ("zoo", "pretrained models: publish a run into the zoo, list, show or update cards, verify"),
     "experiment": ("experiment", "reproduce the paper's tables on synthetic data"),
     "demo": ("demo", "end-to-end demo: synthesize, train, fine-tune, evaluate, export, report"),
 }

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
         "val_split": "val",
         "workers": 2,  # DataLoader worker processes per rank (0 = load in the main process)
         "synthetic": None,  # {frames, seed, size: [w, h], val_fraction}: generate data.root if it is missing
+        "crop": None,  # None | hands: cut each frame to a box around both hands' amodal parts (needs part maps)
+        "crop_margin": 0.15,  # data.crop margin on each side, a fraction of the hands' extent
     },
     "augment": {
         "crop_scale": None,  # [min, max] area fraction of a random resized crop; None = plain resize
@@ -234,6 +236,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"train.{key}: must be a positive integer or null, got {train[key]!r}")
     if data["workers"] < 0:
         raise ConfigError(f"data.workers: must be >= 0, got {data['workers']}")
+    from handseg.data.crop import check_crop
+
+    check_crop(data["crop"], data["crop_margin"], "data.crop")
     if cfg["optim"]["name"] not in ("adam", "adamw", "sgd"):
         raise ConfigError(f"optim.name: expected adam, adamw or sgd, got {cfg['optim']['name']!r}")
     if not 0 < cfg["schedule"]["gamma"] <= 1 or cfg["schedule"]["step_size"] < 1:

@@ -6,7 +6,9 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default="all", help="'all' or comma-separated registry names")
+    parser.add_argument(
+        "--models", default="all", help="'all' or comma-separated registry names and zoo model names (trained weights)"
+    )
     parser.add_argument("--size", default="640x480", help="input WIDTHxHEIGHT (default 640x480)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per model and mode (median reported)")
     parser.add_argument("--modes", help="comma-separated subset of eager,channels_last,onnxruntime,cuda_fp32,...")
@@ -26,11 +28,14 @@ def run(args: argparse.Namespace) -> int:
     from handseg.export.stream import parse_size
     from handseg.models import list_models
     from handseg.utils.io import atomic_write_json, atomic_write_text, check_can_write_file
+    from handseg.zoo import list_pretrained
 
     names = list_models() if args.models == "all" else [n.strip() for n in args.models.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(list_models()))
+    zoo = [m.name for m in list_pretrained()]
+    unknown = sorted(set(names) - set(list_models()) - set(zoo))
     if unknown:
-        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(list_models())}")
+        known = ", ".join(list_models()) + (f"; zoo: {', '.join(zoo)}" if zoo else "")
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; known: {known}")
     if args.repeats < 1:
         raise ConfigError("--repeats must be at least 1")
     model_args = {}

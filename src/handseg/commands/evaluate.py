@@ -8,10 +8,12 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg eval`."""
-    parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt) or a .ckpt file")
+    parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt), a .ckpt file, or a zoo model name")
     parser.add_argument("dataset", type=Path, help="handseg-v1 dataset folder")
     parser.add_argument("--split", default="val", help="split to evaluate (default val; 'all' for every frame)")
-    parser.add_argument("--out", type=Path, help="output folder (default <run>/eval_<dataset>_<split>)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default <run>/eval_<dataset>_<split>; zoo models: ./eval_<name>_...)"
+    )
     parser.add_argument("--latency", action="store_true", help="also time 640x480 batch-1 inference here")
     parser.add_argument("--batch-size", type=int, help="default: the config's eval.batch_size")
     parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
@@ -24,10 +26,13 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the metrics table."""
     from handseg.engine.evaluate import evaluate
     from handseg.engine.report import metrics_table
+    from handseg.zoo import is_zoo_name
 
     split = None if args.split == "all" else args.split
     out = args.out
-    if out is None:
+    if out is None and is_zoo_name(args.checkpoint):  # no run folder: write beside the working directory
+        out = Path(f"eval_{args.checkpoint}_{args.dataset.resolve().name}_{args.split}")
+    elif out is None:
         run_dir = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
         out = run_dir / f"eval_{args.dataset.resolve().name}_{args.split}"
     metrics = evaluate(

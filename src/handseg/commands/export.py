@@ -6,7 +6,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ckpt", help="checkpoint file or run folder (best.ckpt, else last.ckpt)")
+    parser.add_argument("ckpt", help="checkpoint file, run folder (best.ckpt, else last.ckpt) or zoo model name")
     parser.add_argument("--out", "--onnx", dest="onnx", metavar="PATH",
                         help="output .onnx file (default: RUN/model.onnx, or CKPT with .onnx)")  # fmt: skip
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
@@ -26,7 +26,12 @@ def run(args: argparse.Namespace) -> int:
     if args.onnx is None:
         ckpt = Path(args.ckpt)
         args.onnx = ckpt / "model.onnx" if ckpt.is_dir() else ckpt.with_suffix(".onnx")
+    from handseg.zoo.store import get_model, is_zoo_name
+
     model, config = load_model(args.ckpt)
+    zoo = None
+    if is_zoo_name(args.ckpt):  # the ONNX metadata then names the zoo model and its version
+        zoo = {"name": str(args.ckpt), "version": get_model(str(args.ckpt)).card.get("version")}
     modality = (config.get("data") or {}).get("modality", "depth")
     report = export_onnx(
         model,
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         trace_size=parse_size(args.size),
         atol=args.atol,
         force=args.force,
+        zoo=zoo,
     )
     diffs = ", ".join(f"{size}: {diff:.2g}" for size, diff in report["max_abs_diff"].items())
     print(f"wrote {report['path']} ({report['bytes'] / 1e6:.1f} MB, opset {report['opset']}, dynamic N/H/W)")

@@ -13,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--in-channels", type=int, default=None, help="input channels (default: the model's, 1 segmentation, 3 amodal)"
     )
     parser.add_argument("--backbone", default=None, help="override the backbone, e.g. resnet18")
+    parser.add_argument(
+        "--pretrained", action="store_true", help="list the zoo's pretrained models (sizes, parameters, mean IOU)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,6 +28,12 @@ def run(args: argparse.Namespace) -> int:
     from handseg.models import build_model, list_models, model_entry
     from handseg.models.flops import count_flops, count_params
 
+    if args.pretrained:
+        from handseg.commands.zoo import zoo_table
+
+        print(zoo_table())
+        print("mIOU = mean IOU of hand and object (part mIoU for amodal models), from each model's card.")
+        return 0
     width, height = parse_size(args.size)
     names = args.names or list_models()
     rows = []

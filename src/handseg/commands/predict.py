@@ -8,7 +8,11 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg predict`."""
-    parser.add_argument("checkpoint", type=Path, help="run folder (its best.ckpt), a .ckpt file, or an exported .onnx")
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        help="run folder (its best.ckpt), a .ckpt file, an exported .onnx, or a zoo model name",
+    )
     parser.add_argument(
         "inputs", type=Path, nargs="+", help="depth PNGs (color PNGs for RGB models), folders, datasets"
     )

@@ -17,6 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-row", type=positive_int, default=2, help="frames per row (default 2)")
     parser.add_argument("--tile-width", type=positive_int, default=192, help="width of each tile in pixels")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    parser.add_argument(
+        "--occlusion",
+        action="store_true",
+        help="also print, per split, the share of amodal part pixels hidden (needs visible part maps)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,4 +39,31 @@ def run(args: argparse.Namespace) -> int:
     sheet = contact_sheet(dataset, args.frames, args.per_row, args.tile_width)
     atomic_write_png(out, sheet, compression=6)
     print(f"wrote {out} ({min(args.frames, len(dataset))} frames)")
+    if args.occlusion:
+        print(occlusion_table(Path(args.dataset)))
     return 0
+
+
+def occlusion_table(root: Path) -> str:
+    """Markdown table of `occlusion_stats` for every split of a dataset (all frames of each)."""
+    from handseg.data.format import SPLITS, HandsegDataset
+    from handseg.metrics.amodal import occlusion_stats
+
+    def pct(value: float) -> str:
+        return "-" if value != value else f"{100 * value:.1f}"
+
+    lines = [
+        "| split | frames | hidden part pixels % | frames with a hand >= 20 px hidden % | hidden by other hand % "
+        "| by object % | by other % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        if not (root / "splits" / f"{split}.txt").is_file():
+            continue
+        stats = occlusion_stats(HandsegDataset(root, split))
+        if stats["frames"] == 0:
+            lines.append(f"| {split} | 0 ({stats['skipped']} without visible part maps) | - | - | - | - | - |")
+            continue
+        cells = [stats[k] for k in ("hidden_share", "occluded_frames", "by_hand", "by_object", "by_other")]
+        lines.append(f"| {split} | {stats['frames']} | " + " | ".join(pct(v) for v in cells) + " |")
+    return "\n".join(lines)

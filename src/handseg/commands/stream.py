@@ -8,8 +8,8 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs")
     model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--model", help="run folder, checkpoint or .onnx file (the backend follows the suffix)")
-    model.add_argument("--ckpt", help="checkpoint file or run folder (PyTorch backend)")
+    model.add_argument("--model", help="run folder, checkpoint, zoo name or .onnx file (backend by suffix)")
+    model.add_argument("--ckpt", help="checkpoint file, run folder or zoo model name (PyTorch backend)")
     model.add_argument("--onnx", help="exported .onnx model (ONNX Runtime backend)")
     parser.add_argument("--out", help="output folder (label PNGs under labels/, stream.json)")
     parser.add_argument("--labels", action="store_true", help="write a label PNG per frame into OUT/labels/")

@@ -58,7 +58,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="output folder (refused if not empty, unless --force)")
     parser.add_argument("--frames", type=positive_int, required=True, help="number of frames to render")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same bytes)")
-    parser.add_argument("--size", type=parse_size, default=(640, 480), help="WIDTHxHEIGHT (default 640x480)")
+    parser.add_argument(
+        "--size", type=parse_size, default=None, help="WIDTHxHEIGHT written (default 640x480; 128x128 with --crop)"
+    )
+    parser.add_argument(
+        "--crop",
+        choices=("hands",),
+        default=None,
+        help="hands: render at --render-size, then cut a box around both hands' amodal parts, resized to --size",
+    )
+    parser.add_argument(
+        "--render-size", type=parse_size, default=None, help="WIDTHxHEIGHT rendered before --crop (default 640x480)"
+    )
+    parser.add_argument(
+        "--crop-margin", type=float, default=0.15, help="--crop margin on each side, a fraction of the hands' extent"
+    )
+    parser.add_argument(
+        "--visible-parts", action="store_true", help="also write parts/<id>_l_visible.png (always with --crop)"
+    )
     parser.add_argument("--workers", type=positive_int, default=1, help="processes (output does not depend on it)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing dataset in OUT")
     parser.add_argument("--val-fraction", type=fraction, default=0.25, help="share of frames in splits/val.txt")
@@ -82,16 +99,25 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--val-objects: unknown type(s) {', '.join(unknown)}; choose from {', '.join(OBJECT_TYPES)}"
             )
+    if args.render_size is not None and not args.crop:
+        raise ConfigError("--render-size: only with --crop hands (without a crop, --size is the rendered size)")
+    size = args.size or ((128, 128) if args.crop else (640, 480))
     out = generate_dataset(
         args.out,
         args.frames,
         seed=args.seed,
-        size=args.size,
+        size=size,
         workers=args.workers,
         force=args.force,
         val_fraction=args.val_fraction,
         progress=not args.quiet,
         val_objects=val_objects,
+        crop=args.crop,
+        render_size=args.render_size,
+        crop_margin=args.crop_margin,
+        visible_parts=args.visible_parts,
     )
-    print(f"wrote {args.frames} frames ({args.size[0]}x{args.size[1]}) to {out}")
+    render_w, render_h = args.render_size or (640, 480)
+    what = f", hand crops of {render_w}x{render_h} renders" if args.crop else ""
+    print(f"wrote {args.frames} frames ({size[0]}x{size[1]}{what}) to {out}")
     return 0

@@ -6,12 +6,15 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from handseg.errors import DataError
 from handseg.utils.io import atomic_write_json, atomic_write_png, atomic_write_text, prepare_output_dir, read_png
+
+if TYPE_CHECKING:  # typing.NotRequired needs Python 3.11
+    from typing_extensions import NotRequired
 
 FORMAT = "handseg-v1"
 CLASSES = ("background", "hand", "object")
@@ -88,6 +91,8 @@ class Sample(TypedDict):
     label: np.ndarray | None  # int64 HxW: 0 bg, 1 hand, 2 object, 255 ignore
     parts: np.ndarray | None  # int64 2xHxW (left, right): 0 none, 1..16 parts
     intrinsics: Intrinsics
+    # int64 2xHxW: the part of that hand seen at each pixel, 0 elsewhere (parts/<id>_l_visible.png; optional)
+    visible_parts: NotRequired[np.ndarray]
 
 
 @dataclass
@@ -254,7 +259,19 @@ class HandsegDataset:
                 check_parts(part_map, part_path, shape)
                 maps.append(part_map.astype(np.int64))
             parts = np.stack(maps)
-        return Sample(id=sample_id, depth=depth, color=color, label=label, parts=parts, intrinsics=self.intrinsics)
+        visible = None
+        visible_paths = [self.path("parts", sample_id, f"{hand}_visible") for hand in HANDS]
+        if parts is not None and any(p.exists() for p in visible_paths):
+            maps = []
+            for visible_path in visible_paths:
+                visible_map = read_png(visible_path)
+                check_parts(visible_map, visible_path, shape)
+                maps.append(visible_map.astype(np.int64))
+            visible = np.stack(maps)
+        sample = Sample(id=sample_id, depth=depth, color=color, label=label, parts=parts, intrinsics=self.intrinsics)
+        if visible is not None:  # only datasets that store them (synthetic, --visible-parts or --crop)
+            sample["visible_parts"] = visible
+        return sample
 
     def scene(self, sample_id: str) -> dict[str, Any] | None:
         """Per-frame scene parameters (synthetic datasets), or None."""
@@ -289,8 +306,10 @@ class DatasetWriter:
         color: np.ndarray | None = None,
         parts: np.ndarray | None = None,
         scene: dict[str, Any] | None = None,
+        *,
+        visible_parts: np.ndarray | None = None,
     ) -> None:
-        """Write one frame: depth uint16 (sensor units), label uint8, color uint8 RGB, parts uint8 2xHxW."""
+        """Write one frame: depth uint16 (sensor units), label uint8, color uint8 RGB, parts and visible parts 2xHxW."""
         check_sample_id(sample_id)
         shape = (self.manifest.sensor.height, self.manifest.sensor.width)
         name = f"{sample_id}.png"
@@ -310,6 +329,13 @@ class DatasetWriter:
                 raise DataError(f"parts/{sample_id} (to write)", "expected 2 part maps (left, right)")
             for hand, part_map in zip(HANDS, parts):
                 path = self.root / "parts" / f"{sample_id}_{hand}.png"
+                check_parts(part_map, f"{path.name} (to write)", shape)
+                atomic_write_png(path, part_map, self.compression)
+        if visible_parts is not None:
+            if parts is None or visible_parts.shape != parts.shape:
+                raise DataError(f"parts/{sample_id}_l_visible.png (to write)", "needs part maps of the same shape")
+            for hand, part_map in zip(HANDS, visible_parts):
+                path = self.root / "parts" / f"{sample_id}_{hand}_visible.png"
                 check_parts(part_map, f"{path.name} (to write)", shape)
                 atomic_write_png(path, part_map, self.compression)
         if scene is not None:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from handseg.data.crop import DEFAULT_MARGIN, check_crop, crop_to_hands
 from handseg.data.preprocess import make_input
 from handseg.data.transforms import Augment, resize_sample
 from handseg.errors import DataError
@@ -23,7 +24,10 @@ class SegmentationDataset(torch.utils.data.Dataset):
     """(input CxHxW float32, target) pairs: target is the label (HxW) or the two part maps (2xHxW), int64.
 
     Items are indices or (index, augmentation seed) pairs as EpochSampler yields them; augmentation runs only
-    when `augment` is given and a seed comes with the index.
+    when `augment` is given and a seed comes with the index. crop="hands" first cuts each frame with part maps
+    to a box around both hands at `size` (`handseg.data.crop`; frames without part maps are resized whole).
+    Amodal items also hold "visible": the visible part maps (uint8 2xHxW), all 255 (unknown) where the frame
+    has none or augmentation dropped them.
     """
 
     def __init__(
@@ -34,6 +38,9 @@ class SegmentationDataset(torch.utils.data.Dataset):
         size: tuple[int, int],
         augment: dict[str, Any] | None = None,
         require_target: bool = True,
+        *,
+        crop: str | None = None,
+        crop_margin: float = DEFAULT_MARGIN,
     ) -> None:
         self.reader = reader
         self.task = task
@@ -41,6 +48,9 @@ class SegmentationDataset(torch.utils.data.Dataset):
         self.size = (int(size[0]), int(size[1]))
         self.augment = Augment(self.size, augment, swap_hands=True) if augment else None
         self.require_target = require_target
+        check_crop(crop, crop_margin, "data.crop")
+        self.crop = crop
+        self.crop_margin = float(crop_margin)
 
     def __len__(self) -> int:
         return len(self.reader)
@@ -49,6 +59,8 @@ class SegmentationDataset(torch.utils.data.Dataset):
         """The resized (and, with a seed, augmented) sample dict of one item."""
         index, seed = item if isinstance(item, tuple | list) else (item, None)
         sample = self.reader[int(index)]
+        if self.crop == "hands":
+            sample = crop_to_hands(sample, self.size, margin=self.crop_margin)
         if self.augment is not None and seed is not None:
             return self.augment(sample, int(seed))
         return resize_sample(sample, self.size)
@@ -66,7 +78,15 @@ class SegmentationDataset(torch.utils.data.Dataset):
                 raise DataError(sample["id"], f"frame has no {key} (needed for task {self.task!r})")
             shape = x.shape[1:] if self.task == "segmentation" else (2, *x.shape[1:])
             target = np.full(shape, 255, np.int64)
-        return {"input": x, "target": torch.from_numpy(np.ascontiguousarray(target, np.int64)), "index": index}
+        item = {"input": x, "target": torch.from_numpy(np.ascontiguousarray(target, np.int64)), "index": index}
+        if self.task == "amodal":
+            visible = sample.get("visible_parts")
+            shape = (2, *x.shape[1:])
+            visible = np.full(shape, 255, np.uint8) if visible is None else np.asarray(visible, np.uint8)
+            if visible.shape != shape:
+                raise DataError(sample["id"], f"visible part maps {visible.shape} do not match the input {shape}")
+            item["visible"] = torch.from_numpy(np.ascontiguousarray(visible))
+        return item
 
 
 class EpochSampler(Sampler):

@@ -6,6 +6,7 @@ arrays together: labels, part maps and depth use nearest-neighbour interpolation
 depths between a surface and a missing pixel), color uses bilinear. Pixels shifted in from outside the
 frame are 255 (ignore) in labels, 0 in part maps, 0 (missing) in depth and black in color.
 A horizontal flip swaps the left- and right-hand part maps, since a mirrored left hand looks like a right hand.
+Visible part maps (`visible_parts`) follow resizes and flips; `Augment` drops them (training does not use them).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ def resize_sample(sample: dict[str, Any], size: tuple[int, int]) -> dict[str, An
         out["color"] = cv2.resize(sample["color"], (width, height), interpolation=cv2.INTER_AREA)
     if sample.get("label") is not None:
         out["label"] = cv2.resize(sample["label"].astype(np.uint8), (width, height), interpolation=nearest)
-    if sample.get("parts") is not None:
-        parts = [cv2.resize(p.astype(np.uint8), (width, height), interpolation=nearest) for p in sample["parts"]]
-        out["parts"] = np.stack(parts)
+    for key in ("parts", "visible_parts"):
+        if sample.get(key) is not None:
+            maps = [cv2.resize(p.astype(np.uint8), (width, height), interpolation=nearest) for p in sample[key]]
+            out[key] = np.stack(maps)
     return out
 
 
@@ -52,9 +54,10 @@ def hflip_sample(sample: dict[str, Any], swap_hands: bool = True) -> dict[str, A
     for key in ("depth", "color", "label"):
         if sample.get(key) is not None:
             out[key] = np.ascontiguousarray(sample[key][:, ::-1])
-    if sample.get("parts") is not None:
-        parts = sample["parts"][:, :, ::-1]
-        out["parts"] = np.ascontiguousarray(parts[::-1] if swap_hands else parts)
+    for key in ("parts", "visible_parts"):
+        if sample.get(key) is not None:
+            parts = sample[key][:, :, ::-1]
+            out[key] = np.ascontiguousarray(parts[::-1] if swap_hands else parts)
     return out
 
 
@@ -64,8 +67,9 @@ def vflip_sample(sample: dict[str, Any]) -> dict[str, Any]:
     for key in ("depth", "color", "label"):
         if sample.get(key) is not None:
             out[key] = np.ascontiguousarray(sample[key][::-1])
-    if sample.get("parts") is not None:
-        out["parts"] = np.ascontiguousarray(sample["parts"][:, ::-1])
+    for key in ("parts", "visible_parts"):
+        if sample.get(key) is not None:
+            out[key] = np.ascontiguousarray(sample[key][:, ::-1])
     return out
 
 
@@ -134,6 +138,7 @@ class Augment:
         res = self.compose(**data)
         outside = res["outside"] == IGNORE_INDEX
         out = dict(sample)
+        out.pop("visible_parts", None)  # not warped: dropped rather than left misaligned
         out["depth"] = np.where(outside, 0.0, res["depth"]).astype(np.float32)
         out["color"] = res["image"] if color is not None else None
         if sample.get("label") is not None:

@@ -31,8 +31,11 @@ def predict_labels(logits: torch.Tensor, task: str) -> torch.Tensor:
     return torch.stack([logits[:, :PARTS_PER_HAND].argmax(1), logits[:, PARTS_PER_HAND:].argmax(1)], 1)
 
 
-def frame_scores(pred: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, float]:
-    """Scores of one frame: FCN metrics of its own confusion matrix, or its part mIoU (amodal)."""
+def frame_scores(
+    pred: torch.Tensor, target: torch.Tensor, task: str, *, visible: torch.Tensor | None = None
+) -> dict[str, float]:
+    """Scores of one frame: FCN metrics of its own confusion matrix, or its part mIoU (amodal; with the visible
+    part maps also its hidden- and visible-part mIoU)."""
     if task == "segmentation":
         from handseg.metrics import scores_from_confusion
 
@@ -44,8 +47,9 @@ def frame_scores(pred: torch.Tensor, target: torch.Tensor, task: str) -> dict[st
     from handseg.metrics import AmodalPartIoU
 
     metric = AmodalPartIoU()
-    metric.update(pred[None], target[None])
-    return {"miou": float(metric.compute()["miou"])}
+    metric.update(pred[None], target[None], visible=None if visible is None else visible[None])
+    result = metric.compute()
+    return {key: float(result[key]) for key in ("miou", "hidden_miou", "visible_miou")}
 
 
 class Tracker:
@@ -60,9 +64,12 @@ class Tracker:
         else:
             self.metric = metrics.AmodalPartIoU()
 
-    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        """Add a batch of predicted labels and targets."""
-        self.metric.update(pred, target)
+    def update(self, pred: torch.Tensor, target: torch.Tensor, *, visible: torch.Tensor | None = None) -> None:
+        """Add a batch of predicted labels and targets (amodal: and the visible part maps, if known)."""
+        if self.task == "segmentation":
+            self.metric.update(pred, target)
+        else:
+            self.metric.update(pred, target, visible=visible)
 
     def compute(self, fabric: Any = None) -> dict[str, Any]:
         """The metrics over every rank's data."""
@@ -102,10 +109,15 @@ def run_eval(
             loss_sum += loss_fn(logits, target).double() * x.shape[0]
         count += x.shape[0]
         pred = predict_labels(logits, task)
-        tracker.update(pred, target)
+        visible = batch.get("visible")
+        if visible is not None and bool((visible == 255).all()):
+            visible = None  # no visible maps in this batch: the region scores stay out
+        visible = None if visible is None else visible.to(device, non_blocking=True)
+        tracker.update(pred, target, visible=visible)
         if per_frame:
             for k, index in enumerate(batch["index"].tolist()):
-                frames.append({"index": index, **frame_scores(pred[k], target[k], task)})
+                seen = None if visible is None else visible[k]
+                frames.append({"index": index, **frame_scores(pred[k], target[k], task, visible=seen)})
     if fabric is not None and fabric.world_size > 1:
         loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
         count = fabric.all_reduce(count, reduce_op="sum")
@@ -199,7 +211,8 @@ def evaluate(
         raise ConfigError(f"{dataset}: split {split!r} has no frames")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device).eval()
-    torch_ds = SegmentationDataset(reader, task, data_cfg["modality"], tuple(data_cfg["size"]))
+    crop = {"crop": data_cfg.get("crop"), "crop_margin": data_cfg.get("crop_margin", 0.15)}
+    torch_ds = SegmentationDataset(reader, task, data_cfg["modality"], tuple(data_cfg["size"]), **crop)
     batch_size = batch_size or int(config.get("eval", {}).get("batch_size", 4))
     sampler = EpochSampler(len(torch_ds), batch_size, shuffle=False)
     loader = make_loader(torch_ds, sampler, batch_size, workers, pin_memory=device.startswith("cuda"))

@@ -40,20 +40,40 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
         if iu:
             extra = f"\n\nIU per class (%): background {_pct(iu[0])}, hand {_pct(iu[1])}, object {_pct(iu[2])}"
     else:
-        head = ["model", "part mIoU", "left hand", "right hand", lat_head]
-        row = [name, _pct(metrics.get("miou")), _pct(metrics.get("miou_left")), _pct(metrics.get("miou_right")), lat]
-        extra = ""
+        keys = ("miou", "miou_left", "miou_right", "visible_miou", "hidden_miou")
+        head = ["model", "part mIoU", "left hand", "right hand", "visible parts", "hidden parts", lat_head]
+        row = [name] + [_pct(metrics.get(k)) for k in keys] + [lat]
+        extra = _per_part_table(metrics)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |"]
     return "\n".join(lines) + extra + "\n"
 
 
+def _per_part_table(metrics: dict[str, Any]) -> str:
+    """Per-part IoU (%) of all, visible and hidden pixels, and the hidden share, as Markdown (amodal)."""
+    from handseg.data.format import PART_NAMES
+
+    rows = [("all pixels", metrics.get("per_part")), ("visible parts", metrics.get("visible_per_part")),
+            ("hidden parts", metrics.get("hidden_per_part"))]  # fmt: skip
+    rows = [(title, values) for title, values in rows if values]
+    if not rows:
+        return ""
+    lines = ["", "", "Per-part IoU (%):", "", "| region | " + " | ".join(PART_NAMES) + " |",
+             "|" + "---|" * (len(PART_NAMES) + 1)]  # fmt: skip
+    lines += ["| " + " | ".join([title] + [_pct(v) for v in values]) + " |" for title, values in rows]
+    share = metrics.get("hidden_share")
+    if share is not None and not math.isnan(share):
+        lines += ["", f"Hidden amodal part pixels: {_pct(share)} % of all amodal part pixels."]
+    return "\n".join(lines)
+
+
 def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str, modality: str = "depth") -> np.ndarray:
-    """Side-by-side picture: input, truth, prediction (amodal: truth and prediction of each hand), with a legend.
+    """Side-by-side picture: input, truth, prediction (amodal: truth and prediction of each hand, hidden parts
+    hatched), with a legend.
 
     The background is what the model saw: greyscale depth for a depth model, the colour image otherwise. Panels
     are enlarged to display size before the captions are drawn, so text is never scaled up afterwards.
     """
-    from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, put_text, tile, to_display, with_legend
+    from handseg.viz.overlay import depth_gray, overlay_labels, put_text, tile, to_display, with_legend
 
     use_color = modality != "depth" and sample.get("color") is not None
     base = sample["color"] if use_color else depth_gray(sample["depth"])
@@ -63,14 +83,11 @@ def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str, m
                   overlay_labels(base, pred)]  # fmt: skip
         titles = [caption, "truth", "prediction"]
     else:
-        truth = sample.get("parts")
-        truth = truth if truth is not None else np.zeros_like(pred)
-        base = (base * 0.55).astype(np.uint8)  # darker, so the light palm colour stands out
-        panels = [overlay_parts(base, truth[0]), overlay_parts(base, pred[0]),
-                  overlay_parts(base, truth[1]), overlay_parts(base, pred[1])]  # fmt: skip
-        titles = [f"{caption} left truth", "left prediction", "right truth", "right prediction"]
+        from handseg.viz.amodal import amodal_parts_picture
+
+        return amodal_parts_picture(base, sample.get("parts"), pred, sample.get("visible_parts"), caption=caption)
     panels = [put_text(to_display(panel), title, org=(6, 20), scale=0.55) for panel, title in zip(panels, titles)]
-    return with_legend(tile(panels, columns=len(panels)), "labels" if task == "segmentation" else "parts")
+    return with_legend(tile(panels, columns=len(panels)), "labels")
 
 
 @torch.no_grad()
@@ -93,7 +110,7 @@ def write_eval_outputs(
     worst: int,
     device: Any,
 ) -> None:
-    """metrics.json, metrics.md, per_frame.csv, confusion.png and worst/<rank>_<id>.png overlays."""
+    """metrics.json, metrics.md, per_frame.csv, confusion.png, worst/<rank>_<id>.png (amodal: also best/)."""
     from handseg.engine.evaluate import headline, sort_worst
 
     task = config["task"]
@@ -112,8 +129,14 @@ def write_eval_outputs(
 
         plot_confusion(metrics["confusion"], list(CLASSES), out_dir / "confusion.png", title=config["model"]["name"])
     key = headline(task)
-    for rank, frame in enumerate(sort_worst(frames, key)[:worst]):
-        sample, pred = predict_sample(model, torch_ds, frame["index"], device)
-        modality = config.get("data", {}).get("modality", "depth")
-        picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}", modality)
-        atomic_write_png(out_dir / "worst" / f"{rank:02d}_{frame['id']}.png", picture)
+    ranked = sort_worst(frames, key)
+    chosen = [("worst", ranked[:worst])]
+    if task != "segmentation":  # amodal: the best frames too, to see what the model gets right
+        scored = [f for f in ranked if not math.isnan(f[key])]
+        chosen.append(("best", scored[::-1][:worst]))
+    modality = config.get("data", {}).get("modality", "depth")
+    for folder, picked in chosen:
+        for rank, frame in enumerate(picked):
+            sample, pred = predict_sample(model, torch_ds, frame["index"], device)
+            picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}", modality)
+            atomic_write_png(out_dir / folder / f"{rank:02d}_{frame['id']}.png", picture)

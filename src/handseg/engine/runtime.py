@@ -107,6 +107,11 @@ def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
             force=root.exists(),  # a folder without manifest.json is an interrupted generation
             val_fraction=float(synth.get("val_fraction", 0.25)),
             progress=True,
+            val_objects=synth.get("val_objects"),
+            crop=synth.get("crop"),
+            render_size=tuple(synth["render_size"]) if synth.get("render_size") else None,
+            crop_margin=float(synth.get("crop_margin", 0.15)),
+            visible_parts=bool(synth.get("visible_parts", False)),
         )
     if fabric is not None:
         fabric.barrier()
@@ -128,7 +133,17 @@ def build_model_from_config(config: dict[str, Any]) -> torch.nn.Module:
 def load_init_weights(model: torch.nn.Module, config: dict[str, Any]) -> None:
     """Load the model weights of config['init_from'] (a checkpoint or run folder) into `model`."""
     from handseg.engine.checkpoint import read_checkpoint
+    from handseg.zoo.store import get_model, is_zoo_name, load_state_into
 
+    if is_zoo_name(config["init_from"]):  # fine-tune a zoo model
+        entry = get_model(str(config["init_from"]))
+        other = entry.card["model"]["name"]
+        if other != config["model"]["name"]:
+            raise CheckpointError(
+                f"zoo model {entry.name!r} is a {other!r}, this config trains {config['model']['name']!r}"
+            )
+        load_state_into(model, entry)
+        return
     source = Path(config["init_from"]).expanduser()
     if not source.exists():
         raise CheckpointError(f"{source}: init_from checkpoint not found (train the previous phase first)")

@@ -115,10 +115,12 @@ class Trainer:
         data = cfg["data"]
         root = ensure_dataset(cfg, fabric)
         size = tuple(data["size"])
+        crop = {"crop": data["crop"], "crop_margin": data["crop_margin"]}
         train_set = SegmentationDataset(
-            HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, augment=cfg["augment"]
+            HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, cfg["augment"], **crop
         )
-        val_set = SegmentationDataset(HandsegDataset(root, data["val_split"]), self.task, data["modality"], size)
+        val_reader = HandsegDataset(root, data["val_split"])
+        val_set = SegmentationDataset(val_reader, self.task, data["modality"], size, **crop)
         pin = fabric.device.type == "cuda"
         rank, world = fabric.global_rank, fabric.world_size
         self.train_sampler = EpochSampler(len(train_set), self.batch, cfg["seed"], True, rank, world)

@@ -143,6 +143,20 @@ def _gpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: in
     return rows
 
 
+def _bench_model(name: str, model_args: dict[str, Any] | None) -> tuple[Any, int]:
+    """(model in eval mode, input channels): a registry model built fresh, or a zoo model with its trained weights."""
+    from handseg.models import build_model, list_models
+
+    if name not in list_models():
+        from handseg.data.preprocess import input_channels
+        from handseg.zoo import load_pretrained
+
+        model, config, _ = load_pretrained(name)  # a zoo model is timed as published: --model-arg does not apply
+        return model, input_channels(config["data"].get("modality", "depth"))
+    in_ch, classes = model_io(name)
+    return build_model(name, in_channels=in_ch, num_classes=classes, **(model_args or {})).eval(), in_ch
+
+
 def bench_models(
     names: list[str],
     size: tuple[int, int] = (640, 480),
@@ -155,7 +169,6 @@ def bench_models(
     """Latency rows (model, mode, median_ms, min_ms, ...) for every model and mode at `size` (width, height)."""
     import torch
 
-    from handseg.models import build_model
     from handseg.models.flops import count_params
 
     if threads:
@@ -170,8 +183,7 @@ def bench_models(
     width, height = size
     rows: list[dict[str, Any]] = []
     for name in names:
-        in_ch, classes = model_io(name)
-        model = build_model(name, in_channels=in_ch, num_classes=classes, **(model_args or {})).eval()
+        model, in_ch = _bench_model(name, model_args)
         x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, in_ch, height, width), np.float32))
         params = count_params(model)
         with warnings.catch_warnings():

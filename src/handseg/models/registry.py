@@ -56,8 +56,19 @@ def model_entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build the registered model `name` with its keyword arguments (in_channels, num_classes, backbone, ...)."""
+def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.Module:
+    """Build the registered model `name` with its keyword arguments (in_channels, num_classes, backbone, ...).
+
+    `weights` names a zoo model of this architecture: its card's build options are the defaults (`kwargs`
+    override them) and its checked weights are loaded; the model is returned in train mode as any built model.
+    """
+    if weights is not None:
+        from handseg.zoo.store import get_model, load_state_into
+
+        zoo = get_model(weights)
+        if zoo.card["model"]["name"] != name:
+            raise ConfigError(f"zoo model {weights!r} is a {zoo.card['model']['name']!r}, not a {name!r}")
+        return load_state_into(build_model(name, **{**zoo.card["model"]["kwargs"], **kwargs}), zoo)
     entry = model_entry(name)
     params = inspect.signature(entry.builder).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -19,8 +22,10 @@ def _fit(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interp)
 
 
-def frame_panels(sample: Sample, width: int = 192) -> list[np.ndarray]:
-    """Five captioned tiles of one frame: depth, color, labels over depth, left and right amodal parts."""
+def frame_panels(sample: Sample, width: int = 192, caption: str | None = None) -> list[np.ndarray]:
+    """Five captioned tiles of one frame: depth, color, labels over depth, left and right amodal parts.
+
+    `caption` (e.g. the scene family) goes after the frame id on the depth tile."""
     depth = sample["depth"]
     near = far = None
     if sample["label"] is not None:  # stretch the colours over the hands and objects, not the far background
@@ -41,8 +46,22 @@ def frame_panels(sample: Sample, width: int = 192) -> list[np.ndarray]:
     out = []
     for name, panel in zip(PANELS, panels):
         small = np.ascontiguousarray(_fit(panel, width))
-        out.append(put_text(small, name if name != "depth" else f"{sample['id']} depth"))
+        first = f"{sample['id']} {caption or 'depth'}"
+        out.append(put_text(small, name if name != "depth" else first))
     return out
+
+
+def scene_caption(dataset: HandsegDataset, sample_id: str) -> str | None:
+    """ "family / camera model" of a synthetic frame from its scene/<id>.json (None when there is none)."""
+    path = Path(dataset.root) / "scene" / f"{sample_id}.json"
+    try:
+        scene = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(scene, dict) or "family" not in scene:
+        return None
+    camera = (scene.get("depth_sensor") or {}).get("camera_model")
+    return f"{scene['family']}/{camera}" if camera else str(scene["family"])
 
 
 def contact_sheet(dataset: HandsegDataset, frames: int = 16, frames_per_row: int = 2, width: int = 192) -> np.ndarray:
@@ -52,6 +71,7 @@ def contact_sheet(dataset: HandsegDataset, frames: int = 16, frames_per_row: int
         raise ValueError("the dataset has no frames to show")
     tiles = []
     for k in range(count):
-        tiles.extend(frame_panels(dataset[k], width))
+        sample = dataset[k]
+        tiles.extend(frame_panels(sample, width, scene_caption(dataset, sample["id"])))
     sheet = tile(tiles, columns=len(PANELS) * max(1, min(frames_per_row, count)), gap=3)
     return np.vstack([sheet, legend_strip(sheet.shape[1], "labels"), legend_strip(sheet.shape[1], "parts")])

@@ -9,40 +9,112 @@ from typing import Any
 
 import numpy as np
 
+from handseg.data.crop import DEFAULT_MARGIN, check_crop, finish_frame
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
+from handseg.data.synth.families import parse_weights, sample_family_scene
 from handseg.data.synth.objects import OBJECT_TYPES
 from handseg.data.synth.render import render_scene
-from handseg.data.synth.scene import sample_scene
-from handseg.data.synth.sensor import color_image, depth_image, shading_normals
+from handseg.data.synth.sensor import (
+    CAMERAS,
+    color_image,
+    dark_mask,
+    depth_image,
+    flying_pixels,
+    shading_normals,
+    stereo_depth_image,
+)
 from handseg.errors import ConfigError
 from handseg.utils.io import atomic_write_bytes, encode_png
 
-GENERATOR_VERSION = 2  # 2: colour materials at full resolution (sharp, unshifted edges)
+GENERATOR_VERSION = 3  # 3: scene families, background people and objects, D400 stereo sensor; 2: sharp colour
 _STALE = ("depth", "color", "label", "parts", "scene", "splits")
+SENSORS = ("auto", "sr300", "d400", *CAMERAS)
+# sensor families each scene family is seen with when `sensor="auto"` (DexYCB: D415; FPHA: SR300)
+FAMILY_SENSORS = {
+    "closeup": {"sr300": 0.6, "d415": 0.2, "d435": 0.2},
+    "tabletop": {"d415": 0.5, "d435": 0.25, "sr300": 0.25},
+    "egocentric": {"sr300": 0.6, "d435": 0.25, "d415": 0.15},
+    "frontal": {"sr300": 0.5, "d415": 0.25, "d435": 0.25},
+}
 
 
-def camera(width: int, height: int) -> Intrinsics:
-    """The SR300-like depth camera (fx = fy = 475 at 640x480) at another image size."""
-    return Intrinsics().scaled(width, height)
+def camera(width: int, height: int, model: str = "sr300") -> Intrinsics:
+    """A depth camera's nominal intrinsics (SR300: fx = fy = 475 at 640x480) at another image size."""
+    fx = CAMERAS[model]["fx"]
+    return Intrinsics(fx=fx, fy=fx).scaled(width, height)
+
+
+def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    """A key drawn with probability proportional to its weight."""
+    keys = list(weights)
+    p = np.array([weights[k] for k in keys], np.float64)
+    return keys[int(np.searchsorted(np.cumsum(p / p.sum()), rng.random(), side="right").clip(0, len(keys) - 1))]
+
+
+def _camera_model(rng: np.random.Generator, family: str, sensor: str) -> str:
+    if sensor == "auto":
+        return _pick(rng, FAMILY_SENSORS[family])
+    if sensor == "d400":
+        return _pick(rng, {"d415": 0.6, "d435": 0.4})
+    return sensor
+
+
+def _jittered_camera(width: int, height: int, model: str, rng: np.random.Generator) -> Intrinsics:
+    """The model's camera with a unit's calibration spread (focal length +-3 %, principal point +-1.5 %)."""
+    nominal = camera(width, height, model)
+    f = nominal.fx * rng.uniform(0.97, 1.03)
+    cx = nominal.cx + rng.uniform(-0.015, 0.015) * width
+    cy = nominal.cy + rng.uniform(-0.015, 0.015) * height
+    return Intrinsics(width, height, round(f, 3), round(f, 3), round(cx, 3), round(cy, 3), nominal.depth_scale_m)
 
 
 def render_frame(
-    seed: int, index: int, width: int = 640, height: int = 480, object_types: Sequence[str] | None = None
+    seed: int,
+    index: int,
+    width: int = 640,
+    height: int = 480,
+    object_types: Sequence[str] | None = None,
+    *,
+    scenes: str | Sequence[str] | dict[str, float] | None = None,
+    sensor: str = "auto",
 ) -> dict[str, Any]:
-    """Frame `index` of the stream seeded by `seed`: depth (uint16 mm), color, label, parts, scene, intrinsics."""
+    """Frame `index` of the stream seeded by `seed`: depth (uint16 mm), color, label, parts, scene, intrinsics.
+
+    `scenes` weights the scene families (`families.parse_weights`: "tabletop,frontal", "tabletop:3,closeup:1";
+    default all four); `sensor` is "auto" (per family, like the real setups), "sr300", "d400", "d415" or "d435".
+    """
     _check_size(width, height)
     types = _check_types(object_types or OBJECT_TYPES)
-    intr = camera(width, height)
+    try:
+        weights = parse_weights(scenes)
+    except ValueError as exc:
+        raise ConfigError(f"scenes: {exc}") from None
+    if sensor not in SENSORS:
+        raise ConfigError(f"unknown sensor {sensor!r}; choose from {', '.join(SENSORS)}")
     rng = np.random.default_rng([int(seed), int(index)])
-    scene = sample_scene(rng, intr, types)
-    render = render_scene(scene.prims(), scene.planes, intr)
+    family = _pick(rng, weights)
+    model = _camera_model(rng, family, sensor)
+    intr = _jittered_camera(width, height, model, rng)
+    scene = sample_family_scene(rng, intr, types, family)
+    render = render_scene(scene.prims(), scene.planes, intr, background=scene.background_prims())
     normals = shading_normals(render.depth, intr)
-    depth, sensor_info = depth_image(render, intr, rng, normals[2])
+    cam = CAMERAS[model]
+    if model == "sr300":
+        depth, sensor_info = depth_image(render, intr, rng, normals[2])
+        flying_pixels(depth, render, rng)
+        sensor_info = {"model": "sr300", **sensor_info}
+    else:
+        dark = dark_mask(render, scene.materials, scene.planes)
+        depth, sensor_info = stereo_depth_image(
+            render, intr, rng, normals[2], baseline=cam["baseline"], min_z=cam["min_z"], dark=dark
+        )
+    sensor_info["camera_model"] = model
     color, color_info = color_image(render, scene.materials, scene.planes, rng, normals)
     info = {
         "seed": int(seed),
         "index": int(index),
         "generator_version": GENERATOR_VERSION,
+        "family": family,
         "camera": intr.to_dict(),
         "depth_sensor": sensor_info,
         "color_camera": color_info,
@@ -110,11 +182,14 @@ def _write_frame(task: tuple[int, str, tuple[str, ...]]) -> tuple[str, str, str]
     """Render one frame and write its files; returns (id, split, object type)."""
     index, split, types = task
     width, height = _WORKER["size"]
+    writer = _WORKER["writer"]
     frame = render_frame(_WORKER["seed"], index, width, height, types)
+    frame = finish_frame(frame, writer.manifest.generator)  # hand-centred crop / visible maps, when asked for
     sample_id = f"{index:06d}"
     scene = {**frame["scene"], "split": split}
-    writer = _WORKER["writer"]
-    writer.write(sample_id, frame["depth"], frame["label"], None, frame["parts"], scene)
+    writer.write(
+        sample_id, frame["depth"], frame["label"], None, frame["parts"], scene, visible_parts=frame["visible_parts"]
+    )
     # the colour image is as noisy as a camera's: Huffman-only PNG coding is faster at the same size
     png = encode_png(frame["color"], writer.compression, noisy=True)
     atomic_write_bytes(writer.root / "color" / f"{sample_id}.png", png, durable=False)
@@ -143,10 +218,17 @@ def generate_dataset(
     progress: bool = True,
     val_objects: Sequence[str] | None = None,
     compression: int = 1,
+    *,
+    crop: str | None = None,
+    render_size: tuple[int, int] | None = None,
+    crop_margin: float = DEFAULT_MARGIN,
+    visible_parts: bool = False,
 ) -> Path:
     """Write a synthetic handseg-v1 dataset of `frames` frames with train/val splits; returns its folder.
 
-    With `val_objects`, validation frames show only those object types and training frames never do.
+    With `val_objects`, validation frames show only those object types and training frames never do. With
+    crop="hands", frames render at `render_size` (default 640x480) and are cut to `size` around both hands
+    (`handseg.data.crop`); crops also store the visible part maps, as does `visible_parts`.
     """
     if not isinstance(frames, int | np.integer) or isinstance(frames, bool) or frames < 1:
         raise ConfigError(f"frames must be a positive integer, got {frames!r}")
@@ -154,6 +236,11 @@ def generate_dataset(
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     width, height = (int(v) for v in size)
     _check_size(width, height)
+    check_crop(crop, crop_margin, "crop")
+    if render_size is not None and not crop:
+        raise ConfigError("render_size: only with crop (without one, frames render at size)")
+    render_w, render_h = (int(v) for v in (render_size or ((640, 480) if crop else (width, height))))
+    _check_size(render_w, render_h)
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if int(workers) < 1:
@@ -174,6 +261,11 @@ def generate_dataset(
         "train_objects": list(train_types),
         "val_objects": list(val_types),
     }
+    if crop:
+        settings["render_size"] = [render_w, render_h]
+        settings["crop"] = {"mode": crop, "size": [width, height], "margin": float(crop_margin)}
+    if crop or visible_parts:
+        settings["visible_parts"] = True
     out = Path(out)
     existed = out.is_dir() and any(out.iterdir())
     writer = DatasetWriter(
@@ -184,7 +276,7 @@ def generate_dataset(
         writer = DatasetWriter(out, writer.manifest, force=True, compression=compression)
     tasks = [(i, "val" if i in val_set else "train", val_types if i in val_set else train_types) for i in range(frames)]
     splits: dict[str, list[str]] = {"train": [], "val": []}
-    results = _run(tasks, writer, int(seed), (width, height), int(workers), progress)
+    results = _run(tasks, writer, int(seed), (render_w, render_h), int(workers), progress)
     for sample_id, split, _ in results:
         splits[split].append(sample_id)
     writer.finish({k: sorted(v) for k, v in splits.items()})

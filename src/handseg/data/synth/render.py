@@ -277,12 +277,26 @@ class Render:
     box: tuple[int, int, int, int] | None = None  # pixels (u0, v0, u1, v1) holding every hand and object pixel
 
 
-def render_scene(prims: list[Prim], planes: list[dict], intr: Intrinsics, skin_materials=(0, 1)) -> Render:
-    """Render hands, object and background planes into depth, labels, amodal parts and materials."""
+def render_scene(
+    prims: list[Prim], planes: list[dict], intr: Intrinsics, skin_materials=(0, 1), background: list[Prim] = ()
+) -> Render:
+    """Render hands, object, background shapes and planes into depth, labels, amodal parts and materials.
+
+    `background` shapes (body parts, lying objects, furniture) are labelled background and hide what is behind them.
+    """
     depth, plane_index = plane_depth(planes, intr)
     shape = depth.shape
     label = np.zeros(shape, np.uint8)
     material = np.full(shape, 255, np.uint8)
+    bg_items = visible_pieces(list(background), intr)
+    bg_box = union_box([box for _, box in bg_items])
+    if bg_box is not None:  # background shapes join the planes: nearest wins, material instead of plane colour
+        zs, ms = _draw(bg_items, intr, bg_box, "material")
+        roi = np.s_[bg_box[1] : bg_box[3], bg_box[0] : bg_box[2]]
+        nearer = zs < depth[roi]
+        np.copyto(depth[roi], zs, where=nearer)
+        np.copyto(plane_index[roi], 255, where=nearer)
+        np.copyto(material[roi], ms, where=nearer)
     parts = np.zeros((2, *shape), np.uint8)
     visible = np.zeros((2, *shape), np.uint8)
     items = visible_pieces(prims, intr)
@@ -310,4 +324,6 @@ def render_scene(prims: list[Prim], planes: list[dict], intr: Intrinsics, skin_m
         np.multiply(pl, pl != FOREARM, out=parts[0][roi])
         np.multiply(pr, pr != FOREARM, out=parts[1][roi])
     depth[~(depth < np.inf)] = 0
-    return Render(depth, label, parts, visible, material, plane_index, roi_box)
+    # the sensor looks for shadows and edges around everything that stands in front of the planes
+    box = union_box([b for b in (roi_box, bg_box) if b is not None])
+    return Render(depth, label, parts, visible, material, plane_index, box)

@@ -1,4 +1,5 @@
-"""Sample a scene in camera coordinates: one or two hands, a held object, a table and a wall."""
+"""Sample a close-up scene in camera coordinates (one or two hands, a held object, a table and a wall) and the
+`Scene` every scene family fills (see `families.py`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from handseg.data.synth.primitives import Prim, sdf_union
 
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 SKIN_TONES = ((236, 196, 168), (224, 172, 138), (198, 145, 110), (160, 110, 80), (120, 80, 56), (90, 60, 42))
-GROUP_LEFT, GROUP_RIGHT, GROUP_OBJECT = 0, 1, 2
+GROUP_LEFT, GROUP_RIGHT, GROUP_OBJECT, GROUP_BACKGROUND = 0, 1, 2, 3
 MAT_SKIN = (0, 1)  # material ids of the left and right hand
 MAT_OBJECT = 2  # first material id of the object
 
@@ -77,19 +78,33 @@ class Scene:
     planes: list[dict]  # {"n", "k", "kind", "color"}: points x with n.x = k
     materials: np.ndarray  # (M, 3) uint8 RGB per material id
     info: dict
+    touched: bool = True  # the object is in a hand's grasp (label "object"); else it is background
+    background: list[Prim] = field(default_factory=list)  # body parts, lying objects, furniture (label background)
     _cache: list[Prim] | None = field(default=None, repr=False)
 
     def prims(self) -> list[Prim]:
-        """Every hand and object primitive in the camera frame (computed once)."""
+        """Every hand primitive and, when a hand touches it, the object's, in the camera frame (computed once)."""
         if self._cache is not None:
             return self._cache
         out = [p for hand in self.hands for p in hand.prims()]
-        for prim in self.obj.prims:
-            moved = prim.transformed(self.obj_rot, self.obj_trans)
-            moved.group, moved.material = GROUP_OBJECT, MAT_OBJECT + prim.material
-            out.append(moved)
+        if self.touched:
+            out += self.object_prims()
         self._cache = out
         return out
+
+    def object_prims(self) -> list[Prim]:
+        """The object's primitives in the camera frame."""
+        out = []
+        for prim in self.obj.prims:
+            moved = prim.transformed(self.obj_rot, self.obj_trans)
+            moved.group = GROUP_OBJECT if self.touched else GROUP_BACKGROUND
+            moved.material = MAT_OBJECT + prim.material
+            out.append(moved)
+        return out
+
+    def background_prims(self) -> list[Prim]:
+        """Primitives labelled background: body parts, lying objects, furniture, and an untouched object."""
+        return self.background + ([] if self.touched else self.object_prims())
 
 
 def _shape(side: str, rng: np.random.Generator) -> HandShape:
@@ -155,9 +170,11 @@ def _fit_forearm(hand: Hand, intr: Intrinsics) -> None:
     hand.pose.forearm_length = float(lengths[k] + 0.06)
 
 
-def _place_holder(hand: Hand, rot_oh: np.ndarray, t_oh: np.ndarray, center: np.ndarray, rng) -> tuple:
-    """Orient a holding hand by its forearm and put the object centre at `center`; returns object pose."""
-    hand.rot = _orient(hand, _forearm_target(hand.shape.side, rng), rng)
+def _place_holder(hand: Hand, rot_oh: np.ndarray, t_oh: np.ndarray, center: np.ndarray, rng, forearm=None) -> tuple:
+    """Orient a holding hand by its forearm and put the object centre at `center`; returns object pose.
+
+    `forearm(side, rng)` draws the forearm direction (default: towards a side or the bottom, away from us)."""
+    hand.rot = _orient(hand, (forearm or _forearm_target)(hand.shape.side, rng), rng)
     r_g, t_g = _grasp_frame(hand, rot_oh, t_oh)
     obj_rot = hand.rot @ r_g
     hand.trans = center - hand.rot @ t_g
@@ -195,7 +212,7 @@ def _second_holder(first: Hand, obj: SceneObject, obj_rot, obj_trans, rng, block
     return hand, best_score
 
 
-def _free_hand(first: Hand, near: np.ndarray, rng, blockers: list[Prim]) -> Hand | None:
+def _free_hand(first: Hand, near: np.ndarray, rng, blockers: list[Prim], forearm=None) -> Hand | None:
     """A second hand holding nothing, near the first (often overlapping it in the image)."""
     side = "left" if first.shape.side == "right" else "right"
     hand = Hand(_shape(side, rng), free_pose(rng), np.eye(3), np.zeros(3), False)
@@ -203,7 +220,7 @@ def _free_hand(first: Hand, near: np.ndarray, rng, blockers: list[Prim]) -> Hand
     palm = np.array([0.0, 0.05 * hand.shape.scale, 0.0])
     local = _hand_points(hand)
     for _ in range(12):
-        hand.rot = _orient(hand, _forearm_target(side, rng), rng)
+        hand.rot = _orient(hand, (forearm or _forearm_target)(side, rng), rng)
         offset = unit(rng.normal(size=3)) * rng.uniform(0.07, 0.18)
         offset[2] *= 0.6
         hand.trans = near + offset - hand.rot @ palm
@@ -230,8 +247,25 @@ def _planes(prims: list[Prim], rng: np.random.Generator) -> list[dict]:
     return planes
 
 
-def sample_scene(rng: np.random.Generator, intr: Intrinsics, object_types: Sequence[str] = OBJECT_TYPES) -> Scene:
-    """A random scene: an object held by one hand, and maybe a second hand holding it too or nearby."""
+def sample_scene(
+    rng: np.random.Generator,
+    intr: Intrinsics,
+    object_types: Sequence[str] = OBJECT_TYPES,
+    *,
+    distance: tuple[float, float] = (0.3, 0.65),
+    forearm=None,
+) -> Scene:
+    """A close-up scene: an object held by one hand at `distance` metres, maybe a second hand holding it or nearby.
+
+    `forearm(side, rng)` draws forearm directions (see `_place_holder`); planes are not added here."""
+    scene = _sample_holding(rng, intr, object_types, distance, forearm)
+    scene.planes = _planes(scene.prims(), rng)
+    scene.info = scene_info(scene)
+    return scene
+
+
+def _sample_holding(rng, intr: Intrinsics, object_types: Sequence[str], distance, forearm) -> Scene:
+    """Hands and the held object of a close-up or egocentric scene (no planes yet)."""
     kind = str(object_types[int(rng.integers(len(object_types)))])
     two = rng.random() < 0.55
     both_hold = two and kind in (*LONG_KINDS, "sphere") and rng.random() < 0.8
@@ -241,10 +275,10 @@ def sample_scene(rng: np.random.Generator, intr: Intrinsics, object_types: Seque
     pose, rot_oh, t_oh, info = grasp(shape, obj, rng, kind="power" if both_hold else None)
     pose.wrist = (rng.uniform(-0.5, 0.5), rng.uniform(-0.25, 0.25))
     hand = Hand(shape, pose, np.eye(3), np.zeros(3), True, info)
-    z = rng.uniform(0.3, 0.65)
+    z = rng.uniform(*distance)
     u, v = rng.uniform(0.3, 0.7) * intr.width, rng.uniform(0.3, 0.65) * intr.height
     center = np.array([(u - intr.cx) / intr.fx * z, (v - intr.cy) / intr.fy * z, z])
-    obj_rot, obj_trans = _place_holder(hand, rot_oh, t_oh, center, rng)
+    obj_rot, obj_trans = _place_holder(hand, rot_oh, t_oh, center, rng, forearm)
     hands = [hand]
     placed_obj = [p.transformed(obj_rot, obj_trans) for p in obj.prims]
     if both_hold:
@@ -252,20 +286,28 @@ def sample_scene(rng: np.random.Generator, intr: Intrinsics, object_types: Seque
         if second is not None:
             hands.append(second)
     elif two:
-        second = _free_hand(hand, center, rng, hand.prims() + placed_obj)
+        second = _free_hand(hand, center, rng, hand.prims() + placed_obj, forearm)
         if second is not None:
             hands.append(second)
     for h in hands:
         _fit_forearm(h, intr)
+    return assemble(hands, obj, obj_rot, obj_trans)
+
+
+def assemble(hands: list[Hand], obj: SceneObject, obj_rot: np.ndarray, obj_trans: np.ndarray, **kw) -> Scene:
+    """A Scene of placed hands and object, with the materials table (skins, then object colours)."""
     materials = [hands[0].shape.skin, hands[0].shape.skin, *obj.colors]
     for h in hands:
         materials[0 if h.shape.side == "left" else 1] = h.shape.skin
-    scene = Scene(hands, obj, obj_rot, obj_trans, [], np.array(materials, np.uint8), {})
-    scene.planes = _planes(scene.prims(), rng)
-    scene.info = {"object": {**obj.to_dict(), "rotation": np.round(obj_rot, 5).tolist(),
-                             "center_m": np.round(obj_trans, 5).tolist()},
-                  "hands": [h.to_dict() for h in hands],
-                  "both_hands_hold": len(hands) == 2 and hands[1].holding,
-                  "planes": [{"kind": p["kind"], "normal": np.round(p["n"], 5).tolist(), "offset_m": round(p["k"], 5),
-                              "color": p["color"]} for p in scene.planes]}  # fmt: skip
-    return scene
+    return Scene(hands, obj, obj_rot, obj_trans, [], np.array(materials, np.uint8), {}, **kw)
+
+
+def scene_info(scene: Scene) -> dict:
+    """JSON-able description of a scene's hands, object and planes."""
+    hands, obj = scene.hands, scene.obj
+    return {"object": {**obj.to_dict(), "rotation": np.round(scene.obj_rot, 5).tolist(),
+                       "center_m": np.round(scene.obj_trans, 5).tolist(), "touched": scene.touched},
+            "hands": [h.to_dict() for h in hands],
+            "both_hands_hold": len(hands) == 2 and hands[1].holding,
+            "planes": [{"kind": p["kind"], "normal": np.round(p["n"], 5).tolist(), "offset_m": round(p["k"], 5),
+                        "color": p["color"]} for p in scene.planes]}  # fmt: skip

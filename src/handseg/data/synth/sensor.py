@@ -180,3 +180,102 @@ def color_image(
     info = {"shift_px": [round(dx, 3), round(dy, 3)], "rotation_deg": round(angle, 3), "scale": round(scale, 5),
             "light_dir": np.round(light, 4).tolist(), "ambient": round(ambient, 3)}  # fmt: skip
     return img, info
+
+
+# ----- version 3: sensor families ------------------------------------------------------------------------------
+# Nominal depth cameras at 640x480 (fx in pixels; baseline between the stereo imagers or camera and projector).
+CAMERAS = {
+    "sr300": {"fx": 475.0, "baseline": PROJECTOR_BASELINE, "min_z": 0.2},  # coded light, also SR305
+    "d415": {"fx": 615.0, "baseline": 0.055, "min_z": 0.28},  # active stereo, narrow field of view
+    "d435": {"fx": 385.0, "baseline": 0.050, "min_z": 0.2},  # active stereo, wide field of view
+}
+
+
+def dark_mask(render: Render, materials: np.ndarray, planes: list[dict], below: float = 45.0) -> np.ndarray:
+    """Pixels of dark surfaces (albedo luminance under `below`): stereo finds little texture on them."""
+    lut = np.zeros(256, np.uint8)
+    lum = np.asarray(materials, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lut[: len(lum)] = lum < below
+    for k, plane in enumerate(planes):
+        lut[200 + k] = float(np.asarray(plane["color"], np.float32) @ np.array([0.299, 0.587, 0.114])) < below
+    index = np.where(render.plane_index != 255, render.plane_index.astype(np.int32) + 200, render.material)
+    return lut[index].astype(bool)
+
+
+def _edges(far: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Pixels next to a depth jump (more than 1.2 cm + 2 % of the depth to a 4-neighbour)."""
+    h, w = far.shape
+    thr = np.multiply(z, np.float32(0.02)) + np.float32(0.012)
+    jump = np.zeros((h, w), bool)
+    np.greater(cv2.absdiff(far[:, 1:], far[:, :-1]), thr[:, 1:], out=jump[:, 1:])
+    jump[1:] |= cv2.absdiff(far[1:], far[:-1]) > thr[1:]
+    return jump
+
+
+def stereo_depth_image(
+    render: Render,
+    intr: Intrinsics,
+    rng: np.random.Generator,
+    nz: np.ndarray,
+    *,
+    baseline: float,
+    min_z: float,
+    dark: np.ndarray,
+) -> tuple[np.ndarray, dict]:
+    """D400-like active-stereo depth in millimetres (uint16, 0 = missing) and the settings used.
+
+    Disparity noise of `subpixel` pixels gives depth noise z^2 * subpixel / (fx * baseline), partly correlated over
+    the matching window; the window also fattens near surfaces into the background at depth edges; the band left
+    of near objects that the right imager cannot see is invalid; dark and grazing surfaces lose pixels in blobs;
+    some edge pixels fly between the two depths.
+    """
+    z = render.depth
+    h, w = z.shape
+    px = w / 640.0  # effects are sized for 640x480 and scale with the image
+    max_range = float(rng.uniform(3.0, 6.5))
+    subpixel = float(rng.uniform(0.05, 0.13))
+    fb = np.float32(intr.fx * baseline)
+    noise = normal_noise(rng, (h, w)) * np.float32(0.6)
+    noise += _smooth_noise(rng, (h, w), max(4, int(w / 12))) * np.float32(0.8)  # window-correlated matching error
+    sigma = np.multiply(z, z) * np.float32(subpixel / fb)
+    zn = z + sigma * noise
+    far = np.where(z > 0, z, np.float32(20.0))
+    radius = max(1, round(float(rng.uniform(1.0, 3.0)) * px))
+    near = cv2.erode(far, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
+    edge_band = (far - near) > (np.float32(0.02) * near + np.float32(0.015))
+    rand = uniform_noise(rng, (h, w))
+    fatten = edge_band & (rand < 0.85) & (near < 20)
+    np.copyto(zn, near, where=fatten)
+    jump = _edges(far, z)
+    flying = cv2.dilate(jump.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & ~fatten & (rand > 0.9)
+    mix = uniform_noise(rng, (h, w))
+    np.copyto(zn, near + (np.minimum(far, np.float32(8.0)) - near) * mix, where=flying & (near < 20))
+    missing = (z > max_range) | (z < min_z) | (z == 0)
+    missing |= projector_shadow(z, intr, baseline=baseline, box=render.box)  # left of near objects
+    missing |= jump & (rand < 0.5)
+    blobs = _smooth_noise(rng, (h, w), max(6, int(w / 20)))
+    missing |= dark & (blobs > rng.uniform(1.2, 2.5))  # little texture on dark surfaces
+    missing |= (blobs > 1.6) & (z > 2.0)  # patchy far field
+    grazing = (np.float32(0.12) + nz) * 6
+    missing |= rand < cv2.resize(grazing, (w, h), interpolation=cv2.INTER_NEAREST)
+    missing |= rand > 0.999
+    out = cv2.multiply(zn * np.float32(1000.0), 1.0, dtype=cv2.CV_16U)
+    np.multiply(out, ~missing, out=out)
+    info = {"model": "d400", "max_range_m": round(max_range, 3), "subpixel_px": round(subpixel, 4),
+            "baseline_m": baseline, "edge_fattening_px": radius}  # fmt: skip
+    return out, info
+
+
+def flying_pixels(depth_mm: np.ndarray, render: Render, rng: np.random.Generator, share: float = 0.15) -> None:
+    """In place: a share of the still-valid pixels at depth edges take a depth between the two surfaces."""
+    z = render.depth
+    far = np.where(z > 0, z, np.float32(20.0))
+    jump = _edges(far, z) & (depth_mm > 0)
+    if not jump.any():
+        return
+    near = cv2.erode(far, np.ones((3, 3), np.uint8))
+    back = cv2.dilate(np.where(z > 0, z, 0).astype(np.float32), np.ones((3, 3), np.uint8))
+    pick = jump & (uniform_noise(rng, z.shape) < share) & (back < 8)
+    mix = uniform_noise(rng, z.shape)
+    values = (near + (back - near) * mix) * np.float32(1000.0)
+    depth_mm[pick] = np.clip(values[pick], 0, 65535).astype(np.uint16)

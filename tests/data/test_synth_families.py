@@ -1,0 +1,130 @@
+"""Generator version 3: scene families, their label rules, and the D400 stereo sensor model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from handseg.data.format import Intrinsics
+from handseg.data.synth import render_frame
+from handseg.data.synth.families import FAMILIES, parse_weights, sample_family_scene
+from handseg.data.synth.primitives import Prim
+from handseg.data.synth.render import render_scene
+from handseg.data.synth.sensor import stereo_depth_image
+from handseg.errors import ConfigError
+
+W, H = 160, 120
+
+
+def _sphere(center, r: float, group: int, material: int = 0) -> Prim:
+    return Prim("sphere", {"c": np.asarray(center, np.float64), "r": r}, group=group, pid=1, material=material)
+
+
+def _wall(z: float) -> dict:
+    return {"kind": "wall", "n": np.array([0.0, 0.0, -1.0]), "k": -z, "color": [200, 200, 200]}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_renders_deterministically_with_its_name(family: str) -> None:
+    a = render_frame(3, 1, W, H, scenes=family)
+    b = render_frame(3, 1, W, H, scenes=family)
+    assert a["scene"]["family"] == family and a["scene"]["generator_version"] == 3
+    assert a["depth"].tobytes() == b["depth"].tobytes() and a["label"].tobytes() == b["label"].tobytes()
+    assert set(np.unique(a["label"])) <= {0, 1, 2}
+    json.dumps(a["scene"])
+
+
+def test_background_shapes_are_background_and_hide_what_is_behind() -> None:
+    intr = Intrinsics().scaled(W, H)
+    hand = [_sphere([0.0, 0.0, 0.6], 0.08, group=1)]
+    torso = [_sphere([0.03, 0.0, 0.5], 0.05, group=3, material=7)]  # a body part in front of part of the hand
+    alone = render_scene(hand, [_wall(1.5)], intr)
+    covered = render_scene(hand, [_wall(1.5)], intr, background=torso)
+    hidden = (alone.label == 1) & (covered.label == 0)
+    assert hidden.sum() > 50, "the body part hides part of the hand"
+    assert (covered.label[covered.material == 7] == 0).all()
+    assert ((covered.label == 1) & (covered.material == 7)).sum() == 0
+    assert (covered.depth[hidden] < alone.depth[hidden]).all()
+    assert (covered.parts[1][hidden] > 0).all(), "amodal parts still hold the hidden hand"
+
+
+def test_lying_object_is_background_touched_object_is_object() -> None:
+    intr = Intrinsics().scaled(W, H)
+    lying = render_scene([], [_wall(1.5)], intr, background=[_sphere([0.0, 0.05, 0.7], 0.05, group=3)])
+    assert (lying.label == 0).all() and (lying.depth[lying.material != 255] < 0.7).all()
+    held = render_scene([_sphere([0.0, 0.05, 0.7], 0.05, group=2)], [_wall(1.5)], intr)
+    assert (held.label == 2).sum() > 100
+
+
+def test_tabletop_reach_frames_have_no_object_and_scenes_record_their_background() -> None:
+    rng_seen = {"reach": 0, "hold": 0}
+    for index in range(40):
+        frame = render_frame(1, index, W, H, scenes="tabletop")
+        mode = frame["scene"]["mode"]
+        kinds = {b["kind"] for b in frame["scene"]["background"]}
+        assert "table" in kinds and "lying object" in kinds
+        if mode == "reach":
+            rng_seen["reach"] += 1
+            assert not (frame["label"] == 2).any(), "an object no hand touches is background"
+            assert frame["scene"]["object"]["touched"] is False
+        elif mode == "hold":
+            rng_seen["hold"] += 1
+            assert frame["scene"]["object"]["touched"] is True
+        if rng_seen["reach"] >= 2 and rng_seen["hold"] >= 2:
+            break
+    assert rng_seen["reach"] >= 1 and rng_seen["hold"] >= 1
+
+
+def test_frontal_scene_has_a_body_behind_the_hands() -> None:
+    intr = Intrinsics().scaled(W, H)
+    scene = sample_family_scene(np.random.default_rng(4), intr, family="frontal")
+    kinds = {b["kind"] for b in scene.info["background"]}
+    assert {"torso", "neck and head", "upper arm"} <= kinds
+    torso = np.mean([p.params["c"][2] for p in scene.background if p.kind == "ellipsoid"])
+    assert all(h.trans[2] < torso for h in scene.hands), "hands are in front of the body"
+
+
+def test_hand_size_in_pixels_follows_the_cameras_focal_length() -> None:
+    hand = [_sphere([0.0, 0.0, 0.8], 0.06, group=1)]
+    narrow = render_scene(hand, [], Intrinsics(fx=615.0, fy=615.0).scaled(W, H))
+    wide = render_scene(hand, [], Intrinsics(fx=385.0, fy=385.0).scaled(W, H))
+    ratio = (narrow.label == 1).sum() / (wide.label == 1).sum()
+    assert ratio == pytest.approx((615 / 385) ** 2, rel=0.1)
+
+
+def _stereo(render, intr, seed=0, **kw):
+    nz = -np.ones((H // 2, W // 2), np.float32)
+    kw = {"baseline": 0.055, "min_z": 0.28, "dark": np.zeros((H, W), bool), **kw}
+    return stereo_depth_image(render, intr, np.random.default_rng(seed), nz, **kw)[0]
+
+
+def test_stereo_invalid_band_lies_left_of_near_objects() -> None:
+    intr = Intrinsics(fx=615.0, fy=615.0).scaled(W, H)
+    render = render_scene([], [_wall(1.2)], intr, background=[_sphere([0.0, 0.0, 0.45], 0.06, group=3)])
+    depth = _stereo(render, intr)
+    cols = np.nonzero(render.material[H // 2] != 255)[0]
+    left, right = cols.min(), cols.max()
+    band = round(intr.fx * 0.055 * (1 / 0.45 - 1 / 1.2))
+    assert (depth[H // 2, left - band + 2 : left - 1] == 0).all(), "occlusion band left of the object"
+    assert (depth[H // 2, right + 3 : right + band] > 0).mean() > 0.8, "no band on the right"
+
+
+def test_stereo_noise_grows_with_depth_squared() -> None:
+    intr = Intrinsics(fx=615.0, fy=615.0).scaled(W, H)
+    spread = []
+    for z in (1.0, 2.0):
+        render = render_scene([], [_wall(z)], intr)
+        d = _stereo(render, intr, seed=1).astype(np.float64)
+        d = d[d > 0] / 1000 - z
+        spread.append(d.std())
+    assert spread[1] / spread[0] == pytest.approx(4.0, rel=0.35)
+
+
+def test_scene_weights_are_checked() -> None:
+    assert parse_weights("tabletop:3,frontal") == {"tabletop": 3.0, "frontal": 1.0}
+    with pytest.raises(ConfigError, match="unknown scene family 'kitchen'"):
+        render_frame(0, 0, W, H, scenes="kitchen")
+    with pytest.raises(ConfigError, match="unknown sensor"):
+        render_frame(0, 0, W, H, sensor="kinect")
