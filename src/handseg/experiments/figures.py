@@ -12,10 +12,15 @@ import torch.nn.functional as F
 from handseg.utils.io import atomic_write_png
 from handseg.viz.overlay import colorbar, colorize_labels, depth_gray, put_text, tile, to_display, with_legend
 
+# The report shows figures at most about this wide; wider ones would be shrunk and their captions with them.
+PAGE_WIDTH = 1100
 
-def _caption(image: np.ndarray, text: str) -> np.ndarray:
-    """The panel at display size with its caption drawn there (not scaled up afterwards)."""
-    return put_text(to_display(image, 240), text, org=(6, 18), scale=0.5)
+
+def _caption(image: np.ndarray, text: str, width: int = 240) -> np.ndarray:
+    """The panel at display size with its caption drawn there (neither scaled up nor down afterwards)."""
+    panel = to_display(image, width)
+    scale = 0.5 if panel.shape[1] >= 200 else 0.4
+    return put_text(panel, text, org=(5, 16), scale=scale)
 
 
 def heatmap(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
@@ -43,12 +48,15 @@ def attention_figure(model: torch.nn.Module, x: torch.Tensor, sample: dict[str, 
     _, maps = model(x[None], return_attention=True)
     height, width = x.shape[-2:]
     base = depth_gray(sample["depth"])
+    columns = 1 + len(maps["fine"])
+    panel_width = width * max(1, PAGE_WIDTH // (columns * width + 64))  # the whole row fits the page unshrunk
     rows = []
     for kind in ("fine", "coarse"):
-        panels = [_caption(base, f"{kind} attention")]
+        panels = [_caption(base, f"{kind} attention", panel_width)]
         for level, level_map in enumerate(maps[kind]):
             values = _upsample(level_map, (height, width))
-            panels.append(_caption(heatmap(values, 0.0, 1.0), f"L{level} {values.min():.2f}-{values.max():.2f}"))
+            text = f"L{level} {values.min():.2f}-{values.max():.2f}"
+            panels.append(_caption(heatmap(values, 0.0, 1.0), text, panel_width))
         row = tile(panels, columns=len(panels))
         rows.append(np.hstack([row, colorbar(row.shape[0], 0.0, 1.0)]))
     figure = tile(rows, columns=1)
