@@ -80,7 +80,9 @@ def test_malformed_override_and_yaml(tmp_path: Path) -> None:
 
 
 def test_amodal_task_derives_channels() -> None:
-    cfg = validate({"task": "amodal", "model": {"name": "unet"}, "data": {"modality": "rgb"}, "loss": {"name": "x"}})
+    cfg = validate(
+        {"task": "amodal", "model": {"name": "unet"}, "data": {"modality": "rgb"}, "loss": {"name": "amodal_ce"}}
+    )
     assert cfg["model"]["in_channels"] == 3 and cfg["model"]["num_classes"] == 34
 
 

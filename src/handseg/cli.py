@@ -6,11 +6,13 @@ import argparse
 import difflib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from handseg import __version__
-from handseg.errors import HandsegError
+from handseg.errors import HandsegError, original_message
 
 # name -> (module under handseg.commands, one-line help). Each module defines
 # add_arguments(parser) and run(args) -> int, and imports heavy libraries inside run().
@@ -98,9 +100,16 @@ def _suggest_command(argv: Sequence[str]) -> str | None:
     return f"handseg: error: unknown command {first!r}{hint}"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line naming the option (the usage text is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="handseg",
         description="Segment hands from the objects they hold.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -123,8 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(command: str, message: str) -> None:
+    print(f"handseg {command}: error: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failed, 2 usage error, 130 interrupted)."""
+    """Run the CLI; return the exit code (0 ok, 1 failed, 2 usage error, 130 interrupted).
+
+    Every failure is one line on stderr; HANDSEG_DEBUG=1 shows the traceback of an unexpected one.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     unknown = _suggest_command(argv)
     if unknown:
@@ -136,11 +152,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except HandsegError as exc:
-        print(f"handseg {args.command}: error: {exc}", file=sys.stderr)
+        _fail(args.command, str(exc))
         return 1
     except KeyboardInterrupt:
         print(f"handseg {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # disk full, permission denied, ...: name the file
+        if os.environ.get("HANDSEG_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(args.command, f"{where}{exc.strerror or exc}")
+        return 1
+    except Exception as exc:  # a bug or an unforeseen input: still one line, no traceback
+        if os.environ.get("HANDSEG_DEBUG"):
+            raise
+        first = (original_message(str(exc)).strip().splitlines() or [""])[0]
+        _fail(args.command, f"internal error ({type(exc).__name__}: {first}); HANDSEG_DEBUG=1 shows the traceback")
+        return 1
 
 
 if __name__ == "__main__":

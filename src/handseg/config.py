@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +94,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+        detail = " ".join(str(exc).split())[:200]  # PyYAML's message spans lines; errors are one line
+        raise ConfigError(f"{path}: invalid YAML ({detail})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -109,6 +118,8 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parents = data.pop("inherit", None) or []
     if isinstance(parents, str):
         parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) and p for p in parents):
+        raise ConfigError(f"{path}: inherit: expected a file name or a list of file names, got {parents!r}")
     merged: dict[str, Any] = {}
     for parent in parents:
         merged = deep_merge(merged, load_raw(path.parent / parent, (*_seen, path)))
@@ -176,6 +187,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
                 raise ConfigError(f"{key}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {value!r}")
@@ -226,8 +239,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if data["modality"] not in MODALITIES:
         raise ConfigError(f"data.modality: expected one of {', '.join(MODALITIES)}, got {data['modality']!r}")
     size = data["size"]
-    if len(size) != 2 or not all(isinstance(v, int) and v >= 16 for v in size):
-        raise ConfigError(f"data.size: expected [width, height] of integers >= 16, got {size!r}")
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= MAX_SIDE for v in size):
+        raise ConfigError(f"data.size: expected [width, height] of integers in 16..{MAX_SIDE}, got {size!r}")
     for key in ("batch_size", "epochs", "ckpt_every_steps", "log_every_steps", "val_every_epochs"):
         if train[key] < 1:
             raise ConfigError(f"train.{key}: must be >= 1, got {train[key]}")
@@ -247,8 +260,11 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("hflip", "vflip"):
         if not 0 <= aug[key] <= 1:
             raise ConfigError(f"augment.{key}: a probability in [0, 1], got {aug[key]}")
-    if aug["crop_scale"] is not None and (len(aug["crop_scale"]) != 2 or not 0 < min(aug["crop_scale"]) <= 1):
-        raise ConfigError(f"augment.crop_scale: expected [min, max] in (0, 1], got {aug['crop_scale']!r}")
+    crop = aug["crop_scale"]
+    if crop is not None and not (
+        isinstance(crop, list) and len(crop) == 2 and all(_is_number(v) for v in crop) and 0 < crop[0] <= crop[1] <= 1
+    ):
+        raise ConfigError(f"augment.crop_scale: expected [min, max] with 0 < min <= max <= 1, got {crop!r}")
     precision = str(cfg["runtime"]["precision"])
     if precision not in PRECISIONS:
         raise ConfigError(f"runtime.precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -260,6 +276,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("model.name: missing (a registry name such as dense_attention_seg)")
     if not cfg["loss"].get("name"):
         raise ConfigError("loss.name: missing (e.g. ce, ce_contour, amodal_dice_ce)")
+    _check_ranges(cfg)
     from handseg.data.preprocess import input_channels
 
     channels = input_channels(data["modality"])
@@ -271,9 +288,183 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+MAX_SIDE = 4096  # largest network input side: 4096 x 4096 already takes gigabytes per image in a ResNet
+
+# Ranges of numeric keys: (lowest, highest, lowest included); None = open. Types are checked by _coerce.
+RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "seed": (0, 2**32 - 1, True),
+    "augment.rotate": (0, 180, True),
+    "augment.translate": (0, 1, True),
+    "augment.scale": (0, 0.99, True),  # 1 would allow a zoom of 0
+    "augment.color_jitter": (0, 1, True),
+    "augment.depth_noise_m": (0, 1, True),
+    "optim.lr": (0, 10, False),
+    "optim.weight_decay": (0, 1, True),
+    "train.grad_clip": (0, None, False),
+    "eval.batch_size": (1, None, True),
+    "runtime.devices": (1, 1024, True),
+    "runtime.num_nodes": (1, 4096, True),
+    "data.workers": (0, 64, True),
+}
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _get(cfg: dict[str, Any], dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _check_ranges(cfg: dict[str, Any]) -> None:
+    """Range checks of numeric keys, model/loss options and the runtime, each error naming its key."""
+    for key, (lo, hi, closed) in RANGES.items():
+        value = _get(cfg, key)
+        if value is None:
+            continue
+        if not _is_number(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        low_ok = lo is None or (value >= lo if closed else value > lo)
+        if not low_ok or (hi is not None and value > hi):
+            low = "" if lo is None else f"{'>=' if closed else '>'} {lo}"
+            high = "" if hi is None else f"<= {hi}"
+            raise ConfigError(f"{key}: must be {' and '.join(x for x in (low, high) if x)}, got {value!r}")
+    runtime = cfg["runtime"]
+    accelerator = str(runtime["accelerator"])
+    if accelerator not in ACCELERATORS:
+        raise ConfigError(f"runtime.accelerator: expected one of {', '.join(ACCELERATORS)}, got {accelerator!r}")
+    cores = os.cpu_count() or 1
+    if accelerator == "cpu" and runtime["devices"] > cores:
+        raise ConfigError(f"runtime.devices: {runtime['devices']} CPU processes on a machine with {cores} cores")
+    ranks = runtime["devices"] * runtime["num_nodes"]
+    if cfg["train"]["batch_size"] % ranks:
+        raise ConfigError(
+            f"train.batch_size: {cfg['train']['batch_size']} is not divisible by {ranks} ranks (runtime.devices x "
+            "runtime.num_nodes)"
+        )
+    for key in ("root", "train_split", "val_split"):
+        if not isinstance(cfg["data"][key], str) or not cfg["data"][key]:
+            raise ConfigError(f"data.{key}: expected a non-empty string, got {cfg['data'][key]!r}")
+    synthetic = cfg["data"]["synthetic"]
+    if synthetic is not None:
+        _check_synthetic(synthetic)
+    _check_model_options(cfg["model"])
+    _check_loss_options(cfg["loss"])
+
+
+def _check_synthetic(synthetic: Any) -> None:
+    """data.synthetic: {frames, seed, size, val_fraction, ...} with sane values."""
+    if not isinstance(synthetic, dict):
+        raise ConfigError(f"data.synthetic: expected a mapping or null, got {synthetic!r}")
+    checks = {
+        "frames": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 10**7,
+        "seed": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
+        "workers": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,
+        "val_fraction": lambda v: _is_number(v) and 0 <= v < 1,
+        "size": lambda v: (
+            isinstance(v, list)
+            and len(v) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) and 16 <= x <= 8192 for x in v)
+        ),
+    }
+    for key, ok in checks.items():
+        if key in synthetic and not ok(synthetic[key]):
+            raise ConfigError(f"data.synthetic.{key}: out of range or of the wrong type, got {synthetic[key]!r}")
+
+
+def _check_model_options(model: dict[str, Any]) -> None:
+    """model.*: a registered name and options of the builder's types (counts >= 1, finite numbers)."""
+    import inspect
+
+    from handseg.models import model_entry
+
+    name = model.get("name")
+    if not isinstance(name, str):
+        raise ConfigError(f"model.name: expected a registry name, got {name!r}")
+    params = inspect.signature(model_entry(name).builder).parameters
+    open_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key, value in model.items():
+        if key == "name" or (open_kwargs and key not in params):
+            continue
+        if key not in params:
+            known = ", ".join(p for p in params if p != "self")
+            raise ConfigError(f"model.{key}: model {name!r} has no such option; options: {known}")
+        default = params[key].default
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"model.{key}: expected true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 16:
+                raise ConfigError(f"model.{key}: expected a positive integer, got {value!r}")
+        elif isinstance(default, float) and not _is_number(value):
+            raise ConfigError(f"model.{key}: expected a finite number, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"model.{key}: expected a string, got {value!r}")
+    stride = model.get("output_stride")
+    if stride is not None and stride not in (8, 16, 32):
+        raise ConfigError(f"model.output_stride: expected 8, 16 or 32, got {stride!r}")
+
+
+def _check_loss_options(loss: dict[str, Any]) -> None:
+    """loss.*: numbers finite; the loss is built once here so that its own checks run at load time."""
+    from handseg.losses import build_loss
+
+    for key, value in loss.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"loss.{key}: expected finite numbers, got {value!r}")
+    kwargs = {k: v for k, v in loss.items() if k != "name"}
+    from handseg.losses import list_losses
+
+    if loss["name"] not in list_losses():
+        raise ConfigError(f"loss.name: unknown loss {loss['name']!r}; choose one of {', '.join(list_losses())}")
+    try:
+        build_loss(loss["name"], **kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"loss: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"loss: {loss['name']!r} with {kwargs}: {str(exc).splitlines()[0]}") from None
+
+
+def check_model_config(config: Any, source: str | Path) -> dict[str, Any]:
+    """The config a checkpoint or ONNX file carries: checked for what rebuilding and running the model reads."""
+    from handseg.errors import CheckpointError
+
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{source}: its config is not a mapping (got {type(config).__name__})")
+    model, data = config.get("model"), config.get("data", {})
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
+        raise CheckpointError(f"{source}: config.model must be a mapping with a name, got {model!r:.80}")
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{source}: config.data must be a mapping, got {data!r:.80}")
+    if config.get("task", "segmentation") not in TASKS:
+        raise CheckpointError(f"{source}: config.task must be one of {', '.join(TASKS)}, got {config.get('task')!r}")
+    if data.get("modality", "depth") not in MODALITIES:
+        raise CheckpointError(f"{source}: config.data.modality must be one of {', '.join(MODALITIES)}")
+    size = data.get("size", DEFAULTS["data"]["size"])
+    if not (
+        isinstance(size, list | tuple)
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= MAX_SIDE for v in size)
+    ):
+        raise CheckpointError(f"{source}: config.data.size must be [width, height] in 16..{MAX_SIDE}, got {size!r:.80}")
+    return config
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
     """Read a YAML config (with inherit), apply --set overrides, and validate it."""
-    return validate(apply_overrides(load_raw(path), overrides))
+    try:
+        return validate(apply_overrides(load_raw(path), overrides))
+    except ConfigError as exc:
+        message = str(exc)
+        if str(path) in message or str(Path(path).resolve()) in message:
+            raise
+        raise ConfigError(f"{path}: {message}") from None  # name the file as well as the key
 
 
 def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -19,7 +19,8 @@ def _request(server: ReviewServer, method: str, path: str, body: dict | None = N
     """Send `path` byte for byte (no client-side normalisation of '..')."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     data = None if body is None else json.dumps(body).encode()
-    conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+    headers = {"Content-Type": "application/json", "X-Handseg-Token": server.token} if data else {}
+    conn.request(method, path, body=data, headers=headers)
     response = conn.getresponse()
     result = response.status, response.read()
     conn.close()

@@ -128,3 +128,13 @@ def test_scene_weights_are_checked() -> None:
         render_frame(0, 0, W, H, scenes="kitchen")
     with pytest.raises(ConfigError, match="unknown sensor"):
         render_frame(0, 0, W, H, sensor="kinect")
+
+
+def test_stereo_left_border_band_shrinks_with_depth() -> None:
+    intr = Intrinsics(fx=615.0, fy=615.0).scaled(W, H)
+    widths = []
+    for z in (0.6, 1.8):
+        depth = _stereo(render_scene([], [_wall(z)], intr), intr)
+        widths.append(int((depth[H // 2] == 0)[: W // 2].argmin()))  # first valid column from the left
+    expected = [intr.fx * 0.055 / z for z in (0.6, 1.8)]
+    assert widths[0] == pytest.approx(expected[0], abs=2) and widths[1] == pytest.approx(expected[1], abs=2)

@@ -36,7 +36,11 @@ def test_quick_table_runs_and_caches_rows(tmp_path: Path, capsys: pytest.Capture
     assert all(0 <= r["metrics"]["pixel_acc"] <= 1 for r in data["rows"])
     cached = out / "gcn" / "result.json"
     stamp = cached.stat().st_mtime_ns
-    assert main(argv) == 0
+    table_stamp = (results / "table2.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(argv) == 1  # the tables exist: refused before any training, nothing rewritten
+    assert "--force" in capsys.readouterr().err and (results / "table2.json").stat().st_mtime_ns == table_stamp
+    assert main([*argv, "--force"]) == 0
     assert cached.stat().st_mtime_ns == stamp
 
 

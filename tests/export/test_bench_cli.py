@@ -26,3 +26,16 @@ def test_bench_two_tiny_models(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "--models", "nope"]) == 1
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_bench_never_overwrites_files_it_did_not_write(tmp_path, capsys):
+    tiny = ["--models", "unet", "--size", "32x32", "--repeats", "1", "--modes", "eager", "--threads", "1"]
+    neighbour = tmp_path / "x.json"
+    neighbour.write_text("mine")
+    assert main(["bench", *tiny, "--out", str(tmp_path / "x.md")]) == 1  # x.json is not bench's
+    assert neighbour.read_text() == "mine" and not (tmp_path / "x.md").exists()
+    assert "x.json" in capsys.readouterr().err
+    assert main(["bench", *tiny, "--out", str(tmp_path / "y.json")]) == 1  # would write its table over its JSON
+    assert not (tmp_path / "y.json").exists()
+    assert main(["bench", *tiny, "--out", str(tmp_path / "x.md"), "--force"]) == 0
+    assert neighbour.read_text() != "mine"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,10 @@ class AnnotateConfig:
             kind = float if known[key].type == "float" else int
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{where}{key} must be a number, got {value!r}")
-            if kind is int and float(value) != int(value):
-                raise ConfigError(f"{where}{key} must be an integer, got {value!r}")
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}{key} must be a finite number, got {value!r}")
+            if kind is int and (float(value) != int(value) or abs(value) >= 2**31):
+                raise ConfigError(f"{where}{key} must be an integer below 2**31, got {value!r}")
             values[key] = kind(value)
         try:
             return cls(**values)
@@ -162,6 +165,8 @@ class AnnotateConfig:
         cfg = cls.from_dict(data, path)
         if cfg.colour_model and not Path(cfg.colour_model).is_absolute():  # relative to the YAML file
             cfg = replace(cfg, colour_model=str(path.parent / cfg.colour_model))
+        if cfg.colour_model and not Path(cfg.colour_model).is_file():
+            raise ConfigError(f"{path}: colour_model: {cfg.colour_model}: file not found")
         return cfg
 
     def dump_yaml(self, comment: str = "") -> str:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int
+
 if TYPE_CHECKING:
     from handseg.annotate.config import AnnotateConfig
 
@@ -31,12 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="annotate YAML path, or the shipped name 'annotate' (default: built-in "
                         "values, as in configs/annotate.yaml)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty OUT (or --out file)")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    parser.add_argument("--depth-scale", type=float, default=0.001, help="metres per depth unit of PNG pairs")
+    parser.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
+    parser.add_argument("--depth-scale", type=positive_float, default=0.001, help=DEPTH_SCALE_HELP)
     parser.add_argument("--no-overlays", action="store_true", help="skip overlays/ (review draws them)")
     parser.add_argument("--calibrate", metavar="DATASET", help="fit HSV thresholds on this labelled handseg-v1 dataset")
     parser.add_argument("--out", help="with --calibrate: the YAML file to write")
-    parser.add_argument("--frames", type=int, default=24, help="with --calibrate: frames to use, evenly spaced")
+    parser.add_argument(
+        "--frames", type=positive_int, default=24, help="with --calibrate: frames to use, evenly spaced"
+    )
     parser.add_argument("--hsv-only", action="store_true", help="with --calibrate: fit the HSV thresholds only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

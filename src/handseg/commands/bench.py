@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--models", default="all", help="'all' or comma-separated registry names and zoo model names (trained weights)"
     )
     parser.add_argument("--size", default="640x480", help="input WIDTHxHEIGHT (default 640x480)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed calls per model and mode (median reported)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="timed calls per model and mode (median reported)"
+    )
     parser.add_argument("--modes", help="comma-separated subset of eager,channels_last,onnxruntime,cuda_fp32,...")
     parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="build option for every model, e.g. backbone=resnet18 (repeatable)")  # fmt: skip
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's default)")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's default)")
     parser.add_argument("--out", help="write the Markdown table here (and the raw rows as JSON beside it)")
-    parser.add_argument("--force", action="store_true", help="overwrite --out")
+    parser.add_argument("--force", action="store_true", help="overwrite --out and the JSON beside it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ConfigError(f"--model-arg {item!r} must look like KEY=VALUE")
         model_args[key] = parse_value(value)
-    if args.out:
+    if args.out:  # both files are checked before measuring: neither is overwritten without --force
+        if Path(args.out).suffix.lower() == ".json":
+            raise ConfigError(f"--out {args.out}: name the Markdown table (e.g. latency.md); the JSON goes beside it")
         check_can_write_file(args.out, args.force)
+        check_can_write_file(Path(args.out).with_suffix(".json"), args.force)
     modes = tuple(m.strip() for m in args.modes.split(",")) if args.modes else None
     size = parse_size(args.size)
     print(f"latency at {size[0]}x{size[1]}, batch 1, median of {args.repeats}:")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import int_range, non_negative_int, positive_float
+
 FORMATS = ("auto", "nyu", "handseg", "eth-amodal", "rhd", "dexycb", "handseg-v1")
 DEPTH_SCALE_FORMATS = ("nyu", "handseg", "dexycb")
 
@@ -15,17 +17,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="auto", choices=FORMATS, help="source format (default: detect)")
     parser.add_argument(
         "--depth-scale",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="S",
         help="metres per raw depth unit for nyu/handseg/dexycb (SR300/SR305: 0.000125; mm: 0.001). "
         "Defaults: nyu 0.001, handseg 0.000125, dexycb 0.001",
     )
     parser.add_argument("--intrinsics", metavar="YAML", help="dexycb: intrinsics file (toolkit's color: fx fy ppx ppy)")
-    parser.add_argument("--size", type=int, default=None, help="eth-amodal: crop size in pixels (default 128)")
+    parser.add_argument(
+        "--size", type=int_range(8, 4096), default=None, help="eth-amodal: crop size in pixels (default 128)"
+    )
     parser.add_argument("--skip-bad", action="store_true", help="skip malformed frames and count them")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="convert at most the first N frames")
+    parser.add_argument(
+        "--limit", type=non_negative_int, default=None, metavar="N", help="convert at most the first N frames"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the demo."""
     parser.add_argument("--out", default="demo", help="output folder")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     parser.add_argument("--quick", action="store_true", help="a tiny demo that runs in seconds (for tests)")
-    parser.add_argument("--frames", type=int, help="synthetic frames (default 240)")
-    parser.add_argument("--steps", type=int, help="cross-entropy training steps (default 600)")
-    parser.add_argument("--finetune-steps", type=int, help="contour fine-tuning steps (default 150)")
+    parser.add_argument("--frames", type=positive_int, help="synthetic frames (default 240)")
+    parser.add_argument("--steps", type=positive_int, help="cross-entropy training steps (default 600)")
+    parser.add_argument("--finetune-steps", type=positive_int, help="contour fine-tuning steps (default 150)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handseg.commands.options import device, non_negative_int, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg eval`."""
@@ -15,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, help="output folder (default <run>/eval_<dataset>_<split>; zoo models: ./eval_<name>_...)"
     )
     parser.add_argument("--latency", action="store_true", help="also time 640x480 batch-1 inference here")
-    parser.add_argument("--batch-size", type=int, help="default: the config's eval.batch_size")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--worst", type=int, default=8, help="overlays of the N worst frames (default 8)")
-    parser.add_argument("--workers", type=int, default=0, help="data-loading worker processes")
+    parser.add_argument("--batch-size", type=positive_int, help="default: the config's eval.batch_size")
+    parser.add_argument("--device", type=device, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--worst", type=non_negative_int, default=8, help="overlays of the N worst frames (default 8)")
+    parser.add_argument("--workers", type=non_negative_int, default=0, help="data-loading worker processes")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
 
 

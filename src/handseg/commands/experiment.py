@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from handseg.commands.options import int_range, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the experiments."""
@@ -17,12 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", default="runs/experiments", help="run folder (rows resume / are skipped when done)")
     parser.add_argument("--results-dir", default="benchmarks/results", help="where <table>.md and .json go")
-    parser.add_argument("--steps", type=int, default=600, help="optimisation steps per row (default 600)")
-    parser.add_argument("--finetune-steps", type=int, default=150, help="contour steps inside the budget")
-    parser.add_argument("--frames", type=int, default=400, help="synthetic frames (default 400)")
-    parser.add_argument("--workers", type=int, default=2, help="rows trained in parallel (one thread each)")
+    parser.add_argument("--steps", type=int_range(2), default=600, help="optimisation steps per row (default 600)")
+    parser.add_argument("--finetune-steps", type=positive_int, default=150, help="contour steps inside the budget")
+    parser.add_argument("--frames", type=int_range(8), default=400, help="synthetic frames (default 400)")
+    parser.add_argument("--workers", type=positive_int, default=2, help="rows trained in parallel (one thread each)")
     parser.add_argument("--rows", nargs="*", help="only these row keys")
     parser.add_argument("--quick", action="store_true", help="tiny budget and images, for tests")
+    parser.add_argument("--force", action="store_true", help="overwrite existing <table>.md/.json in --results-dir")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
             latency_size=(64, 48),
             latency_repeats=2,
         )
+    from handseg.experiments.tables import TABLES
+    from handseg.utils.io import check_can_write_file
+
+    known_rows = {row.key for name in names for row in TABLES.get(name, ())}
+    if args.rows is not None and (missing := set(args.rows) - known_rows):
+        raise ConfigError(f"--rows: unknown row(s) {sorted(missing)} for tables {names}")
+    for name in names:  # before any training: never overwrite a table this run did not write
+        for suffix in (".md", ".json"):
+            check_can_write_file(Path(args.results_dir) / f"{name}{suffix}", args.force)
     results = run_tables(names, args.out, budget, rows=args.rows)
     command = "handseg experiment " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else names)
     for name, rows in results.items():

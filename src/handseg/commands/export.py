@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import int_range, non_negative_float
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ckpt", help="checkpoint file, run folder (best.ckpt, else last.ckpt) or zoo model name")
     parser.add_argument("--out", "--onnx", dest="onnx", metavar="PATH",
                         help="output .onnx file (default: RUN/model.onnx, or CKPT with .onnx)")  # fmt: skip
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--opset", type=int_range(17), default=17, help="ONNX opset (default 17)")
     parser.add_argument("--size", default="320x240", help="trace size WIDTHxHEIGHT (the graph accepts any size)")
-    parser.add_argument("--atol", type=float, default=1e-3, help="largest allowed |ONNX - PyTorch| of the logits")
+    parser.add_argument(
+        "--atol", type=non_negative_float, default=1e-3, help="largest allowed |ONNX - PyTorch| of the logits"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing .onnx file")
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import int_range
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg models`."""
     parser.add_argument("names", nargs="*", help="models to list (default: all)")
     parser.add_argument("--size", default="640x480", help="input width x height for GFLOPs (default 640x480)")
     parser.add_argument(
-        "--in-channels", type=int, default=None, help="input channels (default: the model's, 1 segmentation, 3 amodal)"
+        "--in-channels",
+        type=int_range(1, 64),
+        default=None,
+        help="input channels (default: the model's, 1 segmentation, 3 amodal)",
     )
     parser.add_argument("--backbone", default=None, help="override the backbone, e.g. resnet18")
     parser.add_argument(

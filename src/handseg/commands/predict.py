@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handseg.commands.options import DEPTH_SCALE_HELP, device, positive_float, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg predict`."""
@@ -14,19 +16,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run folder (its best.ckpt), a .ckpt file, an exported .onnx, or a zoo model name",
     )
     parser.add_argument(
-        "inputs", type=Path, nargs="+", help="depth PNGs (color PNGs for RGB models), folders, datasets"
+        "inputs",
+        type=Path,
+        nargs="+",
+        help="uint16 depth PNG/TIFF or .npy (integer: depth units; float: metres) files, 8-bit colour PNGs for RGB "
+        "models, folders of them, handseg-v1 datasets",
     )
     parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--depth-scale", type=float, default=0.001, help="metres per depth PNG unit (default mm)")
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="frames per forward pass")
+    parser.add_argument("--depth-scale", type=positive_float, default=0.001, help=DEPTH_SCALE_HELP + " (default 0.001)")
     parser.add_argument("--split", help="only this split of dataset inputs (default: every frame)")
     parser.add_argument("--no-overlays", action="store_true", help="write only the label maps")
-    parser.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--device", type=device, help="cpu or cuda (default: cuda if available)")
     parser.add_argument(
         "--backend", choices=["auto", "pytorch", "onnxruntime"], default="auto",
         help="pytorch for checkpoints, onnxruntime for .onnx files from `handseg export` (auto: by suffix)",
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="leave out unreadable or unsuitable inputs and count them"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     written = predict(
         args.checkpoint, args.inputs, args.out, batch_size=args.batch_size, force=args.force,
         depth_scale=args.depth_scale, split=args.split, overlays=not args.no_overlays, device=args.device,
-        progress=not args.quiet, backend=args.backend,
+        progress=not args.quiet, backend=args.backend, skip_bad=args.skip_bad,
     )  # fmt: skip
-    print(f"wrote {len(written)} frames to {args.out}/")
+    skipped = getattr(written, "skipped", {})
+    print(f"wrote {len(written)} frames to {args.out}/; skipped {len(skipped)} bad inputs")
+    for source, reason in list(skipped.items())[:10]:
+        print(f"  skipped {source}: {reason}")
     return 0

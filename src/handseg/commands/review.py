@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import non_negative_int, port, unit_fraction
+
 EPILOG = """\
 examples:
   handseg review annotated/                  # opens http://127.0.0.1:PORT/ ; keys a, r, n/->, p/<-, u
@@ -19,11 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("dataset", help="handseg-v1 dataset folder (e.g. the output of handseg annotate)")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
+    parser.add_argument("--port", type=port, default=0, help="port on 127.0.0.1 (default 0: any free port)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     parser.add_argument("--finalize", action="store_true", help="write splits/train.txt and val.txt from accepted")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="with --finalize: share of accepted for val")
-    parser.add_argument("--seed", type=int, default=0, help="with --finalize: seed of the train/val draw")
+    parser.add_argument(
+        "--val-fraction", type=unit_fraction, default=0.2, help="with --finalize: share of accepted for val"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="with --finalize: seed of the train/val draw")
     parser.add_argument("--force", action="store_true", help="with --finalize: overwrite existing split files")
     parser.add_argument("--export-rejected", metavar="FILE.json",
                         help="write the rejected frames as Label Studio tasks (automatic labels as polygons to "
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped; decisions are in", server.app.store.path)
+        return 130  # interrupted, as every command reports Ctrl-C
     finally:
         server.httpd.server_close()
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int, unit_fraction
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs")
@@ -14,14 +16,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output folder (label PNGs under labels/, stream.json)")
     parser.add_argument("--labels", action="store_true", help="write a label PNG per frame into OUT/labels/")
     parser.add_argument("--video", help="write an overlay video (mp4) here")
-    parser.add_argument("--smooth", type=float, default=0.0, help="EMA factor of the logits over time (0 = off)")
-    parser.add_argument("--size", help="working size WIDTHxHEIGHT, e.g. 320x240 (default: the source's size)")
-    parser.add_argument("--max-frames", type=int, help="stop after N frames")
     parser.add_argument(
-        "--threads", type=int, default=1, help="CPU threads of the model (default 1; the other core plays the source)"
+        "--smooth", type=unit_fraction, default=0.0, help="EMA factor of the logits over time (0 = off)"
     )
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate written into the video (default 30)")
-    parser.add_argument("--depth-scale", type=float, help="metres per depth unit of a PNG folder (default 0.001)")
+    parser.add_argument("--size", help="working size WIDTHxHEIGHT, e.g. 320x240 (default: the source's size)")
+    parser.add_argument("--max-frames", type=positive_int, help="stop after N frames")
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="CPU threads of the model (default 1; the other core plays the source)",
+    )
+    parser.add_argument(
+        "--fps", type=positive_float, default=30.0, help="frame rate written into the video (default 30)"
+    )
+    parser.add_argument("--depth-scale", type=positive_float, help=DEPTH_SCALE_HELP + " (default 0.001)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 

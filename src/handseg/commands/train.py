@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from handseg.commands.options import int_range
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg train`."""
@@ -13,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.max_steps=200 --set optim.lr=1e-4")  # fmt: skip
     parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>); resumed if it holds one")
-    parser.add_argument("--devices", type=int, help="devices (processes) on this machine; > 1 runs DDP")
-    parser.add_argument("--num-nodes", type=int, help="machines (with torchrun or SLURM)")
+    parser.add_argument("--devices", type=int_range(1, 1024), help="devices (processes) on this machine; > 1 runs DDP")
+    parser.add_argument("--num-nodes", type=int_range(1, 4096), help="machines (with torchrun or SLURM)")
     parser.add_argument("--device", "--accelerator", dest="accelerator", choices=("cpu", "gpu", "cuda", "auto"),
                         help="what to train on (default: auto)")  # fmt: skip
     parser.add_argument("--strategy", help="Fabric strategy (default auto: ddp when devices > 1)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,8 +70,13 @@ class Intrinsics:
             raise DataError(source, f"sensor entry lacks {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
             raise DataError(source, f"sensor entry has a non-numeric value ({exc})") from None
-        if intr.width <= 0 or intr.height <= 0 or intr.depth_scale_m <= 0:
-            raise DataError(source, "sensor width, height and depth_scale_m must be positive")
+        numbers = (intr.fx, intr.fy, intr.cx, intr.cy, intr.depth_scale_m)
+        if not all(math.isfinite(v) for v in numbers):
+            raise DataError(source, "sensor entry has a value that is not finite (NaN or infinity)")
+        if not (0 < intr.width <= 65535 and 0 < intr.height <= 65535) or intr.depth_scale_m <= 0:
+            raise DataError(source, "sensor width, height (1..65535) and depth_scale_m must be positive")
+        if intr.fx <= 0 or intr.fy <= 0:
+            raise DataError(source, "sensor fx and fy must be positive")
         return intr
 
     def scaled(self, width: int, height: int) -> Intrinsics:
@@ -130,12 +136,16 @@ class Manifest:
         path = Path(root) / "manifest.json"
         if not Path(root).is_dir():
             raise DataError(root, "not a folder")
+        if path.exists() and not path.is_file():
+            raise DataError(path, "is not a file")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError(path, "missing: not a handseg-v1 dataset") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(path, f"not valid JSON ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise DataError(path, f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+        except OSError as exc:
+            raise DataError(path, f"cannot read file ({exc.strerror or exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise DataError(
                 path, f"format is {data.get('format') if isinstance(data, dict) else None!r}, expected {FORMAT!r}"
@@ -143,17 +153,29 @@ class Manifest:
         known = {"name", "format", "sensor", "classes", "part_names", "generator", "has_color", "has_parts"}
         if not isinstance(data.get("sensor"), dict):
             raise DataError(path, "sensor entry missing or not an object")
-        classes = tuple(data.get("classes", CLASSES))
-        if classes != CLASSES:
-            raise DataError(path, f"classes must be {list(CLASSES)}, got {list(classes)}")
+        classes = data.get("classes", list(CLASSES))
+        if not isinstance(classes, list) or tuple(classes) != CLASSES:
+            raise DataError(path, f"classes must be {list(CLASSES)}, got {classes!r}")
+        part_names = data.get("part_names", list(PART_NAMES))
+        if not isinstance(part_names, list) or len(part_names) != NUM_PARTS:
+            raise DataError(path, f"part_names must be a list of {NUM_PARTS} names, got {part_names!r:.80}")
+        if not all(isinstance(n, str) for n in part_names):
+            raise DataError(path, "part_names must be strings")
+        for key in ("has_color", "has_parts"):
+            if not isinstance(data.get(key, True), bool):
+                raise DataError(path, f"{key} must be true or false, got {data[key]!r}")
+        if data.get("generator") is not None and not isinstance(data["generator"], dict):
+            raise DataError(path, f"generator must be an object or null, got {data['generator']!r:.80}")
+        if not isinstance(data.get("name", ""), str):
+            raise DataError(path, f"name must be a string, got {data['name']!r:.80}")
         return cls(
             name=str(data.get("name", Path(root).name)),
             sensor=Intrinsics.from_dict(data["sensor"], path),
-            classes=classes,
-            part_names=tuple(data.get("part_names", PART_NAMES)),
+            classes=tuple(classes),
+            part_names=tuple(part_names),
             generator=data.get("generator"),
-            has_color=bool(data.get("has_color", True)),
-            has_parts=bool(data.get("has_parts", True)),
+            has_color=data.get("has_color", True),
+            has_parts=data.get("has_parts", True),
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -199,7 +221,13 @@ def read_split(root: str | Path, split: str) -> list[str]:
     path = Path(root) / "splits" / f"{split}.txt"
     if not path.is_file():
         raise DataError(path, f"split {split!r} not found")
-    ids = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (byte {exc.start}); one id a line expected") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read file ({exc.strerror or exc})") from None
+    ids = [line.strip() for line in text.splitlines() if line.strip()]
     return [check_sample_id(i, path) for i in ids]
 
 
@@ -280,7 +308,7 @@ class HandsegDataset:
             return None
         try:
             return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise DataError(path, f"not valid JSON ({exc})") from None
 
 

@@ -93,6 +93,8 @@ def load_model(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[s
     Every command that takes a model (eval, predict, export, stream, bench) resolves it here: an existing path is
     a checkpoint or run folder; a name like "das-rt" that is not a path is looked up in the zoo (sha256 checked).
     """
+    from handseg.config import check_model_config
+    from handseg.errors import HandsegError
     from handseg.models import build_model
     from handseg.zoo.store import is_zoo_name, load_pretrained
 
@@ -100,8 +102,14 @@ def load_model(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[s
         model, config, _ = load_pretrained(str(path))
         return model, config
     ckpt = read_checkpoint(path, map_location)
+    check_model_config(ckpt["config"], ckpt["path"])
     name, kwargs = model_spec(ckpt["config"])
-    model = build_model(name, **kwargs)
+    try:
+        model = build_model(name, **kwargs)
+    except HandsegError as exc:
+        raise CheckpointError(f"{ckpt['path']}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:  # options of the wrong type or range for the builder
+        raise CheckpointError(f"{ckpt['path']}: cannot build model {name!r} from its config ({exc})") from None
     try:
         model.load_state_dict(ckpt["model"], strict=True)
     except RuntimeError as exc:

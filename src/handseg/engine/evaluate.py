@@ -202,9 +202,9 @@ def evaluate(
         if config is None:
             raise ConfigError("evaluate(model, ...) needs the model's config")
     if out_dir is not None:
-        from handseg.utils.io import prepare_output_dir
+        from handseg.utils.io import check_output_dir
 
-        out_dir = prepare_output_dir(out_dir, force)
+        check_output_dir(out_dir, force)  # refused early; written (via a temp sibling) only once all frames ran
     task, data_cfg = config["task"], config["data"]
     reader = HandsegDataset(dataset, split=split) if isinstance(dataset, str | Path) else dataset
     if len(reader) == 0:
@@ -230,8 +230,10 @@ def evaluate(
     metrics["task"] = task
     if out_dir is not None:
         from handseg.engine.report import write_eval_outputs
+        from handseg.utils.io import staged_output_dir
 
-        write_eval_outputs(Path(out_dir), model, torch_ds, config, metrics, frames, worst, device)
+        with staged_output_dir(out_dir, force) as staging:
+            write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)
     return metrics
 
 

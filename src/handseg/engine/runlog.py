@@ -18,16 +18,31 @@ COLUMNS = (
 
 def read_metrics_csv(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a metrics.csv with numbers parsed (empty cells become None)."""
+    from handseg.errors import DataError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(path, "not UTF-8 text") from None
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # a row torn by a kill during its append: drop it
     rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            parsed: dict[str, Any] = {}
+    lines = list(csv.DictReader(io.StringIO(text, newline="")))
+    for number, row in enumerate(lines, 2):
+        parsed: dict[str, Any] = {}
+        try:
             for key, value in row.items():
+                if key is None:
+                    raise ValueError("more cells than columns")
                 if key == "kind" or value in ("", None):
                     parsed[key] = value or None
                 else:
                     parsed[key] = float(value)
-            rows.append(parsed)
+        except ValueError as exc:
+            if number == len(lines) + 1:
+                break  # a torn last row
+            raise DataError(path, f"line {number}: {exc}") from None
+        rows.append(parsed)
     return rows
 
 

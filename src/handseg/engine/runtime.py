@@ -38,6 +38,11 @@ def make_fabric(runtime: dict[str, Any]) -> Any:
     return fabric
 
 
+def _is_tmp(name: str) -> bool:
+    """A temp file of an atomic write (.NAME.XXXX.tmp): another rank may not have seen it removed yet."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: Any) -> Path | None:
     """Prepare the run folder; return last.ckpt to resume from, or None for a fresh start.
 
@@ -61,6 +66,10 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
         return None
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputExistsError(f"{run_dir}: exists and is not a folder")
+    if run_dir.is_dir() and fabric.is_global_zero:
+        from handseg.utils.io import remove_stale_tmp
+
+        remove_stale_tmp(run_dir)  # left by a kill during an atomic write; nothing writes them before training
     if last.is_file():
         saved = read_checkpoint(last)["config"]
         diff = diff_configs(saved, config)
@@ -79,7 +88,11 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
             raise ConfigError(
                 f"{run_dir} was started with a different config ({diff[0]}, ...); pass --force or choose a new --out"
             )
-    others = [p.name for p in run_dir.iterdir() if p.name not in RUN_FILES] if run_dir.is_dir() else []
+    others = (
+        [p.name for p in run_dir.iterdir() if p.name not in RUN_FILES and not _is_tmp(p.name)]
+        if run_dir.is_dir()
+        else []
+    )
     if others and not list(run_dir.glob("phase*_*")):
         raise OutputExistsError(f"{run_dir}: not empty and not a handseg run ({others[0]}, ...); pass --force")
     return None

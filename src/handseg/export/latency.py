@@ -95,7 +95,7 @@ def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: in
         if "onnxruntime" in modes:
             path = Path(tmp) / f"{name}.onnx"
             report = export_onnx(model, path, x.shape[1], trace_size=(x.shape[3] // 4, x.shape[2] // 4))
-            predictor = OnnxPredictor(path, threads=threads or torch.get_num_threads())
+            predictor = OnnxPredictor(path, threads=threads or torch.get_num_threads(), require_metadata=False)
             batch = x.numpy()
             fns["onnxruntime"] = lambda: predictor.logits(batch)
             extra["onnxruntime"] = {"onnx_max_abs_diff": max(report["max_abs_diff"].values())}

@@ -146,10 +146,32 @@ def _session(model: bytes | str, threads: int | None) -> Any:
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def _metadata_config(path: Path, meta: dict[str, str], required: bool) -> dict[str, Any]:
+    """The handseg config in an ONNX file's metadata ({} when absent and not required)."""
+    if CONFIG_KEY not in meta:
+        if required:
+            raise CheckpointError(f"{path}: no handseg metadata ({CONFIG_KEY}); export the model with `handseg export`")
+        return {}
+    try:
+        config = json.loads(meta[CONFIG_KEY])
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: metadata {CONFIG_KEY} is not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: metadata {CONFIG_KEY} is not a JSON object (got {type(config).__name__})")
+    return config
+
+
 class OnnxPredictor:
     """ONNX Runtime (CPU) session of an exported model with the predictor interface: .config, .modality, .logits()."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        threads: int | None = None,
+        config: dict[str, Any] | None = None,
+        *,
+        require_metadata: bool = True,
+    ) -> None:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: ONNX model not found")
@@ -163,8 +185,17 @@ class OnnxPredictor:
         self.input_name = inputs[0].name
         self.in_channels = inputs[0].shape[1]
         if config is None:
-            meta = self.session.get_modelmeta().custom_metadata_map
-            config = json.loads(meta[CONFIG_KEY]) if CONFIG_KEY in meta else {}
+            config = _metadata_config(path, self.session.get_modelmeta().custom_metadata_map, require_metadata)
+        if config or require_metadata:
+            from handseg.config import check_model_config
+            from handseg.data.preprocess import input_channels
+
+            check_model_config(config, path)
+            needed = input_channels((config.get("data") or {}).get("modality", "depth"))
+            if isinstance(self.in_channels, int) and self.in_channels != needed:
+                raise CheckpointError(
+                    f"{path}: the graph takes {self.in_channels} input channels, its config's modality needs {needed}"
+                )
         self.config = config
         self.modality, self.task = _config_fields(config)
         self.path = path

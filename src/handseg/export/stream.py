@@ -37,15 +37,20 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return width, height
 
 
+MAX_FRAME_SIDE = 8192
+
+
 def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
     """Frames of a folder of uint16 depth PNGs, or of a handseg-v1 dataset folder (depth/ + optional color/)."""
     folder = Path(folder)
     manifest = folder / "manifest.json"
     color_dir = None
+    shape = None
     if manifest.is_file():
         from handseg.data.format import Manifest
 
         sensor = Manifest.load(folder).sensor
+        shape = (sensor.height, sensor.width)  # a dataset's frames all have the manifest's size
         depth_scale_m = depth_scale_m or sensor.depth_scale_m
         depth_dir, color_dir = folder / "depth", (folder / "color" if with_color else None)
     else:
@@ -58,9 +63,17 @@ def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_col
         raw = read_png(path)
         if raw.dtype != np.uint16 or raw.ndim != 2:
             raise DataError(path, f"not a 16-bit single-channel depth PNG ({raw.dtype}, shape {raw.shape})")
+        if shape is not None and raw.shape != shape:
+            raise DataError(
+                path, f"size {raw.shape[1]}x{raw.shape[0]} does not match the manifest's {shape[1]}x{shape[0]}"
+            )
+        if max(raw.shape) > MAX_FRAME_SIDE:
+            raise DataError(path, f"size {raw.shape[1]}x{raw.shape[0]}: frames larger than {MAX_FRAME_SIDE} px a side")
         color = None
         if color_dir is not None and (color_dir / path.name).is_file():
             color = read_png(color_dir / path.name, color=True)
+            if color.shape[:2] != raw.shape:
+                raise DataError(color_dir / path.name, "colour image size differs from its depth image")
         h, w = raw.shape
         yield path.stem, raw.astype(np.float32) * scale, color, Intrinsics(w, h, depth_scale_m=float(scale))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,6 +156,63 @@ def prepare_output_dir(path: str | Path, force: bool = False) -> Path:
     except OSError as exc:
         raise HandsegError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     return path
+
+
+def check_output_dir(path: str | Path, force: bool = False) -> Path:
+    """Refuse a file, or a non-empty folder without `force`, at `path`; create nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"{path}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise OutputExistsError(f"{path}: exists and is not empty; pass --force to overwrite")
+    return path
+
+
+@contextmanager
+def staged_output_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder of `path`; publish it as `path` only if the block succeeds.
+
+    On failure (or Ctrl-C) the sibling is deleted, so a failed command leaves nothing a retry must --force.
+    A new or empty `path` is replaced by one rename; with `force` into a non-empty folder the new files are
+    moved over the old ones (other files there are kept).
+    """
+    path = check_output_dir(path, force)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700 folders; give the usual permissions
+    except OSError as exc:
+        raise HandsegError(f"{path.parent}: cannot write here ({exc.strerror or exc})") from None
+    try:
+        yield tmp
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        if not path.exists():
+            os.replace(tmp, path)
+            return
+        for src in sorted(tmp.rglob("*")):  # --force into a non-empty folder: move file by file
+            dst = path / src.relative_to(tmp)
+            if src.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            else:
+                os.replace(src, dst)
+        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_stale_tmp(folder: str | Path) -> list[Path]:
+    """Delete `.NAME.XXXX.tmp` files that a killed atomic write left in `folder` (not recursive); return them."""
+    removed = []
+    for entry in Path(folder).glob(".*.tmp"):
+        if entry.is_file() and not entry.is_symlink():
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                pass  # another process may have renamed it meanwhile
+    return removed
 
 
 def check_can_write_file(path: str | Path, force: bool = False) -> Path:

@@ -48,7 +48,7 @@ def test_nyu_default_intrinsics_and_depth_scale(tmp_path: Path) -> None:
     from handseg.data.readers.nyu import encode_nyu_depth
     from handseg.utils.io import atomic_write_png
 
-    depth = np.full((480, 640), 65535, np.uint16)
+    depth = np.full((480, 640), 9000, np.uint16)  # 9 m: within reach (the reader refuses > 10 m)
     depth[0, 0] = 0
     atomic_write_png(tmp_path / "depth_1_0000001.png", encode_nyu_depth(depth))
     reader = open_dataset(tmp_path, format="nyu")
@@ -56,9 +56,9 @@ def test_nyu_default_intrinsics_and_depth_scale(tmp_path: Path) -> None:
     assert reader.intrinsics.fx == 588.03 and reader.intrinsics.fy == 587.07
     sample = reader[0]
     assert sample["id"] == "1_0000001" and sample["depth"][0, 0] == 0
-    assert sample["depth"][1, 1] == pytest.approx(65.535)
+    assert sample["depth"][1, 1] == pytest.approx(9.0)
     scaled = open_dataset(tmp_path, format="nyu", depth_scale=0.000125)[0]
-    assert scaled["depth"][1, 1] == pytest.approx(65535 * 0.000125)
+    assert scaled["depth"][1, 1] == pytest.approx(9000 * 0.000125)
 
 
 def test_handseg_fields_and_depth_scale(tmp_path: Path) -> None:

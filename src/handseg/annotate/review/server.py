@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
+import secrets
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +22,8 @@ from handseg.errors import DataError, HandsegError
 HOST = "127.0.0.1"
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript", "style.css": "text/css"}
 IMAGE_KINDS = ("overlay", "color", "depth", "label")
+TOKEN_HEADER = "X-Handseg-Token"
+MAX_BODY = 4096
 _IMAGE_PATH = re.compile(r"^/img/(overlay|color|depth|label)/([A-Za-z0-9_-][A-Za-z0-9_.-]*)\.png$")
 
 
@@ -39,6 +43,8 @@ class ReviewApp:
             raise DataError(self.root / "depth", "no frames to review")
         self.id_set = set(self.ids)
         self.store = ReviewStore(self.root)
+        self.token = secrets.token_urlsafe(24)  # embedded in the page, required on every POST
+        self.port = 0  # set by ReviewServer once bound (for the Host and Origin checks)
         manifest = self.root / "manifest.json"
         self.name = self.root.name
         self.depth_scale_m = 0.001
@@ -52,11 +58,22 @@ class ReviewApp:
         """root/kind/<id>.png if it is a real file inside that folder (no symlink escape), else None."""
         if sample_id not in self.id_set:
             return None
-        folder = (self.root / kind).resolve()
-        path = (folder / f"{sample_id}.png").resolve()
-        if not path.is_relative_to(folder) or not path.is_file():
+        path = (self.root / kind / f"{sample_id}.png").resolve()
+        # The real path must lie in the dataset's own kind/ folder: a symlinked file or folder pointing elsewhere
+        # (overlays -> /elsewhere) is refused, not followed.
+        if path.parent != self.root / kind or not path.is_file():
             return None
         return path
+
+    def page(self) -> bytes:
+        """index.html with this server's token in a meta tag (app.js sends it back on POST)."""
+        html = _static("index.html").decode("utf-8")
+        meta = f'<meta name="handseg-token" content="{self.token}">'
+        return html.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n  {meta}', 1).encode("utf-8")
+
+    def allowed_hosts(self) -> set[str]:
+        """Host header values of a same-origin request (a DNS-rebinding page sends its own host name)."""
+        return {f"{HOST}:{self.port}", f"localhost:{self.port}"}
 
     def frames(self) -> dict[str, Any]:
         """The frame list with decisions, for the page."""
@@ -131,11 +148,11 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Serve the page, its static files, the frame list and frame images."""
         raw = self.path
-        if _unsafe(raw):
+        if _unsafe(raw) or not self._same_host():
             return self._error(HTTPStatus.FORBIDDEN)
         path = urlsplit(raw).path
         if path in ("/", "/index.html"):
-            return self._send(HTTPStatus.OK, _static("index.html"), STATIC_FILES["index.html"])
+            return self._send(HTTPStatus.OK, self.app.page(), STATIC_FILES["index.html"])
         if path.startswith("/static/"):
             name = path[len("/static/") :]
             if name not in STATIC_FILES:
@@ -160,31 +177,68 @@ class ReviewHandler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
+    def _same_host(self) -> bool:
+        return self.headers.get("Host", "") in self.app.allowed_hosts()
+
+    def _refusal(self) -> HTTPStatus | None:
+        """Why a POST is not accepted from this page's own origin (None when it is)."""
+        if not self._same_host():
+            return HTTPStatus.FORBIDDEN
+        origin = self.headers.get("Origin")
+        if origin is not None and origin not in {f"http://{h}" for h in self.app.allowed_hosts()}:
+            return HTTPStatus.FORBIDDEN
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":  # a cross-site form or text/plain POST needs no CORS preflight
+            return HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+        if not hmac.compare_digest(self.headers.get(TOKEN_HEADER, ""), self.app.token):
+            return HTTPStatus.FORBIDDEN
+        return None
+
+    def _decision(self) -> tuple[str, str | None] | None:
+        """The body's {"id": str, "decision": "accept" | "reject" | null}, or None for anything else."""
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            return None
+        if not 0 < length <= MAX_BODY:
+            return None
+        try:
+            data = json.loads(self.rfile.read(length))
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, nesting deeper than the parser goes
+            return None
+        if not isinstance(data, dict) or set(data) != {"id", "decision"}:
+            return None
+        sample_id, decision = data["id"], data["decision"]
+        if not isinstance(sample_id, str) or sample_id not in self.app.id_set:
+            return None
+        if decision is not None and (not isinstance(decision, str) or decision not in DECISIONS):
+            return None
+        return sample_id, decision
+
     def do_POST(self) -> None:
         """POST /api/decision {"id": ..., "decision": "accept" | "reject" | null}: saved before the reply."""
         if _unsafe(self.path) or urlsplit(self.path).path != "/api/decision":
             return self._error(HTTPStatus.NOT_FOUND)
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
+        refusal = self._refusal()
+        if refusal is not None:
+            return self._error(refusal)
+        parsed = self._decision()
+        if parsed is None:
             return self._error(HTTPStatus.BAD_REQUEST)
-        if not 0 < length <= 4096:
-            return self._error(HTTPStatus.BAD_REQUEST)
-        try:
-            data = json.loads(self.rfile.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._error(HTTPStatus.BAD_REQUEST)
-        if not isinstance(data, dict):
-            return self._error(HTTPStatus.BAD_REQUEST)
-        sample_id, decision = data.get("id"), data.get("decision")
-        if sample_id not in self.app.id_set or (decision is not None and decision not in DECISIONS):
-            return self._error(HTTPStatus.BAD_REQUEST)
+        sample_id, decision = parsed
         try:
             decisions = self.app.store.set(sample_id, decision)
         except OSError as exc:
             return self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"cannot save review.json: {exc}"})
         self._json(HTTPStatus.OK, {"id": sample_id, "decision": decisions.get(sample_id),
                                    "counts": self.app.store.counts(self.app.ids)})  # fmt: skip
+
+
+class _Server(ThreadingHTTPServer):
+    """A thread per request and a listen backlog that holds a burst of a few hundred requests."""
+
+    daemon_threads = True
+    request_queue_size = 512
 
 
 class ReviewServer:
@@ -194,11 +248,13 @@ class ReviewServer:
         self.app = ReviewApp(root)
         handler = type("BoundReviewHandler", (ReviewHandler,), {"app": self.app})
         try:
-            self.httpd = ThreadingHTTPServer((HOST, port), handler)
+            self.httpd = _Server((HOST, port), handler)
         except OSError as exc:
             raise HandsegError(f"cannot listen on {HOST}:{port} ({exc.strerror or exc})") from None
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
+        except OverflowError:
+            raise HandsegError(f"--port {port}: must be 0..65535") from None
+        self.port = self.app.port = self.httpd.server_address[1]
+        self.token = self.app.token
         self.url = f"http://{HOST}:{self.port}/"
         self._thread: threading.Thread | None = None
 

@@ -2,6 +2,8 @@
 "use strict";
 
 const state = { ids: [], decisions: {}, index: 0, pending: 0 };
+// The server's per-run token, embedded in the page; POSTs without it are refused (no cross-site writes).
+const TOKEN = (document.querySelector('meta[name="handseg-token"]') || {}).content || "";
 
 function $(id) { return document.getElementById(id); }
 
@@ -48,7 +50,7 @@ async function decide(decision) {
   try {
     const response = await fetch("/api/decision", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Handseg-Token": TOKEN },
       body: JSON.stringify({ id: id, decision: decision }),
     });
     if (!response.ok) throw new Error(`server answered ${response.status}`);

@@ -102,6 +102,16 @@ def safe_id(text: str) -> str:
     return check_sample_id(cleaned or "_")
 
 
+def unique_safe_id(text: str, taken: set[str] | dict[str, Any]) -> str:
+    """safe_id(text), with -2, -3, ... appended when another source name already maps to it ("a b" vs "a_b")."""
+    base = safe_id(text)
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def decode_image(data: bytes, path: str | Path, color: bool = False) -> np.ndarray:
     """Decode PNG or JPEG bytes, raising DataError naming `path` when they are not a complete image."""
     import cv2

@@ -12,6 +12,7 @@ from handseg.data.format import DatasetWriter, Manifest, Sample
 from handseg.data.readers import open_dataset
 from handseg.data.readers.base import metres_to_raw
 from handseg.errors import DataError, HandsegError
+from handseg.utils.io import check_output_dir, staged_output_dir
 
 
 def _to_uint8(array: np.ndarray | None) -> np.ndarray | None:
@@ -41,6 +42,7 @@ def convert(
     if limit is not None and limit < 0:
         raise HandsegError(f"limit must be >= 0, got {limit}")
     start = time.perf_counter()
+    check_output_dir(dst, force)  # before reading anything
     reader = open_dataset(src, format, skip_bad=skip_bad, **opts)
     ids = reader.ids if limit is None else reader.ids[:limit]
     manifest = Manifest(
@@ -50,24 +52,31 @@ def convert(
         has_parts=reader.has_parts,
         extra={"source": reader.info()},
     )
-    writer = DatasetWriter(dst, manifest, force=force)
-    written: list[str] = []
-    for sample_id in tqdm(ids, desc=f"convert {reader.name}", unit="frame", disable=not progress):
-        sample = reader.try_load(sample_id)
-        if sample is None:
-            continue
-        try:
-            _write(writer, sample, reader.intrinsics.depth_scale_m)
-        except DataError as exc:
-            if not skip_bad:
-                raise
-            reader.record_skip(sample_id, exc)
-            continue
-        written.append(sample_id)
-    done = set(written)
-    splits = {split: [i for i in split_ids if i in done] for split, split_ids in reader.splits().items()}
-    splits = {split: split_ids for split, split_ids in splits.items() if split_ids}
-    writer.finish(splits)
+    # Written into a temporary sibling and renamed at the end: a failed run leaves no folder behind.
+    with staged_output_dir(dst, force) as staging:
+        writer = DatasetWriter(staging, manifest, force=True)
+        written: list[str] = []
+        for sample_id in tqdm(ids, desc=f"convert {reader.name}", unit="frame", disable=not progress):
+            sample = reader.try_load(sample_id)
+            if sample is None:
+                continue
+            try:
+                _write(writer, sample, reader.intrinsics.depth_scale_m)
+            except DataError as exc:
+                if not skip_bad:
+                    raise
+                reader.record_skip(sample_id, exc)
+                continue
+            written.append(sample_id)
+        if ids and not written:
+            kinds = "; ".join(f"{count} {kind}" for kind, count in reader.skip_counts.items())
+            example = next(iter(reader.skipped.items()), None)
+            hint = f" (e.g. {example[0]}: {example[1]})" if example else ""
+            raise DataError(src, f"every one of {len(ids)} frames was skipped ({kinds}){hint}; nothing written")
+        done = set(written)
+        splits = {split: [i for i in split_ids if i in done] for split, split_ids in reader.splits().items()}
+        splits = {split: split_ids for split, split_ids in splits.items() if split_ids}
+        writer.finish(splits)
     return {
         "format": reader.name,
         "source": str(src),

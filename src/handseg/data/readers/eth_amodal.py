@@ -32,6 +32,7 @@ from handseg.data.readers.lmdb_io import LmdbStore, load_torch_object
 from handseg.errors import DataError
 
 LEFT_OFFSET = 16
+MAX_BBOX_COORD = 1e5  # pixels; InterHand images are 334x512
 _IMAGE_PREFIXES = ("data/InterHand2.6M/images/", "data/InterHand/images/")
 _DATALISTS = {"train": "datalist_train_mp.pt", "val": "datalist_val_mp.pt", "test": "datalist_stud_test.pt"}
 
@@ -62,6 +63,16 @@ def crop_to_bbox(image: np.ndarray, bbox: tuple[float, float, float, float], siz
     matrix = np.array([[sx, 0.0, 0.5 * size - sx * cx], [0.0, sy, 0.5 * size - sy * cy]], np.float32)
     flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
     return cv2.warpAffine(image, matrix, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def check_bbox(bbox: tuple[float, float, float, float], shape: tuple[int, int], where: str) -> None:
+    """Refuse a bbox (x, y, w, h) that misses the image or is far larger than it (it would crop to black)."""
+    x, y, w, h = bbox
+    height, width = shape
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise DataError(where, f"bbox {bbox} lies outside the {width}x{height} image")
+    if w > 4 * width or h > 4 * height:
+        raise DataError(where, f"bbox {bbox} is more than 4 times the {width}x{height} image")
 
 
 def _strip_image_path(img_path: str) -> str:
@@ -157,23 +168,32 @@ class EthAmodalReader(Reader):
             if not isinstance(path2id, dict):
                 raise DataError(p2i_path, f"expected a dict, got {type(path2id).__name__}")
         for index, item in enumerate(datalist):
-            if isinstance(item, dict):
-                img_path = item.get("img_path")
-                if not isinstance(img_path, str):
-                    raise DataError(path, f"entry {index} has no img_path string")
-                rel = _strip_image_path(img_path)
-                segm_key = rel
-                if path2id is not None:
-                    if rel not in path2id:
-                        raise DataError(p2i_path, f"no segmentation id for {rel!r}")
-                    segm_key = str(path2id[rel])
-                entry = {"image_key": img_path[2:] if img_path.startswith("./") else img_path, "segm_key": segm_key,
-                         "bbox": self._bbox(item.get("bbox"), path, index)}  # fmt: skip
-                self._add(safe_id(rel), entry, split)
-            elif isinstance(item, (str, int)) and not isinstance(item, bool):
-                self._add(safe_id(str(item)), {"image_key": str(item), "segm_key": str(item), "bbox": None}, split)
-            else:
-                raise DataError(path, f"entry {index} is a {type(item).__name__}, expected a dict or an id")
+            try:
+                self._read_entry(item, index, split, path, path2id, p2i_path)
+            except DataError as exc:  # one bad entry of a list of thousands: skipped and counted with --skip-bad
+                if not self.skip_bad:
+                    raise
+                self.record_skip(f"{path.name}[{index}]", exc)
+
+    def _read_entry(self, item: Any, index: int, split: str, path: Path, path2id: dict | None, p2i_path: Path) -> None:
+        """Add one datalist entry (a dict with img_path and bbox, or a plain id)."""
+        if isinstance(item, dict):
+            img_path = item.get("img_path")
+            if not isinstance(img_path, str):
+                raise DataError(path, f"entry {index}: no img_path string")
+            rel = _strip_image_path(img_path)
+            segm_key = rel
+            if path2id is not None:
+                if rel not in path2id:
+                    raise DataError(p2i_path, f"entry {index}: no segmentation id for {rel!r}")
+                segm_key = str(path2id[rel])
+            entry = {"image_key": img_path[2:] if img_path.startswith("./") else img_path, "segm_key": segm_key,
+                     "bbox": self._bbox(item.get("bbox"), path, index)}  # fmt: skip
+            self._add(safe_id(rel), entry, split)
+        elif isinstance(item, (str, int)) and not isinstance(item, bool):
+            self._add(safe_id(str(item)), {"image_key": str(item), "segm_key": str(item), "bbox": None}, split)
+        else:
+            raise DataError(path, f"entry {index}: a {type(item).__name__}, expected a dict or an id")
 
     @staticmethod
     def _bbox(value: Any, path: Path, index: int) -> tuple[float, float, float, float] | None:
@@ -184,7 +204,9 @@ class EthAmodalReader(Reader):
         except (TypeError, ValueError):
             raise DataError(path, f"entry {index}: bbox is not numeric") from None
         if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
-            raise DataError(path, f"entry {index}: bbox must be 4 finite numbers x, y, w > 0, h > 0")
+            raise DataError(path, f"entry {index}: bbox must be 4 finite numbers x, y, w > 0, h > 0, got {box}")
+        if max(abs(v) for v in box) > MAX_BBOX_COORD:
+            raise DataError(path, f"entry {index}: bbox {box} is far outside any image")
         return box  # type: ignore[return-value]
 
     def load(self, sample_id: str) -> Sample:
@@ -205,6 +227,7 @@ class EthAmodalReader(Reader):
                 check_shape(part_map, part_where, image.shape[:2])
                 maps.append(part_map)
         if entry["bbox"] is not None:
+            check_bbox(entry["bbox"], image.shape[:2], where)
             image = crop_to_bbox(image, entry["bbox"], self.size, nearest=False)
             maps = None if maps is None else [crop_to_bbox(m, entry["bbox"], self.size, nearest=True) for m in maps]
         else:

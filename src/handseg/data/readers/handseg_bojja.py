@@ -16,8 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from handseg.data.format import Intrinsics, Sample, check_sample_id
-from handseg.data.readers.base import Reader, check_single_channel, check_values, depth_to_metres, read_image_file
+from handseg.data.format import Intrinsics, Sample
+from handseg.data.readers.base import (
+    Reader,
+    check_single_channel,
+    check_values,
+    depth_to_metres,
+    read_image_file,
+    unique_safe_id,
+)
 from handseg.errors import DataError
 
 SR300_DEPTH_SCALE = 0.000125
@@ -48,7 +55,9 @@ class HandSegReader(Reader):
         images = self.root / "images"
         if not images.is_dir():
             raise DataError(self.root, "no images/ folder (not a HandSeg dataset)")
-        self._paths = {check_sample_id(p.stem, p): p for p in sorted(images.glob("*.png"))}
+        self._paths: dict[str, Path] = {}
+        for path in sorted(images.glob("*.png")):  # names with spaces etc. become safe ids, not errors
+            self._paths[unique_safe_id(path.stem, self._paths)] = path
         if not self._paths:
             raise DataError(images, "no PNG files")
         self.ids = list(self._paths)

@@ -25,6 +25,27 @@ class _SharedEnv:
 _OPEN_ENVS: weakref.WeakValueDictionary[str, _SharedEnv] = weakref.WeakValueDictionary()
 
 
+def _check_size(env: Any, path: Path) -> None:
+    """Refuse a data file shorter than the pages its meta page says are in use.
+
+    Reading a page beyond the end of a memory-mapped file kills the process with SIGBUS (no Python exception),
+    so a truncated LMDB (an interrupted copy or download) must be caught before any page is read.
+    """
+    import lmdb
+
+    data_file = path / "data.mdb" if path.is_dir() else path
+    try:
+        pages = env.info()["last_pgno"] + 1
+        needed = pages * env.stat()["psize"]
+    except lmdb.Error as exc:
+        raise DataError(path, f"cannot read the LMDB header ({exc})") from None
+    size = data_file.stat().st_size
+    if size < needed:
+        raise DataError(
+            data_file, f"truncated LMDB: {size} bytes, but its header says {pages} pages ({needed} bytes) are in use"
+        )
+
+
 class LmdbStore:
     """A read-only LMDB environment (folder with data.mdb, or a single file) giving bytes by string key."""
 
@@ -45,6 +66,11 @@ class LmdbStore:
                 )
             except lmdb.Error as exc:
                 raise DataError(self.path, f"cannot open LMDB ({exc})") from None
+            try:
+                _check_size(env, self.path)
+            except BaseException:
+                env.close()
+                raise
             shared = _SharedEnv(env)
             _OPEN_ENVS[key] = shared
         self._shared: _SharedEnv | None = shared

@@ -27,10 +27,24 @@ _DEPTH_NAME = re.compile(r"^depth_(\d+)_(\d+)\.png$")
 _SPLIT_DIRS = ("train", "val", "test")
 
 
+MAX_DEPTH_M = 10.0  # the Kinect of NYU Hand Pose reads up to about 4-8 m; beyond 10 m is not a depth
+
+
 def decode_nyu_depth(rgb: np.ndarray, path: str | Path) -> np.ndarray:
-    """uint16 depth in mm from an NYU depth PNG decoded as RGB: (G << 8) | B."""
+    """uint16 depth in mm from an NYU depth PNG decoded as RGB: (G << 8) | B, checked for that packing."""
     check_uint8_rgb(rgb, path, None)
-    return (rgb[..., 1].astype(np.uint16) << 8) | rgb[..., 2].astype(np.uint16)
+    depth = (rgb[..., 1].astype(np.uint16) << 8) | rgb[..., 2].astype(np.uint16)
+    if depth.any() and (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        raise DataError(path, "not NYU depth packing (G << 8) | B: equal R, G and B (a grey 8-bit image)")
+    return depth
+
+
+def check_depth_range(depth_m: np.ndarray, path: str | Path) -> None:
+    """Refuse depth maps whose valid pixels lie mostly beyond the sensor's reach (a wrong packing or scale)."""
+    valid = depth_m > 0
+    far = float((depth_m[valid] > MAX_DEPTH_M).mean()) if valid.any() else 0.0
+    if far > 0.01:
+        raise DataError(path, f"{far:.0%} of pixels beyond {MAX_DEPTH_M:g} m: not NYU packing or a wrong --depth-scale")
 
 
 def encode_nyu_depth(depth_mm: np.ndarray) -> np.ndarray:
@@ -99,6 +113,7 @@ class NYUReader(Reader):
         packed = read_image_file(path)
         check_uint8_rgb(packed, path, shape)
         depth = depth_to_metres(decode_nyu_depth(packed, path), self.intrinsics.depth_scale_m)
+        check_depth_range(depth, path)
         color = None
         color_path = self._color_path(path)
         if self.has_color and color_path.exists():

@@ -226,7 +226,8 @@ def stereo_depth_image(
 
     Disparity noise of `subpixel` pixels gives depth noise z^2 * subpixel / (fx * baseline), partly correlated over
     the matching window; the window also fattens near surfaces into the background at depth edges; the band left
-    of near objects that the right imager cannot see is invalid; dark and grazing surfaces lose pixels in blobs;
+    of near objects that the right imager cannot see is invalid, and so are the leftmost fx * baseline / z columns
+    (no partner in the right image); dark and grazing surfaces lose pixels in blobs;
     some edge pixels fly between the two depths.
     """
     z = render.depth
@@ -252,6 +253,9 @@ def stereo_depth_image(
     np.copyto(zn, near + (np.minimum(far, np.float32(8.0)) - near) * mix, where=flying & (near < 20))
     missing = (z > max_range) | (z < min_z) | (z == 0)
     missing |= projector_shadow(z, intr, baseline=baseline, box=render.box)  # left of near objects
+    # the leftmost columns have no partner in the right imager: a surface at depth z needs fx * B / z of them
+    u = np.arange(w, dtype=np.float32)[None, :]
+    missing |= u < fb / np.maximum(far, np.float32(0.05))
     missing |= jump & (rand < 0.5)
     blobs = _smooth_noise(rng, (h, w), max(6, int(w / 20)))
     missing |= dark & (blobs > rng.uniform(1.2, 2.5))  # little texture on dark surfaces

@@ -1,0 +1,98 @@
+"""Argument types shared by the subcommands: every numeric option is range-checked where it is parsed.
+
+argparse turns an ArgumentTypeError into a one-line usage error naming the option (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+def _int(text: str, kind: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {kind} integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def int_range(lo: int | None = None, hi: int | None = None):
+    """An argparse type: an integer in [lo, hi] (either bound may be open)."""
+
+    def parse(text: str) -> int:
+        kind = "a positive" if lo == 1 else "a non-negative" if lo == 0 else "an"
+        value = _int(text, kind)
+        if lo is not None and value < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"must be at most {hi}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in "invalid <name> value" messages
+    return parse
+
+
+positive_int = int_range(1)
+non_negative_int = int_range(0)
+port = int_range(0, 65535)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def unit_fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def device(text: str) -> str:
+    """cpu, cuda, cuda:N or mps; CUDA (and the index) must exist on this machine."""
+    text = text.strip().lower()
+    if not _DEVICE.match(text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    if text.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text}: CUDA is not available on this machine (use cpu)")
+        index = int(text.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if text == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError("mps: not available on this machine (use cpu)")
+    return text
+
+
+DEPTH_SCALE_HELP = "metres per depth unit: SR300/SR305 0.000125 (1/8 mm), D400 series and millimetre PNGs 0.001"
