@@ -97,7 +97,7 @@ def _suggest_command(argv: Sequence[str]) -> str | None:
         return None
     close = difflib.get_close_matches(first, list(COMMANDS), n=2, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else f" (commands: {', '.join(COMMANDS)})"
-    return f"handseg: error: unknown command {first!r}{hint}"
+    return f"handseg: error: argument COMMAND: unknown command {first!r}{hint}"
 
 
 class _Parser(argparse.ArgumentParser):
