@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import os
 from pathlib import Path
@@ -218,7 +219,9 @@ def _check_section(config: dict[str, Any], defaults: dict[str, Any], prefix: str
                 out[key] = value
                 continue
             known = ", ".join(sorted(defaults))
-            raise ConfigError(f"unknown config key {dotted!r} (known in this section: {known})")
+            close = difflib.get_close_matches(key, list(defaults), n=1, cutoff=0.6)
+            hint = f"did you mean {prefix + close[0]!r}? " if close else ""
+            raise ConfigError(f"unknown config key {dotted!r} ({hint}known in this section: {known})")
         default = defaults[key]
         section = dotted in FREE_SECTIONS and bool(value)
         if section or (isinstance(default, dict) and dotted not in FREE_SECTIONS):

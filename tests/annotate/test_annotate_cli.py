@@ -132,7 +132,7 @@ def test_finalize_writes_split_from_accepted(scene_dataset, capsys) -> None:
 
 
 def test_recording_input(tmp_path, scene) -> None:
-    pytest.importorskip("pyrealsense2")
+    pytest.importorskip("pyrealsense2", exc_type=ImportError)  # libusb missing: skip, with the reason
     from handseg.data.format import Intrinsics
     from handseg.data.realsense import write_recording
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("pyrealsense2")
+pytest.importorskip("pyrealsense2", exc_type=ImportError)  # libusb missing: skip, with the reason
 
 from handseg.data.format import Intrinsics
 from handseg.data.realsense import iter_camera, iter_recording, list_cameras, write_recording

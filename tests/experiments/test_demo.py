@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -60,3 +61,6 @@ def test_demo_report_renders_in_chromium(demo_dir: Path) -> None:
     assert errors == []
     assert any("Attention maps" in h for h in headings) and any("Contour maps" in h for h in headings)
     assert shot.stat().st_size > 10_000
+    docs = os.environ.get("HANDSEG_DOCS_IMG")  # refresh docs/img/demo_report.png when asked
+    if docs:
+        shutil.copy(shot, Path(docs) / "demo_report.png")

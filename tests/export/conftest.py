@@ -59,7 +59,7 @@ def tiny_ckpt(tmp_path: Path) -> Path:
 @pytest.fixture
 def recording(tmp_path: Path) -> Path:
     """A 5-frame 64x48 depth+color .db3 recording made with pyrealsense2's software device."""
-    pytest.importorskip("pyrealsense2")
+    pytest.importorskip("pyrealsense2", exc_type=ImportError)  # libusb missing: skip, with the reason
     from handseg.data.format import Intrinsics
     from handseg.data.realsense import write_recording
 

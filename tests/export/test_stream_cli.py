@@ -65,6 +65,32 @@ def test_folder_source(tmp_path, tiny_ckpt):
     assert main(["stream", str(folder), "--ckpt", str(tiny_ckpt), "--no-progress"]) == 1  # 8-bit PNG: clear error
 
 
+def test_video_mode_and_summary_timings_agree(tmp_path, tiny_ckpt):
+    import os
+
+    folder = _depth_folder(tmp_path / "frames", n=5)
+    out, video = tmp_path / "out", tmp_path / "overlay.mp4"
+    assert main(["stream", str(folder), "--ckpt", str(tiny_ckpt), "--out", str(out), "--video", str(video), "-q"]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert video.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    summary = json.loads((out / "stream.json").read_text())
+    total_ms = sum(summary["ms_per_frame"].values())
+    assert summary["frames"] == 5
+    assert abs(total_ms * summary["fps"] / 1000 - 1) < 1e-6  # the same frames behind both numbers
+
+
+def test_model_option_picks_the_backend_by_suffix(tmp_path, tiny_ckpt):
+    folder = _depth_folder(tmp_path / "frames")
+    assert main(["export", str(tiny_ckpt), "--size", "64x48"]) == 0  # --out defaults to the checkpoint's name
+    onnx = tiny_ckpt.with_suffix(".onnx")
+    for model, backend in ((tiny_ckpt, "pytorch"), (onnx, "onnxruntime")):
+        out = tmp_path / backend
+        assert main(["stream", str(folder), "--model", str(model), "--out", str(out), "--labels", "--quiet"]) == 0
+        assert json.loads((out / "stream.json").read_text())["backend"] == backend
+    assert (tmp_path / "pytorch" / "labels" / "f00.png").read_bytes() != b""
+
+
 def test_smoothing_changes_results_only_when_enabled(tmp_path, tiny):
     model, config = tiny()
     predictor = TorchPredictor(model, config)

@@ -39,6 +39,11 @@ def test_export(zoo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["export", "tiny", "--onnx", str(tmp_path / "tiny.onnx"), "--size", "64x48"]) == 0
     assert (tmp_path / "tiny.onnx").stat().st_size > 1_000_000
     assert "max |ONNX Runtime - PyTorch|" in capsys.readouterr().out
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tmp_path / "tiny.onnx"), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["handseg.zoo.name"] == "tiny" and meta["handseg.zoo.version"]  # the ONNX file names its zoo model
 
 
 def test_stream(zoo: Path, zoo_data: Path, tmp_path: Path) -> None:

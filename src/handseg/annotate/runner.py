@@ -30,12 +30,12 @@ DIAGNOSTIC_COLUMNS = (
 
 def render_overlay(color: np.ndarray, depth_m: np.ndarray, label: np.ndarray) -> np.ndarray:
     """Side-by-side picture for review: labels over color | labels over coloured depth."""
-    from handseg.viz.overlay import colorize_depth, overlay_labels
+    from handseg.viz.overlay import depth_gray, overlay_labels, with_legend
 
     left = overlay_labels(color, label, alpha=0.45)
-    right = overlay_labels(colorize_depth(depth_m), label, alpha=0.35)
+    right = overlay_labels(depth_gray(depth_m), label, alpha=0.45)
     gap = np.full((color.shape[0], 4, 3), 255, np.uint8)
-    return np.concatenate([left, gap, right], axis=1)
+    return with_legend(np.concatenate([left, gap, right], axis=1), "labels")
 
 
 class _FrameWriter:

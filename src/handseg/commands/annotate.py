@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("input", nargs="?", help="PNG-pair folder, handseg-v1 dataset, or .bag/.db3 recording")
     parser.add_argument("out_dir", nargs="?", metavar="OUT", help="output dataset folder")
-    parser.add_argument("--config", help="annotate YAML (default: built-in values, as in configs/annotate.yaml)")
+    parser.add_argument("--config", help="annotate YAML path, or the shipped name 'annotate' (default: built-in "
+                        "values, as in configs/annotate.yaml)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty OUT (or --out file)")
     parser.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     parser.add_argument("--depth-scale", type=positive_float, default=0.001, help=DEPTH_SCALE_HELP)
@@ -52,8 +53,9 @@ def _usage(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Annotate INPUT into OUT, or calibrate."""
     from handseg.annotate.config import AnnotateConfig
+    from handseg.experiments.paths import resolve_config
 
-    cfg = AnnotateConfig.load(args.config) if args.config else AnnotateConfig()
+    cfg = AnnotateConfig.load(resolve_config(args.config)) if args.config else AnnotateConfig()
     if args.calibrate:
         if args.input or args.out_dir:
             return _usage("--calibrate takes no INPUT/OUT; write the result with --out FILE")

@@ -1,4 +1,4 @@
-"""`handseg convert SRC DST`: convert NYU, HandSeg, ETH amodal, RHD or handseg-v1 folders into handseg-v1."""
+"""`handseg convert SRC DST`: convert NYU, HandSeg, ETH amodal, RHD, DexYCB or handseg-v1 folders into handseg-v1."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 
 from handseg.commands.options import int_range, non_negative_int, positive_float
 
-FORMATS = ("auto", "nyu", "handseg", "eth-amodal", "rhd", "handseg-v1")
-DEPTH_SCALE_FORMATS = ("nyu", "handseg")
+FORMATS = ("auto", "nyu", "handseg", "eth-amodal", "rhd", "dexycb", "handseg-v1")
+DEPTH_SCALE_FORMATS = ("nyu", "handseg", "dexycb")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,9 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         metavar="S",
-        help="metres per raw depth unit for nyu/handseg (SR300/SR305: 0.000125; mm: 0.001). "
-        "Defaults: nyu 0.001, handseg 0.000125",
+        help="metres per raw depth unit for nyu/handseg/dexycb (SR300/SR305: 0.000125; mm: 0.001). "
+        "Defaults: nyu 0.001, handseg 0.000125, dexycb 0.001",
     )
+    parser.add_argument("--intrinsics", metavar="YAML", help="dexycb: intrinsics file (toolkit's color: fx fy ppx ppy)")
     parser.add_argument(
         "--size", type=int_range(8, 4096), default=None, help="eth-amodal: crop size in pixels (default 128)"
     )
@@ -31,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=non_negative_int, default=None, metavar="N", help="convert at most the first N frames"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         if not args.depth_scale > 0:
             raise ConfigError(f"--depth-scale must be positive, got {args.depth_scale}")
         opts["depth_scale"] = args.depth_scale
+    if args.intrinsics is not None:
+        if fmt != "dexycb":
+            raise ConfigError(f"--intrinsics applies to dexycb, not {fmt}")
+        opts["intrinsics_file"] = args.intrinsics
     if args.size is not None:
         if fmt != "eth-amodal":
             raise ConfigError(f"--size applies to eth-amodal, not {fmt}")
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         skip_bad=args.skip_bad,
         limit=args.limit,
-        progress=not args.no_progress,
+        progress=not args.quiet,
         **opts,
     )
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items()) or "none"

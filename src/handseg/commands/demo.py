@@ -9,7 +9,7 @@ from handseg.commands.options import positive_int
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the demo."""
-    parser.add_argument("--out", default="demo", help="output folder (default: demo)")
+    parser.add_argument("--out", default="demo", help="output folder")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
     parser.add_argument("--quick", action="store_true", help="a tiny demo that runs in seconds (for tests)")
     parser.add_argument("--frames", type=positive_int, help="synthetic frames (default 240)")
@@ -23,6 +23,10 @@ def run(args: argparse.Namespace) -> int:
     from handseg.experiments.demo import DemoSettings, run_demo
 
     settings = DemoSettings.quick() if args.quick else DemoSettings()
+    if args.device:
+        if args.device.split(":")[0] not in ("cpu", "cuda"):
+            raise ConfigError(f"--device {args.device!r}: expected cpu or cuda")
+        settings.device = args.device
     for name in ("frames", "steps", "finetune_steps"):
         value = getattr(args, name)
         if value is not None:

@@ -22,7 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worst", type=non_negative_int, default=8, help="overlays of the N worst frames (default 8)")
     parser.add_argument("--workers", type=non_negative_int, default=0, help="data-loading worker processes")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         out = run_dir / f"eval_{args.dataset.resolve().name}_{args.split}"
     metrics = evaluate(
         args.checkpoint, args.dataset, split=split, batch_size=args.batch_size, out_dir=out, latency=args.latency,
-        device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.no_progress,
+        device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.quiet,
     )  # fmt: skip
     print(metrics_table(metrics, metrics.get("name")))
     print(f"wrote {out}/ (metrics.json, metrics.md, per_frame.csv, worst/*.png)")

@@ -9,7 +9,8 @@ from handseg.commands.options import int_range, non_negative_float
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ckpt", help="checkpoint file, run folder (best.ckpt, else last.ckpt) or zoo model name")
-    parser.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
+    parser.add_argument("--out", "--onnx", dest="onnx", metavar="PATH",
+                        help="output .onnx file (default: RUN/model.onnx, or CKPT with .onnx)")  # fmt: skip
     parser.add_argument("--opset", type=int_range(17), default=17, help="ONNX opset (default 17)")
     parser.add_argument("--size", default="320x240", help="trace size WIDTHxHEIGHT (the graph accepts any size)")
     parser.add_argument(
@@ -19,12 +20,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from handseg.data.preprocess import input_channels
     from handseg.engine.checkpoint import load_model
     from handseg.export.onnx import export_onnx
     from handseg.export.stream import parse_size
 
+    if args.onnx is None:
+        ckpt = Path(args.ckpt)
+        args.onnx = ckpt / "model.onnx" if ckpt.is_dir() else ckpt.with_suffix(".onnx")
+    from handseg.zoo.store import get_model, is_zoo_name
+
     model, config = load_model(args.ckpt)
+    zoo = None
+    if is_zoo_name(args.ckpt):  # the ONNX metadata then names the zoo model and its version
+        zoo = {"name": str(args.ckpt), "version": get_model(str(args.ckpt)).card.get("version")}
     modality = (config.get("data") or {}).get("modality", "depth")
     report = export_onnx(
         model,
@@ -35,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         trace_size=parse_size(args.size),
         atol=args.atol,
         force=args.force,
+        zoo=zoo,
     )
     diffs = ", ".join(f"{size}: {diff:.2g}" for size, diff in report["max_abs_diff"].items())
     print(f"wrote {report['path']} ({report['bytes'] / 1e6:.1f} MB, opset {report['opset']}, dynamic N/H/W)")

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="uint16 depth PNG/TIFF or .npy (integer: depth units; float: metres) files, 8-bit colour PNGs for RGB "
         "models, folders of them, handseg-v1 datasets",
     )
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder")
     parser.add_argument("--batch-size", type=positive_int, default=4, help="frames per forward pass")
     parser.add_argument("--depth-scale", type=positive_float, default=0.001, help=DEPTH_SCALE_HELP + " (default 0.001)")
     parser.add_argument("--split", help="only this split of dataset inputs (default: every frame)")
@@ -36,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out unreadable or unsuitable inputs and count them"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     written = predict(
         args.checkpoint, args.inputs, args.out, batch_size=args.batch_size, force=args.force,
         depth_scale=args.depth_scale, split=args.split, overlays=not args.no_overlays, device=args.device,
-        progress=not args.no_progress, backend=args.backend, skip_bad=args.skip_bad,
+        progress=not args.quiet, backend=args.backend, skip_bad=args.skip_bad,
     )  # fmt: skip
     skipped = getattr(written, "skipped", {})
     print(f"wrote {len(written)} frames to {args.out}/; skipped {len(skipped)} bad inputs")

@@ -29,10 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="with --finalize: seed of the train/val draw")
     parser.add_argument("--force", action="store_true", help="with --finalize: overwrite existing split files")
+    parser.add_argument("--export-rejected", metavar="FILE.json",
+                        help="write the rejected frames as Label Studio tasks (automatic labels as polygons to "
+                        "correct; the labelling interface goes to FILE.xml) and exit")  # fmt: skip
+    parser.add_argument("--image-prefix", default="", help="with --export-rejected: put before each image path, "
+                        "e.g. /data/local-files/?d= for Label Studio's local files")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve the review page until Ctrl-C, or finalize."""
+    """Serve the review page until Ctrl-C, or finalize, or export the rejected frames."""
+    if args.export_rejected:
+        from handseg.annotate.review.labelstudio import export_rejected
+
+        count = export_rejected(args.dataset, args.export_rejected, force=args.force, image_prefix=args.image_prefix)
+        print(f"wrote {count} rejected frames as Label Studio tasks to {args.export_rejected}")
+        return 0
     if args.finalize:
         from handseg.annotate.review.store import finalize
         from handseg.errors import ConfigError
@@ -44,6 +55,14 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['accepted']} accepted, {summary['rejected']} rejected, {summary['unreviewed']} not reviewed; "
             f"wrote splits/train.txt ({summary['train']}) and splits/val.txt ({summary['val']}) in {args.dataset}"
         )
+        import logging
+
+        for split in ("train", "val"):
+            if summary[split] == 0:  # training needs both; say so now rather than at `handseg train`
+                logging.getLogger("handseg.review").warning(
+                    f"warning: splits/{split}.txt is empty ({summary['accepted']} accepted frames, --val-fraction "
+                    f"{args.val_fraction}); accept more frames or change --val-fraction"
+                )
         return 0
 
     from handseg.annotate.review.server import ReviewServer

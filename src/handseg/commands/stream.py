@@ -10,6 +10,7 @@ from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs")
     model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--model", help="run folder, checkpoint, zoo name or .onnx file (backend by suffix)")
     model.add_argument("--ckpt", help="checkpoint file, run folder or zoo model name (PyTorch backend)")
     model.add_argument("--onnx", help="exported .onnx model (ONNX Runtime backend)")
     parser.add_argument("--out", help="output folder (label PNGs under labels/, stream.json)")
@@ -31,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--depth-scale", type=positive_float, help=DEPTH_SCALE_HELP + " (default 0.001)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         if Path(args.video).suffix.lower() != ".mp4":
             raise ConfigError(f"{args.video}: the video name must end in .mp4")
         check_can_write_file(args.video, args.force)
-    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads)
+    if args.model:  # one way to name a model, as predict's MODEL
+        is_onnx = str(args.model).lower().endswith(".onnx")
+        args.ckpt, args.onnx = (None, args.model) if is_onnx else (args.model, None)
+    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads, device=args.device)
     frames = open_source(args.source, args.depth_scale, with_color=predictor.modality != "depth")
     video = OverlayVideo(args.video, args.fps) if args.video else None
     ok = False
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             labels_dir=out / "labels" if out is not None and args.labels else None,
             video=video,
             max_frames=args.max_frames,
-            progress=not args.no_progress,
+            progress=not args.quiet,
         )
         ok = True
     finally:

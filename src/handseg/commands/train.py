@@ -10,13 +10,15 @@ from handseg.commands.options import int_range
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `handseg train`."""
-    parser.add_argument("config", type=Path, help="experiment YAML (see configs/)")
+    parser.add_argument("config", type=Path,
+                        help="YAML path, or a shipped config by name (table2/fcn8s_cpu)")  # fmt: skip
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.max_steps=200 --set optim.lr=1e-4")  # fmt: skip
     parser.add_argument("--out", type=Path, help="run folder (default runs/<config name>); resumed if it holds one")
     parser.add_argument("--devices", type=int_range(1, 1024), help="devices (processes) on this machine; > 1 runs DDP")
     parser.add_argument("--num-nodes", type=int_range(1, 4096), help="machines (with torchrun or SLURM)")
-    parser.add_argument("--accelerator", choices=("cpu", "gpu", "cuda", "auto"), help="default: auto")
+    parser.add_argument("--device", "--accelerator", dest="accelerator", choices=("cpu", "gpu", "cuda", "auto"),
+                        help="what to train on (default: auto)")  # fmt: skip
     parser.add_argument("--strategy", help="Fabric strategy (default auto: ddp when devices > 1)")
     parser.add_argument("--precision", choices=("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true"))
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -24,12 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-val", action="store_true", help="no validation (train.val_every_steps=0; no best.ckpt)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) and exit")
     parser.add_argument("--force", action="store_true", help="start the run folder over (deletes its run files)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, apply flags, train, print the summary (best step and scores)."""
     from handseg.config import load_config
+    from handseg.experiments.paths import resolve_config
 
     overrides = list(args.overrides)
     for flag, key in (("devices", "devices"), ("num_nodes", "num_nodes"), ("accelerator", "accelerator"),
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append("train.channels_last=true")
     if args.no_val:
         overrides.append("train.val_every_steps=0")
+    args.config = resolve_config(args.config)
     config = load_config(args.config, overrides)
     if not config.get("name"):
         config["name"] = args.config.stem
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from handseg.engine.train import format_summary, train
 
-    result = train(config, run_dir, force=args.force, progress=not args.no_progress)
+    result = train(config, run_dir, force=args.force, progress=not args.quiet)
     import torch
 
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0

@@ -37,9 +37,8 @@ def _rs() -> Any:
     try:
         import pyrealsense2 as rs
     except ImportError as exc:
-        raise HandsegError(
-            f"pyrealsense2 cannot be imported ({exc}); pip install pyrealsense2 (needs libusb-1.0)"
-        ) from None
+        fix = "apt-get install libusb-1.0-0" if "libusb" in str(exc) else "pip install pyrealsense2"
+        raise HandsegError(f"pyrealsense2 cannot be imported ({exc}); {fix}") from None
     return rs
 
 

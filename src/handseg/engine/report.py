@@ -35,7 +35,7 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
     if metrics.get("task", "segmentation") == "segmentation":
         head = ["model"] + [title for title, _ in TABLE2] + [lat_head]
         row = [name] + [_pct(metrics.get(key)) for _, key in TABLE2] + [lat]
-        iu = metrics.get("iu_per_class")
+        iu = metrics.get("iu") or metrics.get("iu_per_class")  # iu_per_class: older files
         extra = ""
         if iu:
             extra = f"\n\nIU per class (%): background {_pct(iu[0])}, hand {_pct(iu[1])}, object {_pct(iu[2])}"
@@ -66,12 +66,17 @@ def _per_part_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str) -> np.ndarray:
+def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str, modality: str = "depth") -> np.ndarray:
     """Side-by-side picture: input, truth, prediction (amodal: truth and prediction of each hand, hidden parts
-    hatched, part legend)."""
-    from handseg.viz.overlay import colorize_depth, overlay_labels, put_text, tile
+    hatched), with a legend.
 
-    base = sample["color"] if sample.get("color") is not None else colorize_depth(sample["depth"])
+    The background is what the model saw: greyscale depth for a depth model, the colour image otherwise. Panels
+    are enlarged to display size before the captions are drawn, so text is never scaled up afterwards.
+    """
+    from handseg.viz.overlay import depth_gray, overlay_labels, put_text, tile, to_display, with_legend
+
+    use_color = modality != "depth" and sample.get("color") is not None
+    base = sample["color"] if use_color else depth_gray(sample["depth"])
     if task == "segmentation":
         truth = sample.get("label")
         panels = [base.copy(), overlay_labels(base, truth if truth is not None else np.zeros_like(pred)),
@@ -81,9 +86,8 @@ def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str) -
         from handseg.viz.amodal import amodal_parts_picture
 
         return amodal_parts_picture(base, sample.get("parts"), pred, sample.get("visible_parts"), caption=caption)
-    for panel, title in zip(panels, titles):
-        put_text(panel, title)
-    return tile(panels, columns=len(panels))
+    panels = [put_text(to_display(panel), title, org=(6, 20), scale=0.55) for panel, title in zip(panels, titles)]
+    return with_legend(tile(panels, columns=len(panels)), "labels")
 
 
 @torch.no_grad()
@@ -130,8 +134,9 @@ def write_eval_outputs(
     if task != "segmentation":  # amodal: the best frames too, to see what the model gets right
         scored = [f for f in ranked if not math.isnan(f[key])]
         chosen.append(("best", scored[::-1][:worst]))
+    modality = config.get("data", {}).get("modality", "depth")
     for folder, picked in chosen:
         for rank, frame in enumerate(picked):
             sample, pred = predict_sample(model, torch_ds, frame["index"], device)
-            picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}")
+            picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}", modality)
             atomic_write_png(out_dir / folder / f"{rank:02d}_{frame['id']}.png", picture)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class DemoSettings:
     latency_size: tuple[int, int] = (640, 480)
     eval_latency: bool = True
     seed: int = 0
+    device: str = "cpu"  # where training and evaluation run (cpu or cuda)
 
     @classmethod
     def quick(cls) -> DemoSettings:
@@ -36,8 +38,11 @@ class DemoSettings:
         return cls(frames=8, size=(64, 48), steps=4, finetune_steps=2, latency_size=(64, 48), eval_latency=False)
 
 
+LOG = logging.getLogger("handseg.demo")
+
+
 def _log(message: str) -> None:
-    print(f"[demo] {message}", flush=True)
+    LOG.info(f"[demo] {message}")
 
 
 def demo_config(settings: DemoSettings, data_root: Path) -> dict[str, Any]:
@@ -52,7 +57,7 @@ def demo_config(settings: DemoSettings, data_root: Path) -> dict[str, Any]:
         f"train.max_steps={settings.steps}",
         f"train.val_every_steps={ce_val}",
         f"train.ckpt_every_steps={max(1, settings.steps // 6)}",
-        "runtime.accelerator=cpu",
+        f"runtime.accelerator={'cpu' if settings.device == 'cpu' else 'gpu'}",
     ]
     config = load_config(config_path(DEMO_CONFIG), overrides)
     phases = config["phases"]
@@ -111,6 +116,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
             latency=settings.eval_latency,
             force=True,
             progress=False,
+            device=settings.device,
         )
     timings["evaluate_s"] = time.perf_counter() - t0
 

@@ -28,7 +28,7 @@ def metrics_section(metrics: dict[str, dict[str, Any]]) -> Section:
     for phase, m in metrics.items():
         latency = m.get("latency_ms")
         rows.append([phase] + [_pct(m.get(key)) for _, key in TABLE2_COLUMNS] + [latency])
-        iu = m.get("iu_per_class") or [None] * 3
+        iu = m.get("iu") or m.get("iu_per_class") or [None] * 3  # iu_per_class: older files
         iu_rows.append([phase] + [_pct(v) for v in iu])
     some = next(iter(metrics.values()), {})
     lat_head = f"latency ms ({some.get('latency_size', '?')}, batch 1, {some.get('latency_device', '?')})"
@@ -87,8 +87,8 @@ def write_demo_report(
     frames = Section(
         "Best and worst validation frames (after contour fine-tuning)",
         paragraphs=[
-            "Each picture: the color image (for people; the model sees only depth), the truth and the prediction "
-            "(red hand, blue object)."
+            "Each picture: the depth the model sees (greyscale, near is bright, black is missing), the truth and "
+            "the prediction over it (legend below each picture)."
         ],
         figures=[
             Figure(f"figures/{k}_{i}.png", f"{k} #{i + 1}", wide=True)

@@ -10,7 +10,17 @@ import torch
 import torch.nn.functional as F
 
 from handseg.utils.io import atomic_write_png
-from handseg.viz.overlay import colorize_depth, colorize_labels, put_text, tile
+from handseg.viz.overlay import colorbar, colorize_labels, depth_gray, put_text, tile, to_display, with_legend
+
+# The report shows figures at most about this wide; wider ones would be shrunk and their captions with them.
+PAGE_WIDTH = 1100
+
+
+def _caption(image: np.ndarray, text: str, width: int = 240) -> np.ndarray:
+    """The panel at display size with its caption drawn there (neither scaled up nor down afterwards)."""
+    panel = to_display(image, width)
+    scale = 0.5 if panel.shape[1] >= 200 else 0.4
+    return put_text(panel, text, org=(5, 16), scale=scale)
 
 
 def heatmap(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
@@ -30,19 +40,25 @@ def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 
 @torch.no_grad()
 def attention_figure(model: torch.nn.Module, x: torch.Tensor, sample: dict[str, Any], path: str | Path) -> Path:
-    """Grid of the fine (top) and coarse (bottom) attention of each of the 6 levels for one input (Figure 7)."""
+    """Grid of the fine (top) and coarse (bottom) attention of each of the 6 levels for one input (Figure 7).
+
+    Every tile uses the same scale, 0 to 1 (the gates are sigmoids), shown by the colour bar, so a nearly constant
+    gate looks constant instead of being stretched to full contrast; each caption gives the tile's own range.
+    """
     _, maps = model(x[None], return_attention=True)
     height, width = x.shape[-2:]
-    base = colorize_depth(sample["depth"])
+    base = depth_gray(sample["depth"])
+    columns = 1 + len(maps["fine"])
+    panel_width = width * max(1, PAGE_WIDTH // (columns * width + 64))  # the whole row fits the page unshrunk
     rows = []
     for kind in ("fine", "coarse"):
-        panels = [put_text(base.copy(), f"{kind} attention")]
+        panels = [_caption(base, f"{kind} attention", panel_width)]
         for level, level_map in enumerate(maps[kind]):
             values = _upsample(level_map, (height, width))
-            panel = heatmap(values)
-            rows_label = f"L{level} {values.min():.2f}-{values.max():.2f}"
-            panels.append(put_text(panel, rows_label))
-        rows.append(tile(panels, columns=len(panels)))
+            text = f"L{level} {values.min():.2f}-{values.max():.2f}"
+            panels.append(_caption(heatmap(values, 0.0, 1.0), text, panel_width))
+        row = tile(panels, columns=len(panels))
+        rows.append(np.hstack([row, colorbar(row.shape[0], 0.0, 1.0)]))
     figure = tile(rows, columns=1)
     atomic_write_png(path, figure)
     return Path(path)
@@ -67,15 +83,14 @@ def contour_figure(
     rows = []
     for name, labels_rgb, edges in columns:
         hand, obj = edges[0, 0].numpy(), edges[0, 1].numpy()
-        rows.append(
-            tile(
-                [
-                    put_text(labels_rgb.copy(), name),
-                    put_text(heatmap(hand, 0, hi), "hand contour"),
-                    put_text(heatmap(obj, 0, hi), "object contour"),
-                ],
-                columns=3,
-            )
+        row = tile(
+            [
+                _caption(labels_rgb, name),
+                _caption(heatmap(hand, 0, hi), "hand contour"),
+                _caption(heatmap(obj, 0, hi), "object contour"),
+            ],
+            columns=3,
         )
-    atomic_write_png(path, tile(rows, columns=1))
+        rows.append(np.hstack([row, colorbar(row.shape[0], 0.0, hi)]))
+    atomic_write_png(path, with_legend(tile(rows, columns=1), "labels"))
     return Path(path)

@@ -72,7 +72,7 @@ def segmentation_table(results: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         m = r["metrics"]
-        iu = m.get("iu_per_class") or [None, None, None]
+        iu = m.get("iu") or m.get("iu_per_class") or [None, None, None]  # iu_per_class: older files
         cells = [
             r["row"]["label"],
             _pct(m.get("pixel_acc")),

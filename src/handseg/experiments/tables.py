@@ -10,6 +10,7 @@ interrupted one resumes from its last.ckpt.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from handseg.errors import ConfigError
+
+LOG = logging.getLogger("handseg.experiment")
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ def run_tables(names: list[str], out: str | Path, budget: Budget, rows: list[str
         raise ConfigError(f"unknown row(s) {sorted(missing)} for tables {names}")
     data_root = prepare_data(out, budget)
     results: dict[str, dict[str, Any]] = {}
-    print(f"[experiment] {len(todo)} rows, {budget.steps} steps each, {budget.workers} worker(s) -> {out}", flush=True)
+    LOG.info(f"[experiment] {len(todo)} rows, {budget.steps} steps each, {budget.workers} worker(s) -> {out}")
     with ProcessPoolExecutor(max_workers=budget.workers) as pool:
         futures = {pool.submit(_run_row, row, budget, str(data_root), str(out)): key for key, row in todo.items()}
         for done, future in enumerate(as_completed(futures), 1):
@@ -235,10 +238,9 @@ def run_tables(names: list[str], out: str | Path, budget: Budget, rows: list[str
             results[key] = future.result()
             m = results[key]["metrics"]
             head = m.get("miou_hand_object", m.get("miou"))
-            print(
+            LOG.info(
                 f"[experiment] {done}/{len(todo)} {key}: headline {100 * head:.2f} "
-                f"({results[key]['train_s'] / 60:.1f} min)",
-                flush=True,
+                f"({results[key]['train_s'] / 60:.1f} min)"
             )
     retime_latency(results, out, budget)
     return {name: [results[r.key] for r in TABLES[name] if r.key in results] for name in names}

@@ -6,6 +6,7 @@ The GPU paths are written against the documented PyTorch APIs but were never run
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 import time
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import HandsegError
+
+LOG = logging.getLogger("handseg.bench")
 
 CPU_MODES = ("eager", "channels_last", "onnxruntime")
 GPU_MODES = ("cuda_fp32", "cuda_bf16", "cuda_compile", "cuda_graphs")
@@ -191,7 +194,7 @@ def bench_models(
         for row in model_rows:
             row.update(size=f"{width}x{height}", params_m=params / 1e6)
             if progress:
-                print(f"  {name:28s} {row['mode']:14s} {row['median_ms']:9.1f} ms", flush=True)
+                LOG.info(f"  {name:28s} {row['mode']:14s} {row['median_ms']:9.1f} ms")
         rows += model_rows
     return rows
 

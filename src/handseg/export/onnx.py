@@ -59,11 +59,14 @@ def export_onnx(
     check_size: tuple[int, int] | None = None,
     atol: float = 1e-3,
     force: bool = False,
+    zoo: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Export `model` to ONNX (dynamic N, H, W), verify it against PyTorch at another size; return the check report.
 
     Sizes are (width, height). The checkpoint config, if given, is stored in the model's metadata so that
-    OnnxPredictor knows the modality and task. Raises HandsegError when the outputs differ by more than `atol`.
+    OnnxPredictor knows the modality and task, with the input contract (`handseg.*` keys, see contract.py; `zoo`
+    adds its name and version) for users of plain ONNX Runtime. Raises HandsegError when the outputs differ by
+    more than `atol`.
     """
     import onnx
     import torch
@@ -98,9 +101,14 @@ def export_onnx(
         raise HandsegError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     proto = onnx.load_from_string(buffer.getvalue())
     if config is not None:
-        entry = proto.metadata_props.add()
-        entry.key = CONFIG_KEY
-        entry.value = json.dumps(config, default=str)
+        from handseg.export.contract import input_contract
+
+        contract = input_contract(config, zoo)
+        for key, value in {CONFIG_KEY: json.dumps(config, default=str), **contract}.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.doc_string = "handseg model; input contract in the metadata keys handseg.* (see the handseg README)"
+    proto.producer_name = "handseg"
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
 

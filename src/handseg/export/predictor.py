@@ -75,7 +75,10 @@ class TorchPredictor:
 
 
 def load_predictor(
-    ckpt: str | Path | None = None, onnx: str | Path | None = None, threads: int | None = None
+    ckpt: str | Path | None = None,
+    onnx: str | Path | None = None,
+    threads: int | None = None,
+    device: str | None = None,
 ) -> TorchPredictor | Any:
     """A predictor from a checkpoint (PyTorch) or an exported .onnx file (ONNX Runtime); exactly one of them."""
     if (ckpt is None) == (onnx is None):
@@ -91,4 +94,4 @@ def load_predictor(
     if threads:
         torch.set_num_threads(threads)
     model, config = load_model(ckpt)
-    return TorchPredictor(model, config)
+    return TorchPredictor(model, config, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))

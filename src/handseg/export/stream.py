@@ -19,7 +19,7 @@ import numpy as np
 from handseg.data.format import Intrinsics
 from handseg.errors import ConfigError, DataError, HandsegError
 from handseg.export.predictor import Predictor, frame_input, labels_from_logits
-from handseg.utils.io import atomic_write_png, read_png
+from handseg.utils.io import _file_mode, atomic_write_png, read_png
 
 Frame = tuple[str, np.ndarray, np.ndarray | None, Intrinsics]
 
@@ -143,6 +143,7 @@ class OverlayVideo:
         self.fps = fps
         self.writer: Any = None
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
+        os.fchmod(fd, _file_mode(self.path))  # mkstemp makes 0600 files; a video gets the usual permissions
         os.close(fd)
         self.tmp = tmp
         self.frames = 0
@@ -169,20 +170,21 @@ class OverlayVideo:
 
 def overlay_frame(depth: np.ndarray, color: np.ndarray | None, labels: np.ndarray, task: str, text: str) -> np.ndarray:
     """RGB picture of one frame's labels over its color image (or its colourised depth)."""
-    from handseg.viz.overlay import colorize_depth, overlay_labels, overlay_parts, put_text
+    from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, put_text, with_legend
 
-    base = color if color is not None else colorize_depth(depth)
+    base = color if color is not None else depth_gray(depth)
     picture = overlay_parts(base, labels) if task == "amodal" else overlay_labels(base, labels)
-    return put_text(picture, text)
+    return with_legend(put_text(picture, text), "parts" if task == "amodal" else "labels")
 
 
 @dataclass
 class StreamStats:
-    """Counts and timings of one stream run (seconds; fps over the frames after the first)."""
+    """Counts and timings of one stream run (seconds; fps and ms per frame over the frames after the first)."""
 
     frames: int = 0
     seconds: float = 0.0
     stage_s: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "model": 0.0, "write": 0.0})
+    first_stage_s: dict[str, float] = field(default_factory=dict)  # the first (warm-up) frame's stage times
     first_frame_s: float = 0.0
     cpu_s: float = 0.0  # process CPU time (all threads) over the frames after the first
 
@@ -193,7 +195,10 @@ class StreamStats:
         return (self.frames - 1) / steady if self.frames > 1 and steady > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        per_frame = {k: v / max(self.frames, 1) * 1000 for k, v in self.stage_s.items()}
+        # The same frames as fps (all but the first), so the stages add up to 1000 / fps.
+        steady = self.frames - 1 if self.frames > 1 else self.frames
+        first = self.first_stage_s if self.frames > 1 else {}
+        per_frame = {k: (v - first.get(k, 0.0)) / max(steady, 1) * 1000 for k, v in self.stage_s.items()}
         return {
             "frames": self.frames,
             "seconds": self.seconds,
@@ -247,6 +252,7 @@ def run_stream(
         stats.frames += 1
         if stats.frames == 1:
             stats.first_frame_s = now - start
+            stats.first_stage_s = dict(stats.stage_s)
             cpu_start = time.process_time()
         else:
             stats.cpu_s = time.process_time() - cpu_start

@@ -47,8 +47,6 @@ def scores_from_confusion(hist: np.ndarray) -> dict[str, Any]:
         "miou_hand_object": _nanmean(iu[1:]),
         "iu": [float(v) for v in iu],
         "acc": [float(v) for v in acc],
-        "iu_per_class": [float(v) for v in iu],
-        "acc_per_class": [float(v) for v in acc],
         "pixels": int(total),
     }
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from handseg.data.format import HandsegDataset, Sample
-from handseg.viz.overlay import colorize_depth, overlay_labels, overlay_parts, put_text, tile
+from handseg.viz.overlay import colorize_depth, legend_strip, overlay_labels, overlay_parts, put_text, tile
 
 PANELS = ("depth", "color", "labels", "left parts", "right parts")
 
@@ -73,4 +73,5 @@ def contact_sheet(dataset: HandsegDataset, frames: int = 16, frames_per_row: int
     for k in range(count):
         sample = dataset[k]
         tiles.extend(frame_panels(sample, width, scene_caption(dataset, sample["id"])))
-    return tile(tiles, columns=len(PANELS) * max(1, min(frames_per_row, count)), gap=3)
+    sheet = tile(tiles, columns=len(PANELS) * max(1, min(frames_per_row, count)), gap=3)
+    return np.vstack([sheet, legend_strip(sheet.shape[1], "labels"), legend_strip(sheet.shape[1], "parts")])

@@ -97,3 +97,79 @@ def put_text(image: np.ndarray, text: str, org: tuple[int, int] = (4, 14), scale
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return image
+
+
+# Pictures are drawn at the size they are shown (the report and docs show panels about this wide), so captions are
+# real pixels, never small text scaled up by a browser.
+DISPLAY_WIDTH = 320
+LABEL_NAMES = ("background", "hand", "object")
+
+
+def depth_gray(depth_m: np.ndarray) -> np.ndarray:
+    """Greyscale RGB picture of a depth map (near = bright, missing = black): labels stay readable over it."""
+    depth_m = np.asarray(depth_m, np.float32)
+    valid = depth_m > 0
+    out = np.zeros((*depth_m.shape, 3), np.uint8)
+    if not valid.any():
+        return out
+    lo, hi = np.percentile(depth_m[valid], [1, 99])
+    scaled = 1.0 - np.clip((depth_m - lo) / max(float(hi - lo), 1e-6), 0, 1)
+    out[valid] = (40 + scaled[valid] * 180).astype(np.uint8)[:, None]  # 40..220: black stays "missing"
+    return out
+
+
+def to_display(image: np.ndarray, width: int = DISPLAY_WIDTH) -> np.ndarray:
+    """Upscale a small picture by a whole factor (nearest) to at least `width` wide; larger ones stay as they are."""
+    factor = max(1, -(-width // image.shape[1]))
+    if factor == 1:
+        return np.ascontiguousarray(image)
+    return np.ascontiguousarray(np.repeat(np.repeat(image, factor, axis=0), factor, axis=1))
+
+
+def legend_strip(width: int, kind: str = "labels", scale: float = 0.45) -> np.ndarray:
+    """A white strip naming the colours: background/hand/object (kind 'labels') or the 16 amodal parts ('parts')."""
+    import cv2
+
+    from handseg.data.format import PART_NAMES
+
+    if kind == "labels":
+        items = [(name, LABEL_COLORS[k]) for k, name in enumerate(LABEL_NAMES)]
+    elif kind == "parts":
+        items = [(name, PART_COLORS[k + 1]) for k, name in enumerate(PART_NAMES)]
+    else:
+        raise ValueError(f"legend kind {kind!r}: expected labels or parts")
+    font, line, pad, box = cv2.FONT_HERSHEY_SIMPLEX, 1, 6, 12
+    row_h = box + 2 * pad
+    cells, x, y = [], pad, 0
+    for name, colour in items:
+        text_w = cv2.getTextSize(name, font, scale, line)[0][0]
+        cell_w = box + 4 + text_w + 2 * pad
+        if x + cell_w > width and x > pad:
+            x, y = pad, y + row_h
+        cells.append((x, y, name, colour))
+        x += cell_w
+    strip = np.full((y + row_h, width, 3), 255, np.uint8)
+    for x, y, name, colour in cells:
+        top = y + pad
+        cv2.rectangle(strip, (x, top), (x + box, top + box), tuple(int(c) for c in colour), -1)
+        cv2.rectangle(strip, (x, top), (x + box, top + box), (90, 90, 90), 1)
+        cv2.putText(strip, name, (x + box + 4, top + box - 1), font, scale, (20, 20, 20), line, cv2.LINE_AA)
+    return strip
+
+
+def with_legend(image: np.ndarray, kind: str = "labels") -> np.ndarray:
+    """The picture with a legend strip below it."""
+    return np.vstack([image, legend_strip(image.shape[1], kind)])
+
+
+def colorbar(height: int, lo: float, hi: float, width: int = 64) -> np.ndarray:
+    """A vertical inferno colour bar (hi at the top) with its two end values written beside it."""
+    import cv2
+
+    ramp = np.linspace(255, 0, height).astype(np.uint8)[:, None].repeat(14, axis=1)
+    bar = cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)[..., ::-1]
+    out = np.full((height, width, 3), 255, np.uint8)
+    out[:, 4:18] = bar
+    for text, y in ((f"{hi:.2g}", 14), (f"{lo:.2g}", height - 4)):
+        cv2.putText(out, text, (22, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (20, 20, 20), 1, cv2.LINE_AA)
+    return out

@@ -20,7 +20,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom:
 figure { display: inline-block; margin: 0.5rem 1rem 0.5rem 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #ddd; } figcaption { font-size: 0.85rem; color: #555; }
 
-.wide { display: block; } .wide img { width: 100%; max-width: 1100px; image-rendering: pixelated; }
+.wide { display: block; } .wide img { max-width: 100%; height: auto; }
 .note { background: #fff8e1; padding: 0.5rem 0.8rem; border-left: 3px solid #f0b400; }
 """
 

@@ -158,6 +158,10 @@ class ReviewHandler(BaseHTTPRequestHandler):
             if name not in STATIC_FILES:
                 return self._error(HTTPStatus.NOT_FOUND)
             return self._send(HTTPStatus.OK, _static(name), STATIC_FILES[name])
+        if path == "/api/diagnostics":  # diagnostics.csv with a risk score per frame (review/diagnostics.py)
+            from handseg.annotate.review.diagnostics import diagnostics_payload
+
+            return self._json(HTTPStatus.OK, diagnostics_payload(self.app.root, self.app.ids))
         if path == "/api/frames":
             return self._json(HTTPStatus.OK, self.app.frames())
         match = _IMAGE_PATH.match(path)

@@ -18,9 +18,10 @@ function render() {
   badge.dataset.decision = decision;
   document.body.dataset.frame = id;
   $("overlay").src = `/img/overlay/${encodeURIComponent(id)}.png`;
+  showFrame(id);
   const counts = { accept: 0, reject: 0 };
   state.ids.forEach((fid, k) => {
-    const cell = $("strip").children[k];
+    const cell = $("strip").children[state.order ? state.order.indexOf(k) : k];
     const d = state.decisions[fid] || "";
     if (d) counts[d] += 1;
     cell.className = d + (k === state.index ? " current" : "");
@@ -33,7 +34,10 @@ function render() {
 }
 
 function move(step) {
-  state.index = Math.min(Math.max(state.index + step, 0), state.ids.length - 1);
+  // Steps follow the chosen order (file order, or highest risk first).
+  const order = state.order || state.ids.map((_, k) => k);
+  const at = Math.min(Math.max(order.indexOf(state.index) + step, 0), order.length - 1);
+  state.index = order[at];
   render();
 }
 
@@ -82,12 +86,9 @@ async function start() {
   state.decisions = data.decisions;
   $("dataset").textContent = data.dataset;
   const strip = $("strip");
-  state.ids.forEach((id, k) => {
-    const cell = document.createElement("span");
-    cell.title = id;
-    cell.addEventListener("click", () => { state.index = k; render(); });
-    strip.appendChild(cell);
-  });
+  buildStrip();
+  await loadDiagnostics();
+  setupControls();
   const firstOpen = state.ids.findIndex((id) => !state.decisions[id]);
   state.index = firstOpen >= 0 ? firstOpen : 0;
   render();
@@ -95,3 +96,115 @@ async function start() {
 }
 
 start();
+
+// --- on-screen controls, label opacity, zoom, diagnostics and risk order ---
+
+function buildStrip() {
+  const strip = $("strip");
+  strip.textContent = "";
+  const order = state.order || state.ids.map((_, k) => k);
+  order.forEach((k) => {
+    const cell = document.createElement("span");
+    cell.title = state.ids[k];
+    cell.addEventListener("click", () => { state.index = k; render(); });
+    strip.appendChild(cell);
+  });
+}
+
+async function loadDiagnostics() {
+  state.diag = { columns: [], frames: {} };
+  try {
+    const response = await fetch("/api/diagnostics");
+    if (response.ok) state.diag = await response.json();
+  } catch (err) { /* an older server: no diagnostics */ }
+}
+
+function setOrder(kind) {
+  const ids = state.ids.map((_, k) => k);
+  const risk = (k) => (state.diag.frames[state.ids[k]] || {}).risk || 0;
+  state.order = kind === "risk" ? ids.sort((a, b) => risk(b) - risk(a) || a - b) : null;
+  document.body.dataset.order = kind;
+  buildStrip();
+  render();
+}
+
+function showDiagnostics(id) {
+  const entry = state.diag.frames[id];
+  const table = $("diag-table");
+  table.textContent = "";
+  const risk = $("risk");
+  if (!entry) { risk.textContent = "no diagnostics.csv row for this frame"; risk.className = ""; return; }
+  risk.textContent = entry.reasons.length ? `risk ${entry.risk}: ${entry.reasons.join(", ")}` : "risk 0: nothing unusual";
+  risk.className = entry.risk >= 2 ? "high" : "";
+  for (const [key, value] of Object.entries(entry.values)) {
+    const row = table.insertRow();
+    row.insertCell().textContent = key;
+    row.insertCell().textContent = typeof value === "number" ? String(Math.round(value * 1000) / 1000) : value;
+  }
+}
+
+function loadImage(url) {
+  return new Promise((resolve) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => resolve(null);
+    image.src = url;
+  });
+}
+
+async function showFrame(id) {
+  showDiagnostics(id);
+  const name = encodeURIComponent(id);
+  const [base, labels] = await Promise.all([
+    loadImage(`/img/color/${name}.png`).then((img) => img || loadImage(`/img/depth/${name}.png`)),
+    loadImage(`/img/label/${name}.png`),
+  ]);
+  if (id !== state.ids[state.index] || !base) return;  // the user moved on meanwhile
+  state.images = { base, labels };
+  drawMix();
+}
+
+function drawMix() {
+  // Labels (black = background) blended over the raw image at the slider's opacity; 0 shows the raw image.
+  const { base, labels } = state.images || {};
+  if (!base) return;
+  const canvas = $("mix");
+  const zoom = Number($("zoom").value);
+  canvas.width = base.naturalWidth;
+  canvas.height = base.naturalHeight;
+  canvas.style.width = `${base.naturalWidth * zoom}px`;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(base, 0, 0);
+  const alpha = Number($("opacity").value) / 100;
+  if (labels && alpha > 0 && labels.naturalWidth === base.naturalWidth) {
+    const scratch = document.createElement("canvas");
+    scratch.width = labels.naturalWidth;
+    scratch.height = labels.naturalHeight;
+    const sctx = scratch.getContext("2d");
+    sctx.drawImage(labels, 0, 0);
+    const lab = sctx.getImageData(0, 0, scratch.width, scratch.height).data;
+    const out = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const px = out.data;
+    for (let i = 0; i < px.length; i += 4) {
+      if (lab[i] || lab[i + 1] || lab[i + 2]) {
+        for (let c = 0; c < 3; c++) px[i + c] = px[i + c] * (1 - alpha) + lab[i + c] * alpha;
+      }
+    }
+    ctx.putImageData(out, 0, 0);
+  }
+  document.body.dataset.drawn = state.ids[state.index];
+}
+
+function setupControls() {
+  $("btn-accept").addEventListener("click", () => { decide("accept"); move(1); });
+  $("btn-reject").addEventListener("click", () => { decide("reject"); move(1); });
+  $("btn-undo").addEventListener("click", () => decide(null));
+  $("btn-prev").addEventListener("click", () => move(-1));
+  $("btn-next").addEventListener("click", () => move(1));
+  $("opacity").addEventListener("input", () => {
+    $("opacity-value").textContent = `${$("opacity").value} %`;
+    drawMix();
+  });
+  $("zoom").addEventListener("change", drawMix);
+  $("order").addEventListener("change", () => setOrder($("order").value));
+}

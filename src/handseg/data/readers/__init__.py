@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from handseg.data.readers.base import Reader
+from handseg.data.readers.dexycb import DexYCBReader
 from handseg.data.readers.eth_amodal import EthAmodalReader
 from handseg.data.readers.handseg_bojja import HandSegReader
 from handseg.data.readers.handseg_v1 import HandsegV1Reader
@@ -16,7 +17,7 @@ from handseg.errors import ConfigError, DataError
 
 # Detection order matters: the most specific layouts first.
 READERS: dict[str, type[Reader]] = {
-    cls.name: cls for cls in (HandsegV1Reader, EthAmodalReader, RHDReader, HandSegReader, NYUReader)
+    cls.name: cls for cls in (HandsegV1Reader, EthAmodalReader, DexYCBReader, RHDReader, HandSegReader, NYUReader)
 }
 
 
@@ -53,6 +54,7 @@ def open_dataset(path: str | Path, format: str = "auto", **opts: Any) -> Reader:
 
 __all__ = [
     "READERS",
+    "DexYCBReader",
     "EthAmodalReader",
     "HandSegReader",
     "HandsegV1Reader",
