@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# the real frames the shipped model is shown on, when this checkout sits beside them
+REAL ?= $(wildcard ../shared/realdata/dexycb)
+
 demo: $(STAMP)
-	$(HANDSEG) demo --out demo --force
+	$(HANDSEG) demo --out demo --force $(if $(REAL),--real $(REAL))
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=positive_int, help="synthetic frames (default 240)")
     parser.add_argument("--steps", type=positive_int, help="cross-entropy training steps (default 600)")
     parser.add_argument("--finetune-steps", type=positive_int, help="contour fine-tuning steps (default 150)")
+    parser.add_argument("--zoo-model", default="das-rt", help="shipped model shown first ('none' to skip)")
+    parser.add_argument("--real", default=None, help="a real handseg-v1 dataset the shipped model also segments")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +35,12 @@ def run(args: argparse.Namespace) -> int:
             if value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
             setattr(settings, name, value)
+    settings.zoo_model = None if args.zoo_model == "none" else args.zoo_model
+    if args.real is not None:
+        from handseg.data.format import Manifest
+
+        Manifest.load(args.real)  # a clear error before anything is written
+        settings.real = args.real
     report = run_demo(args.out, settings, force=args.force)
     print(f"report: {report.resolve()}")
     return 0

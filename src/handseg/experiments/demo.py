@@ -31,11 +31,16 @@ class DemoSettings:
     eval_latency: bool = True
     seed: int = 0
     device: str = "cpu"  # where training and evaluation run (cpu or cuda)
+    zoo_model: str | None = "das-rt"  # the shipped model the demo shows first (None: skip that step)
+    zoo_frames: int = 8  # fresh synthetic frames it segments
+    zoo_size: tuple[int, int] = (640, 480)
+    real: str | None = None  # a real handseg-v1 dataset (its test split) the shipped model also segments
 
     @classmethod
     def quick(cls) -> DemoSettings:
         """A tiny demo for tests: seconds, not minutes."""
-        return cls(frames=8, size=(64, 48), steps=4, finetune_steps=2, latency_size=(64, 48), eval_latency=False)
+        return cls(frames=8, size=(64, 48), steps=4, finetune_steps=2, latency_size=(64, 48), eval_latency=False,
+                   zoo_frames=2, zoo_size=(160, 120))  # fmt: skip
 
 
 LOG = logging.getLogger("handseg.demo")
@@ -92,6 +97,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
     timings: dict[str, float] = {}
     start = time.perf_counter()
 
+    zoo = _zoo_step(out, settings, timings)
     _log(f"1/6 synthesizing {settings.frames} frames at {settings.size[0]}x{settings.size[1]} -> {out / 'data'}")
     generate_dataset(out / "data", settings.frames, seed=settings.seed, size=settings.size, force=True)
     timings["synthesize_s"] = time.perf_counter() - start
@@ -156,11 +162,31 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
         "onnx_check": export,
         "latency": latency,
         "timings": timings,
+        "zoo": {k: v for k, v in (zoo or {}).items() if k != "card"},
     }
     atomic_write_json(out / "summary.json", _jsonable(summary))
-    report = write_demo_report(out, settings, metrics, export, latency, timings, phase_dirs)
+    report = write_demo_report(out, settings, metrics, export, latency, timings, phase_dirs, zoo)
     _log(f"done in {timings['total_s'] / 60:.1f} min; report: {report.resolve()}")
     return report
+
+
+def _zoo_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> dict[str, Any] | None:
+    """Step 0: the shipped model segments fresh synthetic frames (and the real frames given) in seconds."""
+    from handseg.experiments.showcase import showcase
+    from handseg.zoo.store import find_model
+
+    if not settings.zoo_model:
+        return None
+    if find_model(settings.zoo_model) is None:
+        _log(f"0/6 skipped: no shipped model named {settings.zoo_model!r} in the zoo")
+        return None
+    where = f" and {settings.real}" if settings.real else ""
+    _log(f"0/6 the shipped model {settings.zoo_model} segments {settings.zoo_frames} fresh synthetic frames{where}")
+    t0 = time.perf_counter()
+    result = showcase(out / "zoo", settings.zoo_model, frames=settings.zoo_frames, size=settings.zoo_size,
+                      real=settings.real)  # fmt: skip
+    timings["zoo_s"] = time.perf_counter() - t0
+    return result
 
 
 def _median_ms(fn: Any, repeats: int) -> float:
