@@ -1,0 +1,140 @@
+"""The shipped models, measured: held-out synthetic and real-depth scores, latency; written into their cards.
+
+    python benchmarks/bench_zoo.py das-rt das-r18 --synthetic data/synth-v3-320-12k-s2 \
+        --real ../shared/realdata/dexycb [--update-cards]
+
+For each zoo model: `handseg eval` on the synthetic dataset's val split (object types training never saw) and on
+the real dataset's test split (both at the model's training size, as `handseg eval` does); batch-1 latency of
+eager PyTorch and ONNX Runtime at the training size and of full 640x480 labels (the model at its training size,
+labels resized back), 1 and 2 threads, all models round-robin. Writes benchmarks/results/zoo.{md,json}; with
+--update-cards, each card's `metrics` and `latency`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import markdown_table, write_results
+
+
+def _ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _latency(models: dict[str, Any], onnx: dict[str, Path], repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms per model and mode, the modes of every model alternating (round-robin over repeats)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from handseg.export.onnx import OnnxPredictor
+
+    out: dict[str, dict[str, float]] = {name: {} for name in models}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        sessions = {name: OnnxPredictor(onnx[name], threads=threads) for name in models}
+        for _round in range(repeats):
+            for name, model in models.items():
+                w, h = model.config["data"]["size"]
+                x = torch.randn(1, 1, h, w)
+                with torch.inference_mode():
+                    eager = _ms(lambda m=model, x=x: m(x), 1)
+                ort = _ms(lambda s=sessions[name], x=x: s.logits(x.numpy()), 1)
+
+                def full(s=sessions[name], x=x) -> np.ndarray:  # 640x480 labels from the model at its size
+                    labels = s.logits(x.numpy())[0].argmax(0).astype(np.uint8)
+                    return cv2.resize(labels, (640, 480), interpolation=cv2.INTER_NEAREST)
+
+                full_ms = _ms(full, 1)
+                for key, value in ((f"eager_{w}x{h}_{threads}t_ms", eager), (f"ort_{w}x{h}_{threads}t_ms", ort),
+                                   (f"ort_labels_640x480_{threads}t_ms", full_ms)):  # fmt: skip
+                    out[name].setdefault(key, []).append(value)
+    return {name: {k: round(statistics.median(v), 2) for k, v in modes.items()} for name, modes in out.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every named zoo model and write the table (and the cards with --update-cards)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", help="zoo model names")
+    parser.add_argument("--synthetic", type=Path, required=True, help="held-out synthetic dataset (val split)")
+    parser.add_argument("--real", type=Path, required=True, help="real dataset (test split)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--update-cards", action="store_true", help="write metrics and latency into the cards")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from handseg.engine.evaluate import evaluate
+    from handseg.export.onnx import export_onnx
+    from handseg.zoo import load_model, update_card
+
+    torch.set_num_threads(1)
+    models = {name: load_model(name) for name in args.names}
+    work = Path(tempfile.mkdtemp(prefix="bench_zoo_"))
+    scores: dict[str, dict[str, Any]] = {}
+    for name in args.names:
+        scores[name] = {}
+        for which, root, split in (("synthetic", args.synthetic, "val"), ("dexycb", args.real, "test")):
+            out_dir = work / f"{name}_{which}"
+            evaluate(name, root, split=split, out_dir=out_dir, progress=False, worst=0)
+            scores[name][which] = json.loads((out_dir / "metrics.json").read_text())
+            scores[name][f"{which}_metrics_json"] = out_dir / "metrics.json"
+    onnx = {}
+    for name, model in models.items():
+        onnx[name] = work / f"{name}.onnx"
+        export_onnx(model, onnx[name], in_channels=1, config=model.config,
+                    trace_size=tuple(model.config["data"]["size"]), force=True)  # fmt: skip
+    latency = _latency(models, onnx, args.repeats)
+    rows, payload = [], {}
+    for name in args.names:
+        syn, real = scores[name]["synthetic"], scores[name]["dexycb"]
+        row = {"model": name, "params (M)": round(sum(p.numel() for p in models[name].parameters()) / 1e6, 2),
+               "synthetic mean IOU": round(100 * syn["miou_hand_object"], 2),
+               "synthetic hand IU": round(100 * syn["iu"][1], 2), "synthetic object IU": round(100 * syn["iu"][2], 2),
+               "DexYCB mean IOU": round(100 * real["miou_hand_object"], 2),
+               "DexYCB hand IU": round(100 * real["iu"][1], 2), "DexYCB object IU": round(100 * real["iu"][2], 2),
+               **latency[name]}  # fmt: skip
+        rows.append(row)
+        payload[name] = {"row": row, "synthetic": syn, "dexycb": real, "latency_ms": latency[name]}
+        if args.update_cards:
+            extra = work / f"{name}_latency.json"
+            command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+            extra.write_text(json.dumps({"latency": {**latency[name], "measured_with": command,
+                                                      "cpu": payload[name]["row"].get("cpu")}}))  # fmt: skip
+            update_card(name, metrics={"synthetic": scores[name]["synthetic_metrics_json"],
+                                       "dexycb": scores[name]["dexycb_metrics_json"]}, extra=extra)  # fmt: skip
+    command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    score_cols = [c for c in rows[0] if "IOU" in c or " IU" in c]
+    lat_cols = [c for c in rows[0] if c.endswith("_ms")]
+    text = (
+        "Scores in % (mean IOU = mean of hand and object IU; synthetic = the val split of the named synthetic set, "
+        "object types training never saw; DexYCB = 74 real D415 frames, labels ignore the forearm), each at the "
+        "model's training size. Latency: median ms at batch 1 on this CPU, all models round-robin; "
+        "`ort_labels_640x480` is ONNX Runtime at the training size plus the nearest resize of the labels to "
+        "640x480.\n\n"
+        + markdown_table(rows, ["model", "params (M)", *score_cols])
+        + "\n\n"
+        + markdown_table(rows, ["model", *lat_cols])
+    )
+    write_results("zoo", {"models": payload}, text, command)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
