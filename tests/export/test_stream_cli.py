@@ -137,3 +137,20 @@ def test_rgbd_model_streams_aligned_color(tmp_path, recording, tiny):
     assert len(list((out / "labels").glob("*.png"))) == 5
     folder = _depth_folder(tmp_path / "frames", n=1)  # depth only: an rgbd model has no color to read
     assert main(["stream", str(folder), "--ckpt", str(ckpt), "--no-progress"]) == 1
+
+
+def test_overlay_video_keeps_frames_of_other_sizes(tmp_path) -> None:
+    import cv2
+    import numpy as np
+
+    from handseg.export.stream import OverlayVideo
+
+    video = OverlayVideo(tmp_path / "mixed.mp4", fps=10)
+    for w, h in ((64, 48), (80, 60), (64, 48)):
+        video.write(np.full((h, w, 3), 128, np.uint8))
+    video.close()
+    capture = cv2.VideoCapture(str(tmp_path / "mixed.mp4"))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    assert video.frames == 3 and frames == 3

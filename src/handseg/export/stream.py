@@ -142,6 +142,7 @@ class OverlayVideo:
         self.path = Path(path)
         self.fps = fps
         self.writer: Any = None
+        self.size: tuple[int, int] = (0, 0)  # (width, height) of the video, set by the first frame
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent)
         os.fchmod(fd, _file_mode(self.path))  # mkstemp makes 0600 files; a video gets the usual permissions
         os.close(fd)
@@ -153,9 +154,12 @@ class OverlayVideo:
 
         if self.writer is None:
             h, w = rgb.shape[:2]
+            self.size = (w, h)
             self.writer = cv2.VideoWriter(self.tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self.writer.isOpened():
                 raise HandsegError(f"{self.path}: OpenCV cannot open an mp4v video writer")
+        if rgb.shape[1::-1] != self.size:  # OpenCV drops frames of another size silently: fit them to the video
+            rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
         self.writer.write(np.ascontiguousarray(rgb[..., ::-1]))
         self.frames += 1
 
