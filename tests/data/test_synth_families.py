@@ -138,3 +138,21 @@ def test_stereo_left_border_band_shrinks_with_depth() -> None:
         widths.append(int((depth[H // 2] == 0)[: W // 2].argmin()))  # first valid column from the left
     expected = [intr.fx * 0.055 / z for z in (0.6, 1.8)]
     assert widths[0] == pytest.approx(expected[0], abs=2) and widths[1] == pytest.approx(expected[1], abs=2)
+
+
+def test_sr300_depth_unit_of_an_eighth_millimetre(tmp_path) -> None:
+    from handseg.data.format import HandsegDataset
+    from handseg.data.synth import generate_dataset
+
+    mm = render_frame(2, 0, W, H, sensor="sr300")
+    eighth = render_frame(2, 0, W, H, sensor="sr300", depth_scale_m=0.000125)
+    valid = mm["depth"] > 0
+    assert eighth["intrinsics"].depth_scale_m == 0.000125
+    assert np.array_equal(eighth["depth"][valid], mm["depth"][valid].astype(np.uint32) * 8)
+    root = generate_dataset(tmp_path / "d", 2, size=(W, H), render_options={"depth_scale_m": 0.000125},
+                            val_fraction=0.5, progress=False)  # fmt: skip
+    sample = HandsegDataset(root, split=None)[0]
+    assert HandsegDataset(root, split=None).intrinsics.depth_scale_m == 0.000125
+    assert 0.15 < float(sample["depth"][sample["depth"] > 0].min()) < 3.0, "read back in metres"
+    with pytest.raises(ConfigError, match="depth_scale_m"):
+        render_frame(2, 0, W, H, depth_scale_m=0.01)

@@ -101,8 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated object types shown only in val frames (held-out objects), e.g. mug,torus",
     )
-    parser.add_argument("--scenes", default=None, help="scene families, passed to the generator's render_frame")
-    parser.add_argument("--sensor", default=None, help="sensor model, passed to the generator's render_frame")
+    parser.add_argument(
+        "--scenes", default=None, help="scene families and weights, e.g. tabletop,frontal or tabletop:3,closeup:1"
+    )
+    parser.add_argument("--sensor", default=None, help="auto (per scene family), sr300, d400, d415 or d435")
+    parser.add_argument(
+        "--depth-scale", type=float, default=None, help="metres per depth unit: 0.001 (mm) or 0.000125 (SR300 1/8 mm)"
+    )
     parser.add_argument(
         "--shard",
         type=shard_arg,
@@ -154,7 +159,11 @@ def run(args: argparse.Namespace) -> int:
         render_size=args.render_size,
         crop_margin=args.crop_margin,
         visible_parts=args.visible_parts,
-        render_options={k: v for k, v in (("scenes", args.scenes), ("sensor", args.sensor)) if v is not None},
+        render_options={
+            k: v
+            for k, v in (("scenes", args.scenes), ("sensor", args.sensor), ("depth_scale_m", args.depth_scale))
+            if v is not None
+        },
         shard=args.shard,
     )
     render_w, render_h = args.render_size or (640, 480)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import multiprocessing as mp
@@ -31,6 +32,7 @@ from handseg.utils.io import atomic_write_bytes, encode_png, png_encoder
 GENERATOR_VERSION = 3  # 3: scene families, background people and objects, D400 stereo sensor; 2: sharp colour
 _STALE = ("depth", "color", "label", "parts", "scene", "splits")
 SENSORS = ("auto", "sr300", "d400", *CAMERAS)
+DEPTH_SCALES = (0.001, 0.000125)  # metres per unit: millimetres, or the SR300/SR305's 1/8 mm
 # sensor families each scene family is seen with when `sensor="auto"` (DexYCB: D415; FPHA: SR300)
 FAMILY_SENSORS = {
     "closeup": {"sr300": 0.6, "d415": 0.2, "d435": 0.2},
@@ -79,11 +81,13 @@ def render_frame(
     *,
     scenes: str | Sequence[str] | dict[str, float] | None = None,
     sensor: str = "auto",
+    depth_scale_m: float = 0.001,
 ) -> dict[str, Any]:
-    """Frame `index` of the stream seeded by `seed`: depth (uint16 mm), color, label, parts, scene, intrinsics.
+    """Frame `index` of the stream seeded by `seed`: depth (uint16 in depth_scale_m units), color, labels, scene.
 
     `scenes` weights the scene families (`families.parse_weights`: "tabletop,frontal", "tabletop:3,closeup:1";
-    default all four); `sensor` is "auto" (per family, like the real setups), "sr300", "d400", "d415" or "d435".
+    default all four); `sensor` is "auto" (per family, like the real setups), "sr300", "d400", "d415" or "d435";
+    `depth_scale_m` the depth unit: 0.001 (millimetres) or 0.000125 (SR300/SR305 1/8 mm).
     """
     _check_size(width, height)
     types = _check_types(object_types or OBJECT_TYPES)
@@ -93,6 +97,8 @@ def render_frame(
         raise ConfigError(f"scenes: {exc}") from None
     if sensor not in SENSORS:
         raise ConfigError(f"unknown sensor {sensor!r}; choose from {', '.join(SENSORS)}")
+    if depth_scale_m not in DEPTH_SCALES:
+        raise ConfigError(f"depth_scale_m must be one of {', '.join(map(str, DEPTH_SCALES))}, got {depth_scale_m!r}")
     rng = np.random.default_rng([int(seed), int(index)])
     family = _pick(rng, weights)
     model = _camera_model(rng, family, sensor)
@@ -111,6 +117,9 @@ def render_frame(
             render, intr, rng, normals[2], baseline=cam["baseline"], min_z=cam["min_z"], dark=dark
         )
     sensor_info["camera_model"] = model
+    if depth_scale_m != 0.001:  # the sensors work in millimetres; SR300-style files hold 1/8 mm units
+        depth = np.clip(np.rint(depth * (0.001 / depth_scale_m)), 0, 65535).astype(np.uint16)
+        intr = dataclasses.replace(intr, depth_scale_m=depth_scale_m)
     color, color_info = color_image(render, scene.materials, scene.planes, rng, normals)
     info = {
         "seed": int(seed),
@@ -297,7 +306,8 @@ def generate_dataset(
     options = check_render_options(render_options)
     shard = check_shard(shard)
     val_set = split_indices(int(frames), int(seed), float(val_fraction))
-    intr = camera(width, height)
+    nominal = options.get("sensor") if options.get("sensor") in CAMERAS else "sr300"
+    intr = dataclasses.replace(camera(width, height, nominal), depth_scale_m=options.get("depth_scale_m", 0.001))
     settings = {
         "name": "handseg.synth",
         "version": GENERATOR_VERSION,
