@@ -197,6 +197,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         ("checkpoint", training.get("checkpoint")),
     ]
     lines += ["| key | value |", "|---|---|"] + [f"| {k} | {'—' if v is None else v} |" for k, v in rows]
+    if card.get("limits"):  # what the model is known not to do (a list of sentences from the publisher)
+        lines += ["", "## Limits", ""] + [f"- {item}" for item in card["limits"]]
     lines += [
         "",
         f"Published with handseg {card.get('handseg_version', '?')} on {card.get('created', '?')}. The full training "
