@@ -68,66 +68,34 @@ def stage_times(frames: int = STAGE_FRAMES) -> dict[str, dict[str, float]]:
     """CPU milliseconds per 640x480 frame of each stage; both PNG encoders encode and write every frame (in
     alternating order), so their columns differ only by the encoder."""
     import cv2
-    import numpy as np
 
     from handseg.data.format import scene_json
     from handseg.data.synth import generate as gen
-    from handseg.data.synth.families import parse_weights, sample_family_scene
-    from handseg.data.synth.render import render_scene
-    from handseg.data.synth.sensor import (
-        CAMERAS,
-        color_image,
-        dark_mask,
-        depth_image,
-        flying_pixels,
-        shading_normals,
-        stereo_depth_image,
-    )
     from handseg.utils.io import atomic_write_bytes, encode_png
 
     gen.keep_freed_memory()  # as generate_dataset does in its (single-threaded) workers
     cv2.setNumThreads(1)
     gen.render_frame(0, frames, 640, 480)  # warm-up: first-call costs (imports, caches, the heap) are not a stage's
-    weights = parse_weights(None)
     shared = dict.fromkeys(STAGES[:4], 0.0)
     own = {enc: {"png_encode": 0.0, "write": 0.0, "kib": 0.0} for enc in ("isal", "opencv")}
     out = Path(tempfile.mkdtemp(prefix="bench_synth_stages_"))
     try:
         for index in range(frames):
-            # render_frame's steps (generator version 3, default options), timed one by one
-            rng = np.random.default_rng([0, index])
-            t0 = time.process_time()
-            family = gen._pick(rng, weights)
-            model = gen._camera_model(rng, family, "auto")
-            intr = gen._jittered_camera(640, 480, model, rng)
-            scene = sample_family_scene(rng, intr, gen.OBJECT_TYPES, family)
-            t1 = time.process_time()
-            render = render_scene(scene.prims(), scene.planes, intr, background=scene.background_prims())
-            t2 = time.process_time()
-            normals = shading_normals(render.depth, intr)
-            if model == "sr300":
-                depth, _ = depth_image(render, intr, rng, normals[2])
-                flying_pixels(depth, render, rng)
-            else:
-                cam = CAMERAS[model]
-                dark = dark_mask(render, scene.materials, scene.planes)
-                depth, _ = stereo_depth_image(
-                    render, intr, rng, normals[2], baseline=cam["baseline"], min_z=cam["min_z"], dark=dark
-                )
-            t3 = time.process_time()
-            color, _ = color_image(render, scene.materials, scene.planes, rng, normals)
-            t4 = time.process_time()
-            for key, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                shared[key] += 1000 * dt
+            stages: dict[str, float] = {}  # render_frame times its own stages
+            frame = gen.render_frame(0, index, 640, 480, timings=stages)
+            for key in STAGES[:4]:
+                shared[key] += stages[key]
+            color, depth, label, parts = frame["color"], frame["depth"], frame["label"], frame["parts"]
+            scene_info = frame["scene"]
             for encoder in ("isal", "opencv")[:: 1 if index % 2 else -1]:
                 t5 = time.process_time()
                 with png_encoder(encoder):
                     pngs = [encode_png(color, 1, noisy=True)]
-                    pngs += [encode_png(image, 1) for image in (depth, render.label, *render.parts)]
+                    pngs += [encode_png(image, 1) for image in (depth, label, *parts)]
                 t6 = time.process_time()
                 for name, data in zip(("color", "depth", "label", "parts_l", "parts_r"), pngs):
                     atomic_write_bytes(out / f"{name}.png", data, durable=False)
-                atomic_write_bytes(out / "scene.json", scene_json(scene.info), durable=False)
+                atomic_write_bytes(out / "scene.json", scene_json(scene_info), durable=False)
                 t7 = time.process_time()
                 own[encoder]["png_encode"] += 1000 * (t6 - t5)
                 own[encoder]["write"] += 1000 * (t7 - t6)

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import json
 import multiprocessing as mp
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,14 @@ def render_frame(
     scenes: str | Sequence[str] | dict[str, float] | None = None,
     sensor: str = "auto",
     depth_scale_m: float = 0.001,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Frame `index` of the stream seeded by `seed`: depth (uint16 in depth_scale_m units), color, labels, scene.
 
     `scenes` weights the scene families (`families.parse_weights`: "tabletop,frontal", "tabletop:3,closeup:1";
     default all four); `sensor` is "auto" (per family, like the real setups), "sr300", "d400", "d415" or "d435";
-    `depth_scale_m` the depth unit: 0.001 (millimetres) or 0.000125 (SR300/SR305 1/8 mm).
+    `depth_scale_m` the depth unit: 0.001 (millimetres) or 0.000125 (SR300/SR305 1/8 mm). A `timings` dict
+    collects the CPU milliseconds of each stage (scene, render, depth_sensor, color), added to what it holds.
     """
     _check_size(width, height)
     types = _check_types(object_types or OBJECT_TYPES)
@@ -99,12 +102,15 @@ def render_frame(
         raise ConfigError(f"unknown sensor {sensor!r}; choose from {', '.join(SENSORS)}")
     if depth_scale_m not in DEPTH_SCALES:
         raise ConfigError(f"depth_scale_m must be one of {', '.join(map(str, DEPTH_SCALES))}, got {depth_scale_m!r}")
+    lap = _Laps(timings)
     rng = np.random.default_rng([int(seed), int(index)])
     family = _pick(rng, weights)
     model = _camera_model(rng, family, sensor)
     intr = _jittered_camera(width, height, model, rng)
     scene = sample_family_scene(rng, intr, types, family)
+    lap("scene")
     render = render_scene(scene.prims(), scene.planes, intr, background=scene.background_prims())
+    lap("render")
     normals = shading_normals(render.depth, intr)
     cam = CAMERAS[model]
     if model == "sr300":
@@ -120,7 +126,9 @@ def render_frame(
     if depth_scale_m != 0.001:  # the sensors work in millimetres; SR300-style files hold 1/8 mm units
         depth = np.clip(np.rint(depth * (0.001 / depth_scale_m)), 0, 65535).astype(np.uint16)
         intr = dataclasses.replace(intr, depth_scale_m=depth_scale_m)
+    lap("depth_sensor")
     color, color_info = color_image(render, scene.materials, scene.planes, rng, normals)
+    lap("color")
     info = {
         "seed": int(seed),
         "index": int(index),
@@ -140,6 +148,19 @@ def render_frame(
         "scene": info,
         "intrinsics": intr,
     }
+
+
+class _Laps:
+    """CPU milliseconds between calls, added into a dict under each call's name (nothing when the dict is None)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into, self.start = into, time.process_time()
+
+    def __call__(self, name: str) -> None:
+        if self.into is not None:
+            now = time.process_time()
+            self.into[name] = self.into.get(name, 0.0) + 1000 * (now - self.start)
+            self.start = now
 
 
 def _check_size(width: int, height: int) -> None:
