@@ -141,6 +141,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "```python",
         "from handseg import Segmenter",
+        "",
         f'labels = Segmenter("{card["name"]}").predict(depth_m)  # HxW uint8 at the input\'s own size',
         "```",
         "",
