@@ -18,23 +18,17 @@ import shlex
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import markdown_table, time_call, write_results
 
 
-def _ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+def _ms(fn) -> float:
+    """One timed call (after a warm-up call), in milliseconds."""
+    return 1000 * time_call(fn, repeats=1, warmup=1)["median_s"]
 
 
 def _latency(models: dict[str, Any], onnx: dict[str, Path], repeats: int) -> dict[str, dict[str, float]]:
@@ -54,14 +48,14 @@ def _latency(models: dict[str, Any], onnx: dict[str, Path], repeats: int) -> dic
                 w, h = model.config["data"]["size"]
                 x = torch.randn(1, 1, h, w)
                 with torch.inference_mode():
-                    eager = _ms(lambda m=model, x=x: m(x), 1)
-                ort = _ms(lambda s=sessions[name], x=x: s.logits(x.numpy()), 1)
+                    eager = _ms(lambda m=model, x=x: m(x))
+                ort = _ms(lambda s=sessions[name], x=x: s.logits(x.numpy()))
 
                 def full(s=sessions[name], x=x) -> np.ndarray:  # 640x480 labels from the model at its size
                     labels = s.logits(x.numpy())[0].argmax(0).astype(np.uint8)
                     return cv2.resize(labels, (640, 480), interpolation=cv2.INTER_NEAREST)
 
-                full_ms = _ms(full, 1)
+                full_ms = _ms(full)
                 for key, value in ((f"eager_{w}x{h}_{threads}t_ms", eager), (f"ort_{w}x{h}_{threads}t_ms", ort),
                                    (f"ort_labels_640x480_{threads}t_ms", full_ms)):  # fmt: skip
                     out[name].setdefault(key, []).append(value)
