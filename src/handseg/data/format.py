@@ -292,28 +292,24 @@ class HandsegDataset:
             label_raw = read_png(label_path)
             check_label(label_raw, label_path, shape)
             label = label_raw.astype(np.int64)
-        parts = None
-        part_paths = [self.path("parts", sample_id, hand) for hand in HANDS]
-        if any(p.exists() for p in part_paths):
-            maps = []
-            for part_path in part_paths:
-                part_map = read_png(part_path)
-                check_parts(part_map, part_path, shape)
-                maps.append(part_map.astype(np.int64))
-            parts = np.stack(maps)
-        visible = None
-        visible_paths = [self.path("parts", sample_id, f"{hand}_visible") for hand in HANDS]
-        if parts is not None and any(p.exists() for p in visible_paths):
-            maps = []
-            for visible_path in visible_paths:
-                visible_map = read_png(visible_path)
-                check_parts(visible_map, visible_path, shape)
-                maps.append(visible_map.astype(np.int64))
-            visible = np.stack(maps)
+        parts = self._hand_maps(sample_id, "", shape)
+        visible = self._hand_maps(sample_id, "_visible", shape) if parts is not None else None
         sample = Sample(id=sample_id, depth=depth, color=color, label=label, parts=parts, intrinsics=self.intrinsics)
         if visible is not None:  # only datasets that store them (synthetic, --visible-parts or --crop)
             sample["visible_parts"] = visible
         return sample
+
+    def _hand_maps(self, sample_id: str, suffix: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The left and right part maps parts/<id>_{l,r}<suffix>.png as 2xHxW int64 (None when neither exists)."""
+        paths = [self.path("parts", sample_id, f"{hand}{suffix}") for hand in HANDS]
+        if not any(p.exists() for p in paths):
+            return None
+        maps = []
+        for path in paths:
+            part_map = read_png(path)
+            check_parts(part_map, path, shape)
+            maps.append(part_map.astype(np.int64))
+        return np.stack(maps)
 
     def scene(self, sample_id: str) -> dict[str, Any] | None:
         """Per-frame scene parameters (synthetic datasets), or None."""
