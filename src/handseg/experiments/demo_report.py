@@ -61,7 +61,7 @@ def zoo_section(zoo: dict[str, Any]) -> Section:
             "labels are resized back) and scored against the truth (ignore pixels left out).",
             "Mean IOU is the mean of the hand and object IU over all frames of a set. Its model card "
             "(`handseg models --pretrained`) has the held-out figures"
-            + (f"; trained {trained} steps." if trained else "."),
+            + (f"; the weights are step {trained} of its last training phase." if trained else "."),
         ],
         tables=[
             Table(
