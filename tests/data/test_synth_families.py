@@ -156,3 +156,18 @@ def test_sr300_depth_unit_of_an_eighth_millimetre(tmp_path) -> None:
     assert 0.15 < float(sample["depth"][sample["depth"] > 0].min()) < 3.0, "read back in metres"
     with pytest.raises(ConfigError, match="depth_scale_m"):
         render_frame(2, 0, W, H, depth_scale_m=0.01)
+
+
+def test_multipath_pushes_concave_creases_away_only() -> None:
+    from handseg.data.synth.sensor import multipath
+
+    x = np.abs(np.linspace(-1, 1, W, dtype=np.float32))[None].repeat(H, 0)
+    valley = np.float32(1.0) + np.float32(0.2) * (1 - x)  # the crease (centre column) is the farthest point
+    ridge = np.float32(1.0) + np.float32(0.2) * x  # the crease is the nearest point
+    rng = np.random.default_rng(0)
+    extra = multipath(valley, rng, px=W / 640)
+    assert extra[H // 4 : -H // 4, W // 2].min() > 0.0005, "a concave crease reads too far (away from the border)"
+    assert extra[:, : W // 4].max() < 1e-4 and extra[:, -W // 4 :].max() < 1e-4, "flat parts are untouched"
+    assert multipath(ridge, rng, px=W / 640).max() < 1e-4, "a convex ridge gets no multipath"
+    step = np.where(np.arange(W) < W // 2, np.float32(0.5), np.float32(1.5))[None].repeat(H, 0)
+    assert multipath(step.astype(np.float32), rng, px=W / 640).max() < 1e-4, "depth jumps are not corners (< 0.1 mm)"

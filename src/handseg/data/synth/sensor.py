@@ -95,6 +95,7 @@ def depth_image(render: Render, intr: Intrinsics, rng: np.random.Generator, nz: 
     """
     z = render.depth
     h, w = z.shape
+    z = z + multipath(z, rng, px=w / 640.0)  # the coded-light projector's light bounces in concave corners
     max_range = float(rng.uniform(1.2, 2.2))
     sigma_at_1m = float(rng.uniform(0.0015, 0.0035))
     noise = np.multiply(z, np.float32(sigma_at_1m))  # sigma 0.4 mm + sigma_at_1m * z^2
@@ -236,6 +237,7 @@ def stereo_depth_image(
     max_range = float(rng.uniform(3.0, 6.5))
     subpixel = float(rng.uniform(0.05, 0.13))
     fb = np.float32(intr.fx * baseline)
+    z = z + multipath(z, rng, px=px)  # the IR projector's light bounces in concave corners too
     noise = normal_noise(rng, (h, w)) * np.float32(0.6)
     noise += _smooth_noise(rng, (h, w), max(4, int(w / 12))) * np.float32(0.8)  # window-correlated matching error
     sigma = np.multiply(z, z) * np.float32(subpixel / fb)
@@ -268,6 +270,24 @@ def stereo_depth_image(
     info = {"model": "d400", "max_range_m": round(max_range, 3), "subpixel_px": round(subpixel, 4),
             "baseline_m": baseline, "edge_fattening_px": radius}  # fmt: skip
     return out, info
+
+
+def multipath(z: np.ndarray, rng: np.random.Generator, *, px: float) -> np.ndarray:
+    """Extra depth (metres) near concave creases (a table meeting a wall, a hand resting on a surface): light that
+    bounced off the other surface arrives late, so active sensors read such corners too far. The bias is a share of
+    how far the crease lies behind its blurred neighbourhood; pixels within the blur's reach of a depth jump get
+    none (a jump is an occlusion, not a corner)."""
+    sigma = max(1.0, 6.0 * px)
+    blurred = cv2.GaussianBlur(z, (0, 0), sigma)
+    behind = z - blurred
+    r = int(2 * sigma) + 1
+    jumps = _edges(np.where(z > 0, z, np.float32(20.0)), z).view(np.uint8)
+    near_jump = cv2.dilate(jumps, np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)  # the blur reaches across
+    valid = (z > 0) & (blurred > 0) & ~near_jump
+    out = np.where(valid & (behind > 0), behind * np.float32(rng.uniform(0.5, 1.5)), np.float32(0)).astype(np.float32)
+    # the blur's mirrored border makes every slope look like a crease at the image edge
+    out[:r], out[-r:], out[:, :r], out[:, -r:] = 0, 0, 0, 0
+    return out
 
 
 def flying_pixels(depth_mm: np.ndarray, render: Render, rng: np.random.Generator, share: float = 0.15) -> None:
