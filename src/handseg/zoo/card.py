@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from handseg.errors import ConfigError, DataError
-from handseg.zoo.store import CARD_FORMAT, read_card
+from handseg.zoo.store import CARD_FORMAT, read_card, read_json_object
 
 METRIC_SETS = ("synthetic", "dexycb")
 # Keys that describe the weights file itself: only publishing may set them, never a merged EXTRA.json.
@@ -102,20 +102,6 @@ def merge_extra(card: dict[str, Any], extra: dict[str, Any], source: str) -> dic
         return copy.deepcopy(override)
 
     return merge(card, plain(extra))
-
-
-def read_json_object(path: str | Path) -> dict[str, Any]:
-    """A JSON file holding an object; DataError naming the file otherwise."""
-    path = Path(path)
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(path, f"not valid JSON ({type(exc).__name__}: {exc})") from None
-    if not isinstance(obj, dict):
-        raise DataError(path, "a JSON object expected")
-    return obj
 
 
 def eval_metrics(obj: dict[str, Any]) -> dict[str, Any]:

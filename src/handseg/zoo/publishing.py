@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import CheckpointError, HandsegError, OutputExistsError
-from handseg.zoo.card import METRIC_SETS, input_contract, merge_extra, output_contract, plain, read_json_object
-from handseg.zoo.store import CARD_FORMAT, check_name, package_dir, sha256_bytes
+from handseg.zoo.card import METRIC_SETS, input_contract, merge_extra, output_contract, plain
+from handseg.zoo.store import CARD_FORMAT, check_name, package_dir, read_json_object, sha256_bytes
 
 MAX_BYTES = 20_000_000  # the zoo ships inside the package: a model over 20 MB does not belong there
 FP16_MIN_AGREEMENT = 0.995

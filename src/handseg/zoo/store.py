@@ -68,17 +68,25 @@ class ZooModel:
         return self.card["config"]
 
 
+def read_json_object(path: str | Path, *, kind: str | None = None) -> dict[str, Any]:
+    """A JSON file holding an object; DataError naming the file otherwise (`kind`, e.g. "zoo card", names it)."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, f"{kind or 'file'} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = f"not a {kind}" if kind else "not valid JSON"
+        raise DataError(path, f"{problem} ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict):
+        raise DataError(path, f"not a {kind} (a JSON object expected)" if kind else "a JSON object expected")
+    return obj
+
+
 def read_card(path: str | Path) -> dict[str, Any]:
     """A card's JSON, checked for the keys loading needs; DataError naming the file otherwise."""
     path = Path(path)
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "zoo card not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(path, f"not a zoo card ({type(exc).__name__}: {exc})") from None
-    if not isinstance(card, dict):
-        raise DataError(path, "not a zoo card (a JSON object expected)")
+    card = read_json_object(path, kind="zoo card")
     if card.get("format") != CARD_FORMAT:
         raise DataError(path, f"not a zoo card (its 'format' is {card.get('format')!r}, not {CARD_FORMAT!r})")
     missing = [key for key in CARD_KEYS if key not in card]
