@@ -12,13 +12,12 @@ from handseg.utils.io import atomic_write_png
 
 
 def _scores(hist: np.ndarray) -> dict[str, float]:
-    """IU of hand and object and their mean (%) from a 3x3 confusion matrix (NaN for a class never present)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iu = np.diag(hist) / (hist.sum(0) + hist.sum(1) - np.diag(hist))
-    present = hist.sum(1) + hist.sum(0) > 0
-    iu = np.where(present, iu, np.nan)
-    return {"hand_iu": 100 * float(iu[1]), "object_iu": 100 * float(iu[2]),
-            "miou_hand_object": 100 * float(np.nanmean(iu[1:])) if present[1:].any() else float("nan")}  # fmt: skip
+    """IU of hand and object and their mean (%) from a 3x3 confusion matrix (FCN definitions, DESIGN section 4)."""
+    from handseg.metrics import scores_from_confusion
+
+    scores = scores_from_confusion(hist)
+    return {"hand_iu": 100 * float(scores["iu"][1]), "object_iu": 100 * float(scores["iu"][2]),
+            "miou_hand_object": 100 * float(scores["miou_hand_object"])}  # fmt: skip
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
