@@ -25,7 +25,7 @@ import numpy as np
 from handseg.data.format import Intrinsics
 from handseg.data.synth.geometry import align, rot_axis, rot_z, unit
 from handseg.data.synth.grasp import free_pose, grasp
-from handseg.data.synth.objects import OBJECT_TYPES, PALETTE, make_object
+from handseg.data.synth.objects import OBJECT_TYPES, make_object
 from handseg.data.synth.primitives import Prim
 from handseg.data.synth.scene import (
     GROUP_BACKGROUND,
@@ -285,7 +285,6 @@ def egocentric(rng: np.random.Generator, intr: Intrinsics, object_types: Sequenc
     avoid = [(scene.obj_trans, _object_extent(scene.object_prims()))] + [(h.trans, 0.12) for h in scene.hands]
     _scatter_objects(bg, rng, intr, (n, k), int(rng.integers(2, 7)), avoid, object_types, (0.05, 1.0))
     scene.planes = _room(bg, rng, n, k, float(np.linalg.norm(anchor)) + rng.uniform(1.0, 3.0))
-    scene._cache = None
     scene = bg.finish(scene)
     scene.info = {**scene_info(scene), "background": bg.described}
     return scene
@@ -408,4 +407,4 @@ def sample_family_scene(
     return scene
 
 
-__all__ = ["DEFAULT_WEIGHTS", "FAMILIES", "PALETTE", "SAMPLERS", "parse_weights", "sample_family_scene"]
+__all__ = ["DEFAULT_WEIGHTS", "FAMILIES", "SAMPLERS", "parse_weights", "sample_family_scene"]
