@@ -15,7 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeats", type=positive_int, default=5, help="timed calls per model and mode (median reported)"
     )
-    parser.add_argument("--modes", help="comma-separated subset of eager,channels_last,onnxruntime,cuda_fp32,...")
+    parser.add_argument(
+        "--modes",
+        help="comma-separated subset of eager,channels_last,onnxruntime,openvino,openvino_bf16,cuda_fp32,... "
+        "(default: eager, channels_last, onnxruntime, openvino when installed, the CUDA modes on a GPU)",
+    )
     parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="build option for every model, e.g. backbone=resnet18 (repeatable)")  # fmt: skip
     parser.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's default)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from handseg.commands.options import DEPTH_SCALE_HELP, device, positive_float, positive_int
+from handseg.export.predictor import BACKEND_HELP, BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="only this split of dataset inputs (default: every frame)")
     parser.add_argument("--no-overlays", action="store_true", help="write only the label maps")
     parser.add_argument("--device", type=device, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument(
-        "--backend", choices=["auto", "pytorch", "onnxruntime"], default="auto",
-        help="pytorch for checkpoints, onnxruntime for .onnx files from `handseg export` (auto: by suffix)",
-    )  # fmt: skip
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     parser.add_argument("--force", action="store_true", help="write into a non-empty output folder")
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out unreadable or unsuitable inputs and count them"

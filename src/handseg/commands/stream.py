@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 
 from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int, unit_fraction
+from handseg.export.predictor import BACKEND_HELP, BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs")
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--model", help="run folder, checkpoint, zoo name or .onnx file (backend by suffix)")
-    model.add_argument("--ckpt", help="checkpoint file, run folder or zoo model name (PyTorch backend)")
-    model.add_argument("--onnx", help="exported .onnx model (ONNX Runtime backend)")
+    model.add_argument("--ckpt", help="checkpoint file, run folder or zoo model name (default backend: PyTorch)")
+    model.add_argument("--onnx", help="exported .onnx model (default backend: ONNX Runtime)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help=BACKEND_HELP)
     parser.add_argument("--out", help="output folder (label PNGs under labels/, stream.json)")
     parser.add_argument("--labels", action="store_true", help="write a label PNG per frame into OUT/labels/")
     parser.add_argument("--video", help="write an overlay video (mp4) here")
@@ -32,6 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--depth-scale", type=positive_float, help=DEPTH_SCALE_HELP + " (default 0.001)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def backend_name(predictor: object) -> str:
+    """The backend a predictor runs on, as --backend names it."""
+    kind = type(predictor).__name__
+    if kind == "OpenVinoPredictor":
+        return "openvino-bf16" if getattr(predictor, "precision", "fp32") == "bf16" else "openvino"
+    return "onnxruntime" if kind == "OnnxPredictor" else "pytorch"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model:  # one way to name a model, as predict's MODEL
         is_onnx = str(args.model).lower().endswith(".onnx")
         args.ckpt, args.onnx = (None, args.model) if is_onnx else (args.model, None)
-    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads, device=args.device)
+    predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads, device=args.device, backend=args.backend)
     frames = open_source(args.source, args.depth_scale, with_color=predictor.modality != "depth")
     video = OverlayVideo(args.video, args.fps) if args.video else None
     ok = False
@@ -75,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         if video is not None:
             video.close(keep=ok)
     summary = stats.to_dict()
-    summary.update(source=args.source, backend="onnxruntime" if args.onnx else "pytorch", smooth=args.smooth)
+    summary.update(source=args.source, backend=backend_name(predictor), smooth=args.smooth)
     if out is not None:
         atomic_write_json(out / "stream.json", summary)
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary["ms_per_frame"].items())

@@ -181,8 +181,9 @@ def predict(
 ) -> PredictResult:
     """Segment every input with a checkpoint; write label/<id>.png (or parts/<id>_l.png, _r.png) and overlay/.
 
-    `backend` is "pytorch" (a checkpoint or run folder), "onnxruntime" (a .onnx file from `handseg export`, which
-    carries its config) or "auto" (by the file's suffix). Every input is read and checked (dtype, shape,
+    `backend` is "pytorch" (a checkpoint, run folder or zoo name), "onnxruntime", "openvino" or "openvino-bf16"
+    (a .onnx file from `handseg export`, which carries its config; other models are exported in memory first) or
+    "auto" (by the file's suffix). Every input is read and checked (dtype, shape,
     modality) before anything is written; with `skip_bad` bad inputs are left out and listed in `.skipped` of
     the result. Output goes to a temporary sibling folder renamed to `out_dir` on success. Inputs are resized to
     the model's training size and the logits resized back to each input's size. Returns the ids written.
@@ -232,21 +233,18 @@ def predict(
 
 
 def _load_backend(ckpt: str | Path, backend: str) -> tuple[Any, dict[str, Any]]:
-    """The model (torch module, or an ONNX Runtime predictor with .logits) and its config."""
-    if backend == "auto":
-        backend = "onnxruntime" if str(ckpt).lower().endswith(".onnx") else "pytorch"
+    """The model (torch module, or an ONNX Runtime / OpenVINO predictor with .logits) and its config."""
+    from handseg.export.predictor import load_graph_predictor, resolve_backend
+
+    backend = resolve_backend(ckpt, backend)
     if backend == "pytorch":
         from handseg.engine.checkpoint import load_model
 
         return load_model(ckpt)
-    if backend == "onnxruntime":
-        from handseg.export.onnx import OnnxPredictor
-
-        predictor = OnnxPredictor(ckpt, threads=torch.get_num_threads())
-        if not predictor.config:
-            raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
-        return predictor, predictor.config
-    raise ConfigError(f"unknown backend {backend!r} (pytorch, onnxruntime or auto)")
+    predictor = load_graph_predictor(ckpt, backend, threads=torch.get_num_threads())
+    if not predictor.config:
+        raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
+    return predictor, predictor.config
 
 
 def write_prediction(out: Path, frame_id: str, sample: dict[str, Any], pred: np.ndarray, task: str, overlays: bool):

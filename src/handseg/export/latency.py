@@ -1,5 +1,6 @@
-"""Latency of every model at one input size, batch 1: PyTorch eager, channels_last, ONNX Runtime (CPU), and on
-a CUDA GPU where present: fp32, bf16 autocast, torch.compile, CUDA graphs.
+"""Latency of every model at one input size, batch 1: PyTorch eager, channels_last, ONNX Runtime (CPU), OpenVINO
+(CPU, fp32 and bf16; when the openvino package is installed), and on a CUDA GPU where present: fp32, bf16
+autocast, torch.compile, CUDA graphs.
 
 The GPU paths are written against the documented PyTorch APIs but were never run here (no GPU was lent).
 """
@@ -22,6 +23,7 @@ from handseg.errors import HandsegError
 LOG = logging.getLogger("handseg.bench")
 
 CPU_MODES = ("eager", "channels_last", "onnxruntime")
+OPENVINO_MODES = ("openvino", "openvino_bf16")  # optional package; openvino_bf16 only when asked for
 GPU_MODES = ("cuda_fp32", "cuda_bf16", "cuda_compile", "cuda_graphs")
 
 
@@ -76,12 +78,12 @@ def time_round_robin(fns: dict[str, Callable[[], Any]], repeats: int, warmup: in
 
 
 def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int, threads: int | None) -> list[dict]:
-    """Eager, channels_last and ONNX Runtime timings, measured round-robin."""
+    """Eager, channels_last, ONNX Runtime and OpenVINO timings, measured round-robin."""
     import copy
 
     import torch
 
-    from handseg.export.onnx import OnnxPredictor, export_onnx
+    from handseg.export.onnx import export_onnx
 
     fns: dict[str, Callable[[], Any]] = {}
     extra: dict[str, dict[str, Any]] = {}
@@ -92,16 +94,38 @@ def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: in
         xc = x.contiguous(memory_format=torch.channels_last)
         fns["channels_last"] = lambda: cl_model(xc)
     with tempfile.TemporaryDirectory(prefix="handseg-bench-") as tmp:
-        if "onnxruntime" in modes:
+        graph_modes = [m for m in modes if m == "onnxruntime" or m in OPENVINO_MODES]
+        if graph_modes:
             path = Path(tmp) / f"{name}.onnx"
             report = export_onnx(model, path, x.shape[1], trace_size=(x.shape[3] // 4, x.shape[2] // 4))
-            predictor = OnnxPredictor(path, threads=threads or torch.get_num_threads(), require_metadata=False)
+            diff = {"onnx_max_abs_diff": max(report["max_abs_diff"].values())}
             batch = x.numpy()
-            fns["onnxruntime"] = lambda: predictor.logits(batch)
-            extra["onnxruntime"] = {"onnx_max_abs_diff": max(report["max_abs_diff"].values())}
+            for mode in graph_modes:
+                predictor = _graph_predictor(path, mode, threads or torch.get_num_threads())
+                fns[mode] = lambda p=predictor: p.logits(batch)
+                extra[mode] = diff
         with torch.inference_mode():
             times = time_round_robin(fns, repeats)
     return [_row(name, mode, t, **extra.get(mode, {})) for mode, t in times.items()]
+
+
+def _graph_predictor(path: Path, mode: str, threads: int) -> Any:
+    """The ONNX Runtime or OpenVINO predictor of an exported graph for a bench mode."""
+    if mode == "onnxruntime":
+        from handseg.export.onnx import OnnxPredictor
+
+        return OnnxPredictor(path, threads=threads, require_metadata=False)
+    from handseg.export.openvino_backend import OpenVinoPredictor
+
+    precision = "bf16" if mode == "openvino_bf16" else "fp32"
+    return OpenVinoPredictor(path, threads=threads, precision=precision, require_metadata=False)
+
+
+def default_modes(gpu: bool) -> tuple[str, ...]:
+    """Modes timed when none are named: the CPU ones, OpenVINO fp32 where installed, the GPU ones on a GPU."""
+    from handseg.export.openvino_backend import openvino_available
+
+    return CPU_MODES + (("openvino",) if openvino_available() else ()) + (GPU_MODES if gpu else ())
 
 
 def _gpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int) -> list[dict]:
@@ -174,12 +198,11 @@ def bench_models(
     if threads:
         torch.set_num_threads(threads)
     gpu = torch.cuda.is_available()
-    modes = tuple(modes or (CPU_MODES + (GPU_MODES if gpu else ())))
-    unknown = set(modes) - set(CPU_MODES + GPU_MODES)
+    modes = tuple(modes or default_modes(gpu))
+    known = CPU_MODES + OPENVINO_MODES + GPU_MODES
+    unknown = set(modes) - set(known)
     if unknown:
-        raise HandsegError(
-            f"unknown bench mode(s) {', '.join(sorted(unknown))}; modes: {', '.join(CPU_MODES + GPU_MODES)}"
-        )
+        raise HandsegError(f"unknown bench mode(s) {', '.join(sorted(unknown))}; modes: {', '.join(known)}")
     width, height = size
     rows: list[dict[str, Any]] = []
     for name in names:
@@ -216,7 +239,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     """Markdown table of pivoted latency rows (columns in a fixed order, blank where not measured)."""
     table = pivot(rows)
     columns = ["model", "params (M)"]
-    for mode in CPU_MODES + GPU_MODES:
+    for mode in CPU_MODES + OPENVINO_MODES + GPU_MODES:
         if any(f"{mode} (ms)" in e for e in table):
             columns.append(f"{mode} (ms)")
     if any("ORT speed-up vs eager" in e for e in table):

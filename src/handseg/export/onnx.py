@@ -161,6 +161,21 @@ def _metadata_config(path: Path, meta: dict[str, str], required: bool) -> dict[s
     return config
 
 
+def check_graph_config(path: Path, config: dict[str, Any], in_channels: Any, required: bool) -> None:
+    """Check a graph's config (when present or required) and that its input channels fit the config's modality."""
+    if not (config or required):
+        return
+    from handseg.config import check_model_config
+    from handseg.data.preprocess import input_channels
+
+    check_model_config(config, path)
+    needed = input_channels((config.get("data") or {}).get("modality", "depth"))
+    if isinstance(in_channels, int) and in_channels != needed:
+        raise CheckpointError(
+            f"{path}: the graph takes {in_channels} input channels, its config's modality needs {needed}"
+        )
+
+
 class OnnxPredictor:
     """ONNX Runtime (CPU) session of an exported model with the predictor interface: .config, .modality, .logits()."""
 
@@ -184,18 +199,10 @@ class OnnxPredictor:
             raise CheckpointError(f"{path}: expected one N x C x H x W input, found {[i.shape for i in inputs]}")
         self.input_name = inputs[0].name
         self.in_channels = inputs[0].shape[1]
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         if config is None:
-            config = _metadata_config(path, self.session.get_modelmeta().custom_metadata_map, require_metadata)
-        if config or require_metadata:
-            from handseg.config import check_model_config
-            from handseg.data.preprocess import input_channels
-
-            check_model_config(config, path)
-            needed = input_channels((config.get("data") or {}).get("modality", "depth"))
-            if isinstance(self.in_channels, int) and self.in_channels != needed:
-                raise CheckpointError(
-                    f"{path}: the graph takes {self.in_channels} input channels, its config's modality needs {needed}"
-                )
+            config = _metadata_config(path, self.metadata, require_metadata)
+        check_graph_config(path, config, self.in_channels, require_metadata)
         self.config = config
         self.modality, self.task = _config_fields(config)
         self.path = path
