@@ -69,6 +69,11 @@ DEFAULTS: dict[str, Any] = {
         "channels_last": False,
     },
     "eval": {"batch_size": 4},
+    "log": {  # where training metrics go (handseg.engine.loggers)
+        "loggers": ["csv", "tensorboard"],  # csv (metrics.csv, always written) | tensorboard | wandb | mlflow
+        "wandb": None,  # options of lightning's WandbLogger, e.g. {project: handseg, mode: offline}
+        "mlflow": None,  # options of lightning's MLFlowLogger, e.g. {tracking_uri: "file:./mlruns"}
+    },
     "init_from": None,  # checkpoint or run folder whose model weights start this run (fine-tuning)
     "phases": None,  # list of override dicts trained one after another, each from the previous best.ckpt
     "runtime": {
@@ -80,9 +85,9 @@ DEFAULTS: dict[str, Any] = {
         "compile": False,
     },
 }
-FREE_SECTIONS = {"model", "loss", "data.synthetic"}
+FREE_SECTIONS = {"model", "loss", "data.synthetic", "log.wandb", "log.mlflow"}
 # Sections that do not change results; a run may be resumed with other values here.
-RUNTIME_KEYS = ("runtime", "data.workers")
+RUNTIME_KEYS = ("runtime", "data.workers", "log")
 # The training budget: a finished (or running) run may be resumed with a larger one.
 BUDGET_KEYS = ("train.max_steps", "train.epochs")
 
@@ -270,6 +275,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     from handseg.engine.schedule import check_schedule
 
     check_schedule(cfg["schedule"])
+    from handseg.engine.loggers import check_log_config
+
+    check_log_config(cfg["log"])
     aug = cfg["augment"]
     for key in ("hflip", "vflip"):
         if not 0 <= aug[key] <= 1:

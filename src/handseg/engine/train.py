@@ -300,7 +300,7 @@ class Trainer:
         """Run the loop to the step budget (or `stop_after_steps` / `stop_after_s`); return best and last metrics."""
         from tqdm import tqdm
 
-        from handseg.engine.runlog import RunLog
+        from handseg.engine.loggers import TrainingLoggers
 
         cfg, fabric = self.config, self.fabric
         self._setup_data()
@@ -312,7 +312,7 @@ class Trainer:
             return self._result(total, stopped=False)
         if stop_after_s is not None and self.wall_offset >= stop_after_s:
             return self._result(total, stopped=True)  # the time budget was spent in earlier sessions
-        log = RunLog(self.run_dir, self.step, tensorboard=True) if fabric.is_global_zero else None
+        log = TrainingLoggers(cfg, self.run_dir, self.step) if fabric.is_global_zero else None
         if resume:
             fabric.print(f"resuming {self.run_dir} at step {self.step}/{total}")
         bar = tqdm(total=total, initial=self.step, desc=self.run_dir.name, unit="step",
