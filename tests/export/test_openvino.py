@@ -147,3 +147,22 @@ def test_zoo_model_das_rt_matches_onnxruntime():
     labels_ov, labels_ort = labels_from_logits(a, "segmentation"), labels_from_logits(b, "segmentation")
     assert (labels_ov == labels_ort).mean() > 0.999
     assert (labels_ort > 0).mean() > 0.01  # the frame shows a hand or object: agreement is not all background
+
+
+@NEEDS_OPENVINO
+def test_bf16_backend_where_the_cpu_has_it(tmp_path, tiny_onnx):
+    from handseg.export.openvino_backend import OpenVinoPredictor, cpu_has_bf16
+
+    if not cpu_has_bf16():
+        with pytest.raises(ConfigError, match="bf16"):
+            OpenVinoPredictor(tiny_onnx, precision="bf16")
+        return
+    frames = _depth_folder(tmp_path / "frames")
+    out = tmp_path / "bf16"
+    args = ["stream", str(frames), "--onnx", str(tiny_onnx), "--backend", "openvino-bf16", "--out", str(out)]
+    assert main([*args, "--labels", "--quiet"]) == 0
+    assert json.loads((out / "stream.json").read_text())["backend"] == "openvino-bf16"
+    x = np.random.default_rng(4).standard_normal((1, 1, 48, 64), np.float32)
+    fp32, bf16 = OpenVinoPredictor(tiny_onnx).logits(x), OpenVinoPredictor(tiny_onnx, precision="bf16").logits(x)
+    diff = np.abs(fp32 - bf16).max()
+    assert 0 < diff < 0.1 * np.abs(fp32).max()  # bf16 really ran (not fp32), and stays close
