@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--agree-frames", type=int, default=16, help="frames per source for the label agreement")
     parser.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "realdata" / "dexycb")
+    parser.add_argument("--name", default="backends", help="results file name: benchmarks/results/NAME.{md,json}")
     parser.add_argument("--note", default="", help="a sentence on the conditions, written into the result file")
     args = parser.parse_args(argv)
 
@@ -211,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     command = (
         f"nice -n 10 python benchmarks/bench_backends.py --models {args.models} --sizes {args.sizes} "
         f"--threads {args.threads} --repeats {args.repeats} --agree-frames {args.agree_frames}"
+        + (f" --name {args.name}" if args.name != "backends" else "")
     )
-    write_results("backends", payload, "\n".join(lines), command)
+    write_results(args.name, payload, "\n".join(lines), command)
     return 0
 
 
