@@ -38,30 +38,23 @@ ERROR_COLOURS = {
 }
 
 
-def new_mechanisms_off(cfg: AnnotateConfig) -> AnnotateConfig:
-    """The pipeline as it stood before the real-frame repairs (each added mechanism switched off)."""
-    off = {"contact_px": 0, "edge_colour_px": 0, "shadow_fill_px": 0}
-    return replace(cfg, **{k: v for k, v in off.items() if hasattr(cfg, k)})
+REAL_REPAIRS_OFF = {"body_radius_m": 0, "edge_colour_px": 0, "shadow_fill_px": 0, "contact_px": 0}
 
 
 def stage_configs(cfg: AnnotateConfig) -> list[tuple[str, AnnotateConfig]]:
-    """Before (new mechanisms off), then each real-frame repair added in turn; the last row is the shipped config."""
-    before = new_mechanisms_off(cfg)
-    rows = [("before: calibrated full pipeline without the real-frame repairs", before)]
-    steps = [
-        ("+ held object: object segments must touch the hand in 3-D", ("contact_px",)),
-        ("+ colour decides depth-edge pixels (edge fattening trimmed)", ("edge_colour_px",)),
-        ("+ pixels without depth beside the band join it by colour (stereo shadow)", ("shadow_fill_px",)),
-    ]
-    current = before
-    for name, keys in steps:
-        if not all(hasattr(cfg, k) for k in keys):
-            continue
-        current = replace(current, **{k: getattr(cfg, k) for k in keys})
-        rows.append((name, current))
-    if current != cfg:
-        rows.append(("full (as shipped)", cfg))
-    return rows
+    """Before (the real-sensor repairs off), then each repair added in turn (the shipped config), then options."""
+    before = replace(cfg, **REAL_REPAIRS_OFF)
+    body = replace(before, body_radius_m=cfg.body_radius_m)
+    edges = replace(body, edge_colour_px=cfg.edge_colour_px)
+    return [
+        ("before: calibrated pipeline without the real-sensor repairs", before),
+        ("+ thick border-cut surfaces (a torso) leave the band", body),
+        ("+ colour decides the band's depth-edge pixels (edge fattening)", edges),
+        ("+ object segments must touch the hand (full, as shipped)", cfg),
+        ("option, off by default: + depth-less pixels beside the band join it by colour (shadow_fill_px 8)",
+         replace(cfg, shadow_fill_px=8)),
+        ("option: without growth into surfaces the band occludes (grow_contact_px 0)", replace(cfg, grow_contact_px=0)),
+    ]  # fmt: skip
 
 
 def frame_scores(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> tuple[list[float], np.ndarray]:
@@ -209,7 +202,7 @@ def main() -> None:
     measured = score(cmd_preds, frames, measured_only=True)
     rows, stages = [], {}
     for name, stage_cfg in stage_configs(cfg):
-        preds = [annotate_frame(f["depth"], f["color"], stage_cfg).label for f in frames]
+        preds = [annotate_frame(f["depth"], f["color"], stage_cfg, fx=f["intrinsics"].fx).label for f in frames]
         result = score(preds, frames)
         stages[name] = {**result, "measured_depth_only": score(preds, frames, measured_only=True)}
         rows.append({"stage": name, **{k: v for k, v in result.items() if k not in ("confusion", "per_frame")}})
