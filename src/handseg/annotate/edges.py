@@ -169,4 +169,10 @@ def thick_surfaces(
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
         body |= cv2.dilate((core & own).view(np.uint8), disc).view(bool) & own
     full = cv2.resize(body.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
-    return full & (depth_m > 0)
+    seen = cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)  # the depth the segmentation saw there
+    full &= (depth_m > 0) & (np.abs(depth_m - seen) < jump_m + jump_rel * seen)  # not across an edge of the grid
+    square = np.ones((5, 5), np.uint8)
+    for _ in range(4):  # the edge pixels the cut left out join it, unless they lie in front of it (a hand there)
+        nearest = cv2.erode(np.where(full, depth_m, _FAR).astype(np.float32), square)
+        full |= (depth_m > 0) & (nearest < _FAR) & (depth_m > nearest - (jump_m + jump_rel * nearest))
+    return full
