@@ -21,6 +21,9 @@ class AnnotateConfig:
     plane_tol_m: float = 0.008  # inlier if |depth - plane depth| < tol_m + tol_rel * depth
     plane_tol_rel: float = 0.01
     plane_iterations: int = 32
+    # 0b. (ours) surfaces thicker than a hand or held object (a torso or head nearer than the hand) are left out,
+    # like the planes: pixels more than body_radius_m inside their depth-continuous surface, grown back by it
+    body_radius_m: float = 0.075  # 0 = off
     # 1. nearest-surface depth band
     min_depth_m: float = 0.1  # valid depth range; pixels outside count as missing
     max_depth_m: float = 3.0
@@ -80,6 +83,15 @@ class AnnotateConfig:
     phi: float = 150.0
     # 6. band pixels left unlabelled after steps 4-5 that touch a kept segment join it (0 = off)
     fill_unassigned_px: int = 3
+    # 2b. (ours, real D400 depth) colour decides the band's depth edges (handseg.annotate.edges): rim pixels within
+    # edge_colour_px of the band's edge that look like the background nearby leave it (stereo edge fattening) ...
+    edge_colour_px: int = 2  # 0 = off
+    edge_colour_radius_px: int = 5  # local colour means: this radius inside the band, 2x + rim outside
+    shadow_fill_px: int = 0  # ... and pixels without depth beside the band that look like it join it (stereo shadow)
+    # 7. (ours) the held object touches the hand: object segments with no pixel within contact_px of the hand at a
+    # depth within contact_m of it are clutter (objects the arm passes over) and become background
+    contact_px: int = 4  # 0 = off
+    contact_m: float = 0.1
 
     def __post_init__(self) -> None:
         checks = [
@@ -112,6 +124,10 @@ class AnnotateConfig:
             (self.colour_border_px >= 0 and self.colour_border_weight >= 0, "colour_border_* must be >= 0"),
             (self.depth_snap_px >= 0 and self.depth_snap_min_step_m >= 0, "depth_snap_* must be >= 0"),
             (self.depth_snap_window_px >= 3, "depth_snap_window_px must be >= 3"),
+            (self.edge_colour_px >= 0 and self.shadow_fill_px >= 0, "edge_colour_px and shadow_fill_px must be >= 0"),
+            (self.body_radius_m >= 0, "body_radius_m must be >= 0"),
+            (self.edge_colour_radius_px >= 1, "edge_colour_radius_px must be >= 1"),
+            (self.contact_px >= 0 and self.contact_m > 0, "contact_px must be >= 0 and contact_m > 0"),
         ]
         for name in ("hand_open_px", "hand_close_px", "object_open_px", "object_close_px"):
             checks.append((getattr(self, name) >= 0, f"{name} must be >= 0"))

@@ -12,6 +12,7 @@ from handseg.annotate.align import IDENTITY, register, warp_crop
 from handseg.annotate.boundary import snap_to_depth
 from handseg.annotate.colour_model import ColourModel, classify, load_colour_model
 from handseg.annotate.config import AnnotateConfig
+from handseg.annotate.edges import colour_edges, keep_held, thick_surfaces
 from handseg.annotate.repair import (
     ellipse,
     fill_depth_holes,
@@ -150,11 +151,16 @@ def _near_border(rows: slice, cols: slice, shape: tuple[int, int], margin: int) 
 
 
 def annotate_frame(
-    depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig, colour_model: ColourModel | None = None
+    depth_m: np.ndarray,
+    color: np.ndarray,
+    cfg: AnnotateConfig,
+    colour_model: ColourModel | None = None,
+    fx: float | None = None,
 ) -> Annotation:
     """Label one aligned depth (metres) + RGB frame as background / hand / object.
 
-    The colour model is `colour_model` if given, else the file named by cfg.colour_model (if any).
+    The colour model is `colour_model` if given, else the file named by cfg.colour_model (if any). `fx` is the
+    focal length in pixels (metric sizes); None assumes fx = image width (a 53 degree horizontal field of view).
     """
     h, w = depth_m.shape
     label = np.zeros((h, w), np.uint8)
@@ -170,6 +176,10 @@ def annotate_frame(
     scene_depth = depth_m  # plane pixels get depth 0: copy the others into zeros (faster than a product)
     if diag["plane_px"]:
         scene_depth = cv2.copyTo(depth_m, cv2.compare(planes.view(np.uint8), 0, cv2.CMP_EQ))
+    if cfg.body_radius_m > 0:  # then surfaces thicker than a hand (a torso nearer than the hand) go the same way
+        body = thick_surfaces(scene_depth, cfg.body_radius_m, fx or float(w), cfg.grow_jump_m, cfg.grow_jump_rel)
+        if body.any():
+            scene_depth = cv2.copyTo(scene_depth, cv2.compare(body.view(np.uint8), 0, cv2.CMP_EQ))
     near = nearest_surface(scene_depth, cfg)
     if near is None:
         diag["near_m"] = float("nan")
@@ -186,10 +196,14 @@ def annotate_frame(
     diag["align_scale"] = round(float(np.hypot(m[0, 0], m[1, 0])), 5)
 
     margin = 2 + max(cfg.hand_close_px, cfg.object_close_px, cfg.fill_unassigned_px * 2 + 1)
+    if cfg.edge_colour_px or cfg.shadow_fill_px:  # room for the shadow fill and the colour windows around it
+        margin += cfg.shadow_fill_px + 2 * cfg.edge_colour_radius_px + cfg.edge_colour_px
     rows, cols = _crop_box(band, margin)
     band_c = band[rows, cols]
     color_c = warp_crop(color, m, rows, cols, keep_alpha=True)  # work on the band's box only (RGB or RGBA)
     band_c = fill_edge_dropouts(depth_m[rows, cols], band_c, cfg.edge_fill_px, cfg.edge_fill_share)
+    band_c = colour_edges(color_c, depth_m[rows, cols], band_c, cfg.edge_colour_px, cfg.shadow_fill_px,
+                          cfg.edge_colour_radius_px)  # fmt: skip
     if colour_model is None and cfg.colour_model:
         colour_model = load_colour_model(cfg.colour_model)
     if colour_model is not None:  # only band pixels matter: classify those
@@ -214,6 +228,7 @@ def annotate_frame(
     crop[obj] = OBJECT
     crop[hand & (skin | ~obj)] = HAND  # closing can make the masks overlap: the pixel's own colour decides
     crop = fill_unassigned(crop, band_c, skin, cfg.fill_unassigned_px)
+    crop = keep_held(crop, depth_m[rows, cols], cfg.contact_px, cfg.contact_m, HAND, OBJECT)
     label[rows, cols] = crop
     diag["hand_px"] = int(np.count_nonzero(crop == HAND))
     diag["object_px"] = int(np.count_nonzero(crop == OBJECT))

@@ -55,7 +55,7 @@ class _FrameWriter:
         if frame.depth_m.shape != self.shape:
             raise DataError(frame.id, f"size {frame.depth_m.shape[::-1]} differs from the first frame's")
         start = time.perf_counter()
-        result = annotate_frame(frame.depth_m, frame.color, self.cfg)
+        result = annotate_frame(frame.depth_m, frame.color, self.cfg, fx=frame.intrinsics.fx)
         elapsed_ms = (time.perf_counter() - start) * 1e3
         raw = np.clip(np.rint(frame.depth_m / self.depth_scale_m), 0, 65535).astype(np.uint16)
         name = f"{frame.id}.png"

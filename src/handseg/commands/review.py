@@ -11,6 +11,8 @@ examples:
   handseg review annotated/                  # opens http://127.0.0.1:PORT/ ; keys a, r, n/->, p/<-, u
   handseg review annotated/ --no-browser --port 8765
   handseg review annotated/ --finalize       # splits/train.txt + splits/val.txt from the accepted frames
+  handseg review annotated/ --export-rejected fix.json     # rejected frames as Label Studio tasks
+  handseg review annotated/ --import-corrected export.json # Label Studio's JSON export -> label/*.png
 
 Every key press is saved at once to DATASET/review.json (atomically), so stopping the server loses nothing.
 """
@@ -28,16 +30,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--val-fraction", type=unit_fraction, default=0.2, help="with --finalize: share of accepted for val"
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="with --finalize: seed of the train/val draw")
-    parser.add_argument("--force", action="store_true", help="with --finalize: overwrite existing split files")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite split files (--finalize), the export file (--export-rejected) or earlier corrections "
+        "(--import-corrected)",
+    )
     parser.add_argument("--export-rejected", metavar="FILE.json",
                         help="write the rejected frames as Label Studio tasks (automatic labels as polygons to "
                         "correct; the labelling interface goes to FILE.xml) and exit")  # fmt: skip
+    parser.add_argument("--import-corrected", metavar="EXPORT.json",
+                        help="read Label Studio's JSON export (brush or polygon masks) and replace the labels of the "
+                        "corrected frames (the automatic ones move to label_auto/; replacing an earlier correction "
+                        "needs --force); corrected frames become accepted")  # fmt: skip
     parser.add_argument("--image-prefix", default="", help="with --export-rejected: put before each image path, "
                         "e.g. /data/local-files/?d= for Label Studio's local files")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the review page until Ctrl-C, or finalize, or export the rejected frames."""
+    if args.import_corrected:
+        from handseg.annotate.review.labelstudio_import import import_corrected
+
+        summary = import_corrected(args.dataset, args.import_corrected, force=args.force)
+        print(
+            f"imported {summary['corrected']} corrected frames ({summary['regions']} regions) into "
+            f"{args.dataset}/label; {summary['not_annotated']} tasks had no annotation yet"
+        )
+        return 0
     if args.export_rejected:
         from handseg.annotate.review.labelstudio import export_rejected
 
