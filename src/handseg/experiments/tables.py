@@ -377,12 +377,14 @@ def run_rows(
             raise DataError(data_root, "not a handseg-v1 dataset (no manifest.json)")
     if real is not None and not (Path(real) / "splits" / "test.txt").is_file():
         raise DataError(Path(real) / "splits" / "test.txt", "real dataset has no test split")
+    todo = [(row, seed) for row, seed in jobs if not row_file(Path(results_dir), row.key, seed).is_file()]
+    LOG.info(f"[experiment] {len(todo)} of {len(jobs)} (row, seed) jobs to run, {budget.steps} steps each -> {out}")
+    if not todo:
+        return []
     out.mkdir(parents=True, exist_ok=True)
     if data is None:
         data_root = prepare_data(out, budget)
     args = (budget, str(data_root), str(out), str(results_dir), str(real) if real else None, command)
-    todo = [(row, seed) for row, seed in jobs if not row_file(Path(results_dir), row.key, seed).is_file()]
-    LOG.info(f"[experiment] {len(todo)} of {len(jobs)} (row, seed) jobs to run, {budget.steps} steps each -> {out}")
     results = []
     if budget.workers <= 1:
         for done, (row, seed) in enumerate(todo, 1):
