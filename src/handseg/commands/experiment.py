@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="an existing handseg-v1 dataset (default: generate --frames frames in --out)")
     parser.add_argument("--real", help="a real handseg-v1 dataset whose test split every row is also evaluated on")
     parser.add_argument("--seeds", type=int_range(0), nargs="+", default=[0], help="seeds per row (default 0)")
-    parser.add_argument("--steps", type=int_range(2), default=1500, help="optimisation steps per row (default 1500)")
+    parser.add_argument("--steps", type=int_range(2), default=2000, help="optimisation steps per row (default 2000)")
     parser.add_argument(
         "--finetune-steps", type=positive_int, help="contour fine-tuning steps (default: steps x 10/140, the paper's)"
     )

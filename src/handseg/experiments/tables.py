@@ -122,7 +122,7 @@ CONTOUR_SHARE = 10 / 140
 class Budget:
     """The shared budget of every row of a run."""
 
-    steps: int = 1500
+    steps: int = 2000
     finetune_steps: int | None = None  # None: round(steps x 10 / 140), the paper's share
     finetune_lr_ratio: float = 0.1  # contour fine-tuning lr as a fraction of optim.lr (the CE run ended near 0)
     val_every: int | None = None  # None: steps / 6
