@@ -156,13 +156,14 @@ def row_config(row: Row, budget: Budget, data_root: Path, seed: int = 0, ce_best
     base = [
         f"data.root={data_root}",
         "data.synthetic=null",
-        f"data.size=[{budget.size[0]}, {budget.size[1]}]",
         f"seed={seed}",
         "runtime.accelerator=cpu",
         "data.workers=0",
         *budget.extra,
     ]
     config = load_config(config_path(row.config), base)
+    if config["task"] == "segmentation":  # the amodal rows keep their own (hand-crop) size
+        config["data"]["size"] = list(budget.size)
     phases = config.pop("phases", None) or []
     config["train"].pop("epochs", None)
     if row.finetunes is None:
