@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         run_rows(names, args.out, budget, results_dir, args.rows, args.data, args.real, command)
     tables = load_row_files(results_dir, names)
     for name in names:
-        path = write_table(name, tables[name], TABLES[name], command, results_dir)
+        path = write_table(name, tables[name], TABLES[name], command, results_dir, seeds)
         print(path.read_text())
         print(f"wrote {path}")
     return 0

@@ -60,7 +60,7 @@ def plot_curves(records: list[dict[str, Any]], rows: tuple[Any, ...], out_png: P
     """Validation score against step for every (row, seed): one colour per row, one line style per seed."""
     plt = _pyplot()
     by_key = group(records)
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     styles = ["-", "--", ":", "-."]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, row in enumerate(r for r in rows if r.key in by_key):
@@ -77,14 +77,14 @@ def plot_curves(records: list[dict[str, Any]], rows: tuple[Any, ...], out_png: P
                 marker="o",
                 markersize=2,
                 linewidth=1,
-                label=f"{row.label}, seed {record['seed']}",
+                label=row.label if j == 0 else None,
             )
     ax.set_xlabel("optimisation step (contour rows: after their CE row's steps)")
     ax.set_ylabel("validation mean IOU (%)" if key == "miou_hand_object" else f"validation {key} (%)")
-    ax.set_title(f"{title}: validation curves (val subset used during training)")
+    ax.set_title(f"{title}: validation curves, one colour per row, one line style per seed (solid: lowest)")
     ax.grid(alpha=0.3)
     if ax.lines:
-        ax.legend(loc="lower right", fontsize=6, ncol=2)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     fig.tight_layout()
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)

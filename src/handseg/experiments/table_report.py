@@ -199,22 +199,30 @@ def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
 
 
 def write_table(
-    name: str, records: list[dict[str, Any]], rows: tuple[Any, ...], command: str, results_dir: Path
+    name: str,
+    records: list[dict[str, Any]],
+    rows: tuple[Any, ...],
+    command: str,
+    results_dir: Path,
+    seeds: tuple[int, ...] = (),
 ) -> Path:
-    """Write <results_dir>/<name>.md, .json and the plots from the row files; return the Markdown path."""
+    """Write <results_dir>/<name>.md, .json and the plots from the row files; return the Markdown path.
+
+    `seeds`: the seeds every row should have (with those found in the files), to list what is missing.
+    """
     amodal = name == "amodal"
     budget = records[0]["budget"] if records else {}
-    seeds = sorted({r["seed"] for r in records})
-    missing = [
-        f"{row.key} (has seeds {sorted(r['seed'] for r in records if r['row']['key'] == row.key) or 'none'})"
-        for row in rows
-        if len([r for r in records if r["row"]["key"] == row.key]) < len(seeds) or not seeds
-    ]
+    expected = sorted(set(seeds) | {r["seed"] for r in records})
+    missing = []
+    for row in rows:
+        have = {r["seed"] for r in records if r["row"]["key"] == row.key}
+        if lacking := [s for s in expected if s not in have]:
+            missing.append(f"{row.key} seed {','.join(map(str, lacking))}")
     size = "x".join(str(v) for v in budget.get("size", []))
     lat = "x".join(str(v) for v in budget.get("latency_size", []))
     commands = sorted({r.get("command", "") for r in records if r.get("command")})
     intro = [
-        f"# {name}: the paper's rows on the synthetic benchmark, {len(seeds)} seed(s)",
+        f"# {name}: the paper's rows on the synthetic benchmark, seeds {', '.join(map(str, expected)) or 'none'}",
         "",
         f"Table rebuilt from the row files `{results_dir.as_posix()}/rows/*.json` by `{command}`.  ",
         ("Rows trained by: " + "; ".join(f"`{c}`" for c in commands) + ".  ") if commands else "",
@@ -230,7 +238,7 @@ def write_table(
         "thread, median, measured right after each row's training while another training used the other core.",
         "",
     ]
-    if missing and seeds:
+    if missing:
         intro += [f"Missing (row, seed) files: {'; '.join(missing)}.", ""]
     if amodal:
         body = [amodal_table(records, rows)]
