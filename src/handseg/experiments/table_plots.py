@@ -41,7 +41,7 @@ def plot_miou(
         ax.bar(pos, means, width, yerr=errs, capsize=3, label=label)
         for p, n in zip(pos, counts):
             if n:
-                ax.text(p, 1, f"n={n}", ha="center", va="bottom", fontsize=7, rotation=90, color="white")
+                ax.text(p, 1, f"n={n}", ha="center", va="bottom", fontsize=7, rotation=90, color="black")
     ax.set_xticks(x)
     ax.set_xticklabels([row.label for row in shown], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("mean IOU of hand and object (%)" if key == "miou_hand_object" else f"{key} (%)")
