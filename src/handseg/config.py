@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "synthetic": None,  # {frames, seed, size: [w, h], val_fraction}: generate data.root if it is missing
         "crop": None,  # None | hands: cut each frame to a box around both hands' amodal parts (needs part maps)
         "crop_margin": 0.15,  # data.crop margin on each side, a fraction of the hands' extent
+        "val_max_frames": None,  # validate during training on the val split's first N frames (None: all)
     },
     "augment": {
         "crop_scale": None,  # [min, max] area fraction of a random resized crop; None = plain resize
@@ -267,6 +268,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"train.{key}: must be {text} or null, got {value!r}")
     if data["workers"] < 0:
         raise ConfigError(f"data.workers: must be >= 0, got {data['workers']}")
+    cap = data["val_max_frames"]
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ConfigError(f"data.val_max_frames: must be a positive integer or null, got {cap!r}")
     from handseg.data.crop import check_crop
 
     check_crop(data["crop"], data["crop_margin"], "data.crop")

@@ -112,3 +112,12 @@ def test_check_label_fast_path_still_refuses_bad_values() -> None:
     label[2, 2] = 7
     with pytest.raises(DataError, match=r"l\.png: label values out of range: \[7\]"):
         check_label(label, "l.png", (4, 5))
+
+
+def test_skip_leaves_colour_and_parts_unread(dataset: tuple[Path, dict]) -> None:
+    root, frames = dataset
+    sample = HandsegDataset(root, "train", skip=("color", "parts"))[0]
+    assert sample["color"] is None and sample["parts"] is None
+    np.testing.assert_array_equal(sample["label"], frames["f000"]["label"])
+    with pytest.raises(ValueError, match="only color and parts"):
+        HandsegDataset(root, "train", skip=("label",))

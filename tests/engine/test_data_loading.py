@@ -101,3 +101,39 @@ def test_loader_is_reused_across_epochs(tiny_dataset: Path) -> None:
         seen = [i for b in iterator for i in b["index"].tolist()]
         assert sorted(seen) == [0, 1, 2, 3]
     assert pids[0] == pids[1]  # persistent workers: no process start per epoch
+
+
+def test_depth_segmentation_run_reads_no_colour_or_parts_and_caps_val(
+    tiny_dataset: Path, tmp_path: Path, tiny_config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handseg.config import validate
+    from handseg.data import format as fmt
+
+    read = []
+    original = fmt.read_png
+    monkeypatch.setattr(
+        fmt, "read_png", lambda path, *a, **k: read.append(Path(path).parent.name) or original(path, *a, **k)
+    )
+    config = tiny_config(tiny_dataset, max_steps=2, val_every_steps=1)
+    config["data"]["val_max_frames"] = 3
+    trainer = Trainer(validate(config), tmp_path / "run", make_fabric(validate(config)["runtime"]), progress=False)
+    trainer._setup_data()
+    trainer.train_sampler.set_epoch(0)
+    next(iter(trainer.train_loader))
+    assert len(trainer.val_loader.dataset) == 3  # the first 3 of the 4 val frames
+    assert sorted(set(read)) == ["depth", "label"]
+    rgb = tiny_config(tiny_dataset)
+    rgb["data"]["modality"] = "rgb"
+    rgb_trainer = Trainer(validate(rgb), tmp_path / "rgb", make_fabric(validate(rgb)["runtime"]), progress=False)
+    rgb_trainer._setup_data()
+    assert rgb_trainer.train_loader.dataset[(0, 1)]["input"].shape[0] == 3  # colour still read when needed
+
+
+def test_val_max_frames_must_be_positive(tiny_dataset: Path, tiny_config) -> None:
+    from handseg.config import validate
+    from handseg.errors import ConfigError
+
+    config = tiny_config(tiny_dataset)
+    config["data"]["val_max_frames"] = 0
+    with pytest.raises(ConfigError, match="data.val_max_frames"):
+        validate(config)

@@ -1,4 +1,4 @@
-"""`handseg experiment`: equal budgets, held-out objects in val, cached rows, the Markdown table."""
+"""`handseg experiment`: equal budgets, seeds, row files, contour rows from the CE row, resume, --rebuild."""
 
 from __future__ import annotations
 
@@ -8,40 +8,103 @@ from pathlib import Path
 import pytest
 
 from handseg.cli import main
-from handseg.experiments.tables import TABLES, Budget, row_config
+from handseg.errors import ConfigError
+from handseg.experiments.table_report import verdict
+from handseg.experiments.tables import TABLES, Budget, plan, row_config
 
 
-def test_budget_is_equal_for_contour_rows(tmp_path: Path) -> None:
-    budget = Budget(steps=100, finetune_steps=30)
+def test_contour_row_finetunes_the_ce_row(tmp_path: Path) -> None:
+    budget = Budget(steps=140)
     rows = {r.key: r for r in TABLES["table2"]}
-    plain = row_config(rows["dense_attention_seg"], budget, tmp_path)
-    contour = row_config(rows["dense_attention_seg_contour"], budget, tmp_path)
-    assert plain["train"]["max_steps"] == 100
-    assert contour["train"]["max_steps"] + contour["phases"][-1]["train"]["max_steps"] == 100
-    assert contour["phases"][-1]["loss"]["name"] == "ce_contour"
-    assert plain["data"]["root"] == str(tmp_path)
+    plain = row_config(rows["dense_attention_seg"], budget, tmp_path, seed=2)
+    best = tmp_path / "seed2" / "dense_attention_seg" / "best.ckpt"
+    contour = row_config(rows["dense_attention_seg_contour"], budget, tmp_path, seed=2, ce_best=best)
+    assert plain["train"]["max_steps"] == 140 and plain["seed"] == 2 and plain["data"]["root"] == str(tmp_path)
+    assert not contour["phases"] and contour["init_from"] == str(best)
+    assert contour["train"]["max_steps"] == 10  # the paper's 10 contour epochs after 140 CE epochs
+    assert contour["loss"]["name"] == "ce_contour" and plain["loss"]["name"] == "ce"
+    assert contour["optim"]["lr"] == pytest.approx(plain["optim"]["lr"] * budget.finetune_lr_ratio)
+    assert contour["model"] == plain["model"]  # the CE row's weights fit
+    with pytest.raises(ConfigError, match="best.ckpt of row dense_attention_seg"):
+        row_config(rows["dense_attention_seg_contour"], budget, tmp_path)
 
 
-def test_quick_table_runs_and_caches_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_runs_seed_by_seed_with_each_ce_row_before_its_contour_row() -> None:
+    jobs = [(row.key, seed) for row, seed in plan(["table3"], ["noattn_contour", "attention_k32"], (0, 1))]
+    assert jobs == [
+        ("dense_attention_seg_noattn", 0),
+        ("attention_k32", 0),
+        ("noattn_contour", 0),
+        ("dense_attention_seg_noattn", 1),
+        ("attention_k32", 1),
+        ("noattn_contour", 1),
+    ]
+
+
+def test_verdict_needs_two_standard_errors() -> None:
+    assert verdict([0.60, 0.61, 0.62], [0.50, 0.51, 0.52]).endswith("holds")
+    assert verdict([0.50, 0.51, 0.52], [0.60, 0.61, 0.62]).endswith("reversed")
+    assert "not resolved" in verdict([0.50, 0.60, 0.55], [0.52, 0.58, 0.50])
+    assert "not decided" in verdict([0.6], [0.5])
+
+
+def _real_copy(data: Path, tmp_path: Path) -> Path:
+    """A 'real' dataset for the test: the generated frames with a test split (the val frames)."""
+    import shutil
+
+    real = tmp_path / "real"
+    shutil.copytree(data, real)
+    (real / "splits" / "test.txt").write_text((data / "splits" / "val.txt").read_text())
+    return real
+
+
+def test_seeds_write_row_files_resume_and_rebuild(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from handseg.engine.train import train
+
     out, results = tmp_path / "runs", tmp_path / "results"
-    argv = ["experiment", "table2", "--quick", "--workers", "1", "--out", str(out), "--results-dir", str(results),
-            "--rows", "gcn", "dense_attention_seg_contour"]  # fmt: skip
-    assert main(argv) == 0
-    manifest = json.loads((out / "data" / "manifest.json").read_text())
-    assert set(manifest["generator"]["val_objects"]) == {"mug", "torus"}
+    base = ["experiment", "table2", "--quick", "--out", str(out), "--results-dir", str(results)]
+    # seed 0 of the CE row killed after 2 of its 4 steps: the experiment must resume it, not restart it
+    assert main([*base, "--rows", "gcn", "--rebuild"]) == 0  # nothing trained yet: an empty table
+    assert not out.exists() and "| Large Kernel Matters (GCN, k=9) | 0 |" in (results / "table2.md").read_text()
+    from handseg.experiments.tables import prepare_data
+
+    budget = Budget(
+        steps=4, finetune_steps=2, val_every=2, frames=12, size=(64, 48), extra=["data.val_max_frames=null"]
+    )
+    data = prepare_data(tmp_path / "gen", budget)
+    real = _real_copy(data, tmp_path)
+    das = {r.key: r for r in TABLES["table2"]}["dense_attention_seg"]
+    first = train(row_config(das, budget, data, seed=0), out / "seed0" / das.key, progress=False, stop_after_steps=2)
+    assert first["stopped"] and first["step"] == 2
+    killed_csv = (out / "seed0" / das.key / "metrics.csv").read_text()
+
+    argv = [*base, "--rows", "dense_attention_seg_contour", "--seeds", "0", "1", "--data", str(data)]
+    assert main([*argv, "--real", str(real), "--force"]) == 0
+    files = sorted(p.name for p in (results / "rows").glob("*.json"))
+    expected = [f"{key}_seed{s}.json" for key in ("dense_attention_seg", "dense_attention_seg_contour") for s in (0, 1)]
+    assert files == sorted(expected)
+    resumed_csv = (out / "seed0" / das.key / "metrics.csv").read_text()
+    assert resumed_csv.startswith(killed_csv) and len(resumed_csv) > len(killed_csv)
+    contour = json.loads((results / "rows" / "dense_attention_seg_contour_seed1.json").read_text())
+    assert contour["init_from"] == str(out / "seed1" / das.key / "best.ckpt") and contour["own_steps"] == 2
+    assert [p["step"] for p in contour["curve"]][-1] == 4 + 2  # its curve continues the CE row's
+    assert contour["real"] is not None and 0 <= contour["real"]["pixel_acc"] <= 1 and contour["seed"] == 1
     table = (results / "table2.md").read_text()
-    assert "| Large Kernel Matters (GCN, k=9) |" in table and "| DenseAttentionSeg + contour loss |" in table
-    data = json.loads((results / "table2.json").read_text())
-    assert [r["row"]["key"] for r in data["rows"]] == ["gcn", "dense_attention_seg_contour"]
-    assert all(0 <= r["metrics"]["pixel_acc"] <= 1 for r in data["rows"])
-    cached = out / "gcn" / "result.json"
-    stamp = cached.stat().st_mtime_ns
-    table_stamp = (results / "table2.json").stat().st_mtime_ns
+    assert "| DenseAttentionSeg + contour loss | 2 (0,1) |" in table and " ± " in table and "| 93.94 |" in table
+    assert "contour fine-tuning helps" in table and (results / "table2_miou.png").stat().st_size > 1000
+    assert (results / "table2_curves.png").stat().st_size > 1000
+
+    stamp = (results / "rows" / "dense_attention_seg_seed0.json").stat().st_mtime_ns
     capsys.readouterr()
-    assert main(argv) == 1  # the tables exist: refused before any training, nothing rewritten
-    assert "--force" in capsys.readouterr().err and (results / "table2.json").stat().st_mtime_ns == table_stamp
-    assert main([*argv, "--force"]) == 0
-    assert cached.stat().st_mtime_ns == stamp
+    assert main([*argv, "--rebuild"]) == 1  # the tables exist: refused, nothing rewritten
+    assert "--force" in capsys.readouterr().err
+    import shutil
+
+    shutil.rmtree(out)
+    assert main([*argv, "--rebuild", "--force"]) == 0  # from the row files alone: nothing trained
+    assert not out.exists() and "| DenseAttentionSeg | 2 (0,1) |" in (results / "table2.md").read_text()
+    assert main([*argv, "--force"]) == 0  # every (row, seed) done: skipped, not retrained
+    assert (results / "rows" / "dense_attention_seg_seed0.json").stat().st_mtime_ns == stamp and not out.exists()
 
 
 def test_unknown_row_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""`handseg experiment`: the paper's tables and the amodal experiments on synthetic data, at equal budgets."""
+"""`handseg experiment`: the paper's tables and the amodal experiments on synthetic data, seeds, row files."""
 
 from __future__ import annotations
 
@@ -15,56 +15,94 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "tables",
         nargs="+",
         choices=["table2", "table3", "amodal", "all"],
-        help="which tables to run (shared rows train once)",
+        help="which tables to run (shared rows train once per seed)",
     )
-    parser.add_argument("--out", default="runs/experiments", help="run folder (rows resume / are skipped when done)")
-    parser.add_argument("--results-dir", default="benchmarks/results", help="where <table>.md and .json go")
-    parser.add_argument("--steps", type=int_range(2), default=600, help="optimisation steps per row (default 600)")
-    parser.add_argument("--finetune-steps", type=positive_int, default=150, help="contour steps inside the budget")
-    parser.add_argument("--frames", type=int_range(8), default=400, help="synthetic frames (default 400)")
-    parser.add_argument("--workers", type=positive_int, default=2, help="rows trained in parallel (one thread each)")
-    parser.add_argument("--rows", nargs="*", help="only these row keys")
+    parser.add_argument("--out", default="runs/experiments", help="run folder (<out>/seed<k>/<row>; rows resume)")
+    parser.add_argument(
+        "--results-dir",
+        default="benchmarks/results",
+        help="where rows/<row>_seed<k>.json and <table>.md/.json/_miou.png/_curves.png go",
+    )
+    parser.add_argument("--data", help="an existing handseg-v1 dataset (default: generate --frames frames in --out)")
+    parser.add_argument("--real", help="a real handseg-v1 dataset whose test split every row is also evaluated on")
+    parser.add_argument("--seeds", type=int_range(0), nargs="+", default=[0], help="seeds per row (default 0)")
+    parser.add_argument("--steps", type=int_range(2), default=2000, help="optimisation steps per row (default 2000)")
+    parser.add_argument(
+        "--finetune-steps", type=positive_int, help="contour fine-tuning steps (default: steps x 10/140, the paper's)"
+    )
+    parser.add_argument("--val-every", type=positive_int, help="validate every N steps (default: steps / 6)")
+    parser.add_argument("--size", default="160x120", help="network input WxH (default 160x120)")
+    parser.add_argument("--frames", type=int_range(8), default=400, help="synthetic frames without --data")
+    parser.add_argument("--workers", type=positive_int, default=1, help="rows trained in parallel (one thread each)")
+    parser.add_argument("--rows", nargs="*", help="only these row keys (a contour row brings its CE row)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, every row")
+    parser.add_argument("--rebuild", action="store_true", help="train nothing: rebuild the tables from the row files")
     parser.add_argument("--quick", action="store_true", help="tiny budget and images, for tests")
     parser.add_argument("--force", action="store_true", help="overwrite existing <table>.md/.json in --results-dir")
 
 
+def _size(text: str) -> tuple[int, int]:
+    from handseg.errors import ConfigError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size: expected WxH such as 160x120, got {text!r}") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise ConfigError(f"--size: sides must be in 16..4096, got {text!r}")
+    return w, h
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the tables and write their Markdown."""
+    """Run the missing (row, seed) jobs, then rebuild the tables from every row file."""
     from pathlib import Path
 
     from handseg.errors import ConfigError
     from handseg.experiments.table_report import write_table
-    from handseg.experiments.tables import Budget, run_tables
+    from handseg.experiments.tables import TABLES, Budget, load_row_files, plan, run_rows
+    from handseg.utils.io import check_can_write_file
 
     names = ["table2", "table3", "amodal"] if "all" in args.tables else list(dict.fromkeys(args.tables))
-    if args.steps < 2 or args.finetune_steps < 1 or args.finetune_steps >= args.steps:
-        raise ConfigError("need --steps >= 2 and 1 <= --finetune-steps < --steps")
-    if args.frames < 8 or args.workers < 1:
-        raise ConfigError("need --frames >= 8 and --workers >= 1")
-    budget = Budget(steps=args.steps, finetune_steps=args.finetune_steps, frames=args.frames, workers=args.workers)
+    if args.finetune_steps is not None and args.finetune_steps >= args.steps:
+        raise ConfigError("need --finetune-steps < --steps")
+    seeds = tuple(dict.fromkeys(args.seeds))
+    budget = Budget(
+        steps=args.steps,
+        finetune_steps=args.finetune_steps,
+        val_every=args.val_every,
+        frames=args.frames,
+        size=_size(args.size),
+        workers=args.workers,
+        seeds=seeds,
+        extra=list(args.set),
+    )
     if args.quick:
         budget = Budget(
             steps=4,
             finetune_steps=2,
+            val_every=2,
             frames=12,
             size=(64, 48),
             workers=args.workers,
             latency_size=(64, 48),
             latency_repeats=2,
+            seeds=seeds,
+            extra=["data.val_max_frames=null", *args.set],
         )
-    from handseg.experiments.tables import TABLES
-    from handseg.utils.io import check_can_write_file
-
-    known_rows = {row.key for name in names for row in TABLES.get(name, ())}
-    if args.rows is not None and (missing := set(args.rows) - known_rows):
-        raise ConfigError(f"--rows: unknown row(s) {sorted(missing)} for tables {names}")
+    plan(names, args.rows, seeds)  # unknown tables / rows refused before anything is written
+    results_dir = Path(args.results_dir)
     for name in names:  # before any training: never overwrite a table this run did not write
         for suffix in (".md", ".json"):
-            check_can_write_file(Path(args.results_dir) / f"{name}{suffix}", args.force)
-    results = run_tables(names, args.out, budget, rows=args.rows)
+            check_can_write_file(results_dir / f"{name}{suffix}", args.force)
+    for path in (args.data, args.real):
+        if path is not None and not Path(path).is_dir():
+            raise ConfigError(f"{path}: dataset folder not found")
     command = "handseg experiment " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else names)
-    for name, rows in results.items():
-        path = write_table(name, rows, budget, command, Path(args.results_dir))
+    if not args.rebuild:
+        run_rows(names, args.out, budget, results_dir, args.rows, args.data, args.real, command)
+    tables = load_row_files(results_dir, names)
+    for name in names:
+        path = write_table(name, tables[name], TABLES[name], command, results_dir, seeds)
         print(path.read_text())
         print(f"wrote {path}")
     return 0

@@ -124,8 +124,14 @@ class Trainer:
         root = ensure_dataset(cfg, fabric)
         size = tuple(data["size"])
         crop = {"crop": data["crop"], "crop_margin": data["crop_margin"]}
+        self.skip = unused_kinds(self.task, data["modality"], data["crop"])
         train_set = SegmentationDataset(
-            HandsegDataset(root, data["train_split"]), self.task, data["modality"], size, cfg["augment"], **crop
+            HandsegDataset(root, data["train_split"], skip=self.skip),
+            self.task,
+            data["modality"],
+            size,
+            cfg["augment"],
+            **crop,
         )
         pin = fabric.device.type == "cuda"  # pinned memory only helps copies to a GPU
         rank, world = fabric.global_rank, fabric.world_size
@@ -146,6 +152,9 @@ class Trainer:
             self.val_loader = None
             return
         val_set = SegmentationDataset(self._val_reader(root), self.task, data["modality"], size, **crop)
+        if data["val_max_frames"] is not None and data["val_max_frames"] < len(val_set):
+            # a fixed prefix: every validation of every run scores the same frames, only fewer of them
+            val_set = torch.utils.data.Subset(val_set, range(data["val_max_frames"]))
         eval_batch = max(1, cfg["eval"]["batch_size"])
         val_sampler = EpochSampler(len(val_set), eval_batch, shuffle=False, rank=rank, world=world)
         self.val_loader = make_loader(val_set, val_sampler, eval_batch, min(data["workers"], 1), pin)
@@ -158,7 +167,7 @@ class Trainer:
         split = self.config["data"]["val_split"]
         hint = "set data.val_split, or train without validation: train.val_every_steps: 0 (--no-val)"
         try:
-            reader = HandsegDataset(root, split)
+            reader = HandsegDataset(root, split, skip=self.skip)
         except DataError as exc:
             raise DataError(exc.path, f"{exc.problem}; {hint}") from None
         if len(reader) == 0:
@@ -383,6 +392,16 @@ class Trainer:
             "wall_s": self.wall(),
             "epochs": self.step / self.steps_per_epoch,
         }
+
+
+def unused_kinds(task: str, modality: str, crop: str | None) -> tuple[str, ...]:
+    """The frame files a run never reads: colour for depth input, part maps unless amodal or cropped to hands."""
+    skip = []
+    if modality == "depth":
+        skip.append("color")
+    if task == "segmentation" and crop is None:
+        skip.append("parts")
+    return tuple(skip)
 
 
 def format_summary(result: dict[str, Any]) -> str:

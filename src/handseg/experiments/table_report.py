@@ -1,24 +1,31 @@
-"""Markdown + JSON of an experiment table, with the paper's figures and the ordering check beside ours."""
+"""Markdown + JSON + plots of an experiment table from its row files: mean +- std over seeds, the paper beside ours."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import platform
+import statistics
 from pathlib import Path
 from typing import Any
 
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
-PAPER = "Bo, Zhang, Yong, Xu: DenseAttentionSeg (arXiv 1903.12368), InterSegHands, 640x480, Titan Xp"
-# The paper's claim checked here: DenseAttentionSeg + contour > without contour > DeepLabv3+ > FCN-8s (mean IOU).
-ORDER = ("dense_attention_seg_contour", "dense_attention_seg", "deeplabv3plus", "fcn8s")
-
-
-def _pct(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{100 * float(value):.2f}"
+PAPER = (
+    "Bo, Zhang, Yong, Xu: DenseAttentionSeg (arXiv 1903.12368), real InterSegHands validation data, 640x480, Titan Xp"
+)
+# The paper's claims checked here, as (better row, worse row, the paper's margin in mean IOU points).
+CLAIMS = (
+    ("dense_attention_seg", "dense_attention_seg_noattn", "dense attention helps (paper: +0.84)"),
+    ("dense_attention_seg_contour", "dense_attention_seg", "contour fine-tuning helps (paper: +0.29)"),
+    ("noattn_contour", "dense_attention_seg_noattn", "contour fine-tuning helps without attention"),
+    ("dense_attention_seg", "deeplabv3plus", "DenseAttentionSeg beats DeepLabv3+ (paper: +0.89)"),
+    ("dense_attention_seg", "refinenet", "DenseAttentionSeg beats RefineNet (paper: +1.12)"),
+    ("dense_attention_seg", "gcn", "DenseAttentionSeg beats GCN (paper: +1.10)"),
+    ("fcn8s", "fcn16s", "FCN-8s beats FCN-16s (paper: +3.99)"),
+    ("fcn16s", "fcn32s", "FCN-16s beats FCN-32s (paper: -0.01, a tie)"),
+    ("deeplabv3plus", "fcn8s", "DeepLabv3+ beats FCN-8s (paper: +1.18)"),
+)
+HEADLINE = "miou_hand_object"
 
 
 def machine_line() -> str:
@@ -39,120 +46,230 @@ def machine_line() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, no GPU"
 
 
-def ordering_check(results: list[dict[str, Any]]) -> str:
-    """Whether mean IOU follows the paper's ordering, with the values."""
-    by_key = {r["row"]["key"]: r["metrics"].get("miou_hand_object") for r in results}
-    present = [k for k in ORDER if by_key.get(k) is not None]
-    if len(present) < 2:
-        return "Ordering not checked (rows missing)."
-    values = [by_key[k] for k in present]
-    holds = all(a > b for a, b in itertools.pairwise(values))
-    expected = " > ".join(present)
-    measured = ", ".join(f"{k} {_pct(by_key[k])}" for k in present)
-    verdict = "holds" if holds else "does NOT hold"
-    return f"The paper's ordering ({expected}) {verdict} here; mean IOU of hand and object (%): {measured}."
+def _value(record: dict[str, Any], key: str, real: bool = False) -> float | None:
+    """A metric of a row file (iu_hand / iu_object from the iu list), or None."""
+    metrics = record.get("real") if real else record.get("metrics")
+    if not metrics:
+        return None
+    if key in ("iu_hand", "iu_object"):
+        iu = metrics.get("iu") or [None, None, None]
+        value = iu[1 if key == "iu_hand" else 2]
+    else:
+        value = metrics.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
 
 
-def segmentation_table(results: list[dict[str, Any]]) -> str:
-    """Table 2 columns for every row."""
+def summarize(values: list[float]) -> tuple[float, float | None, int]:
+    """Mean, sample standard deviation (None for one value) and count."""
+    if not values:
+        return math.nan, None, 0
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return statistics.fmean(values), std, len(values)
+
+
+def _cell(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    mean, std, n = summarize(values)
+    if n == 0:
+        return "-"
+    text = f"{scale * mean:.{digits}f}"
+    return text + (f" ± {scale * std:.{digits}f}" if std is not None else "")
+
+
+def group(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Row files by row key, in table order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        out.setdefault(record["row"]["key"], []).append(record)
+    return out
+
+
+def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
+    """Mean +- std over seeds: synthetic scores, DexYCB scores, size and speed, and the paper's figures."""
     head = [
         "row",
+        "seeds",
+        "mean IOU (hand, object)",
         "pixel acc.",
         "mean acc.",
         "mean IU",
         "f.w. IU",
-        "mean IOU (hand, object)",
         "IU hand",
         "IU object",
+        "DexYCB mean IOU",
+        "DexYCB IU hand",
+        "DexYCB IU object",
         "params (M)",
-        "CPU latency ms",
-        "paper latency (GPU)",
+        "CPU ms",
         "train min",
+        "paper mean IOU",
+        "paper pixel acc.",
+        "paper mean IU",
+        "paper ms (GPU)",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in results:
-        m = r["metrics"]
-        iu = m.get("iu") or m.get("iu_per_class") or [None, None, None]  # iu_per_class: older files
+    by_key = group(records)
+    for row in rows:
+        found = by_key.get(row.key, [])
+        seeds = ",".join(str(r["seed"]) for r in found)
+
+        def col(key: str, real: bool = False, found: list[dict[str, Any]] = found) -> str:
+            return _cell([v for r in found if (v := _value(r, key, real)) is not None])
+
+        paper = row.paper
         cells = [
-            r["row"]["label"],
-            _pct(m.get("pixel_acc")),
-            _pct(m.get("mean_acc")),
-            _pct(m.get("mean_iu")),
-            _pct(m.get("fw_iu")),
-            _pct(m.get("miou_hand_object")),
-            _pct(iu[1]),
-            _pct(iu[2]),
-            f"{r['params_m']:.1f}",
-            f"{r['latency']['latency_ms']:.0f}",
-            r["row"]["paper"] or "-",
-            f"{r['train_s'] / 60:.1f}",
+            row.label,
+            f"{len(found)} ({seeds})" if found else "0",
+            col(HEADLINE),
+            col("pixel_acc"),
+            col("mean_acc"),
+            col("mean_iu"),
+            col("fw_iu"),
+            col("iu_hand"),
+            col("iu_object"),
+            col(HEADLINE, True),
+            col("iu_hand", True),
+            col("iu_object", True),
+            f"{found[0]['params_m']:.2f}" if found else "-",
+            _cell([r["latency"]["latency_ms"] for r in found], 1, 0),
+            _cell([r["train_s"] / 60 for r in found], 1, 1),
+            f"{paper['miou_hand_object']:.2f}" if "miou_hand_object" in paper else "-",
+            f"{paper['pixel_acc']:.2f}" if "pixel_acc" in paper else "-",
+            f"{paper['mean_iu']:.2f}" if "mean_iu" in paper else "-",
+            f"{paper['time_ms']:.1f}" if "time_ms" in paper else "-",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def amodal_table(results: list[dict[str, Any]]) -> str:
-    """Part mIoU (20-pixel rule, nanmean of nanmeans) for every row."""
-    head = ["row", "part mIoU", "left hand", "right hand", "params (M)", "CPU latency ms", "train min"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in results:
-        m = r["metrics"]
-        cells = [
-            r["row"]["label"],
-            _pct(m.get("miou")),
-            _pct(m.get("miou_left")),
-            _pct(m.get("miou_right")),
-            f"{r['params_m']:.1f}",
-            f"{r['latency']['latency_ms']:.0f}",
-            f"{r['train_s'] / 60:.1f}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def claim_lines(records: list[dict[str, Any]]) -> list[str]:
+    """Each paper claim whose rows are present: our difference of means (points) +- its standard error, a verdict."""
+    by_key = group(records)
+    lines = []
+    for better, worse, text in CLAIMS:
+        if better not in by_key or worse not in by_key:
+            continue
+        for real in (False, True):
+            a = [v for r in by_key[better] if (v := _value(r, HEADLINE, real)) is not None]
+            b = [v for r in by_key[worse] if (v := _value(r, HEADLINE, real)) is not None]
+            if not a or not b:
+                continue
+            lines.append(f"| {text} | {'DexYCB' if real else 'synthetic'} | {verdict(a, b)} |")
+    if not lines:
+        return []
+    return ["| claim | data | ours: difference of means (points), verdict |", "|---|---|---|", *lines]
 
 
-def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: str, results_dir: Path) -> Path:
-    """Write <results_dir>/<name>.md and .json; return the Markdown path."""
-    w, h = budget.size
-    lw, lh = budget.latency_size
-    amodal = name == "amodal"
-    intro = [
-        f"# {name}: measured on the synthetic benchmark",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_line()}.  ",
-        f"Data: {budget.frames} synthetic frames at {w}x{h} (`handseg synth`), validation split with held-out "
-        f"object types only ({', '.join(budget.val_objects)}). Every row: the cpu preset of its config "
-        f"(ResNet-18 encoders or small widths), {budget.steps} optimisation steps in all, seed {budget.seed}"
-        + ("" if amodal else f"; contour rows spend the last {budget.finetune_steps} of them on contour fine-tuning")
-        + ".  ",
-        f"Latency: batch 1 at {lw}x{lh}, one CPU thread, median of {budget.latency_repeats}; every row's best "
-        "model timed one after another in one process after all training (side by side, same conditions). "
-        "'train min': wall minutes of the row's last training call (two rows at a time on a shared machine; a row "
-        "resumed after an interruption shows only the resumed part).",
-        "",
-    ]
-    if amodal:
-        body = [
-            amodal_table(results),
-            "",
-            "Part mIoU: per image and hand, IoU of parts 1..16 with at least 20 true pixels, nanmean per "
-            "image-hand, then nanmean over all image-hands.",
-        ]
+def verdict(a: list[float], b: list[float]) -> str:
+    """'+1.23 ± 0.40 (n 3/3): holds' style: the difference with its standard error and what 2 SE say."""
+    (ma, sa, na), (mb, sb, nb) = summarize(a), summarize(b)
+    diff = 100 * (ma - mb)
+    if sa is None or sb is None:
+        return f"{diff:+.2f} (n {na}/{nb}: no spread known, not decided)"
+    se = 100 * math.sqrt(sa**2 / na + sb**2 / nb)
+    if diff > 2 * se:
+        word = "holds"
+    elif diff < -2 * se:
+        word = "reversed"
     else:
-        body = [
-            segmentation_table(results),
-            "",
-            ordering_check(results),
-            "",
-            f"Paper: {PAPER}. The accuracy figures of the paper's tables could not be read on this offline "
-            "machine, so only its latencies (Titan Xp GPU, 640x480) and its ordering are given beside ours; "
-            "our numbers are on synthetic data with a CPU budget and are not comparable to the paper's.",
+        word = "not resolved (within 2 SE)"
+    return f"{diff:+.2f} ± {se:.2f} (n {na}/{nb}): {word}"
+
+
+def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
+    """Part mIoU (20-pixel rule, nanmean of nanmeans), mean +- std over seeds, for every row."""
+    head = ["row", "seeds", "part mIoU", "left hand", "right hand", "params (M)", "CPU ms", "train min"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    by_key = group(records)
+    for row in rows:
+        found = by_key.get(row.key, [])
+        cells = [
+            row.label,
+            str(len(found)),
+            _cell([v for r in found if (v := _value(r, "miou")) is not None]),
+            _cell([v for r in found if (v := _value(r, "miou_left")) is not None]),
+            _cell([v for r in found if (v := _value(r, "miou_right")) is not None]),
+            f"{found[0]['params_m']:.2f}" if found else "-",
+            _cell([r["latency"]["latency_ms"] for r in found], 1, 0),
+            _cell([r["train_s"] / 60 for r in found], 1, 1),
         ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_table(
+    name: str,
+    records: list[dict[str, Any]],
+    rows: tuple[Any, ...],
+    command: str,
+    results_dir: Path,
+    seeds: tuple[int, ...] = (),
+) -> Path:
+    """Write <results_dir>/<name>.md, .json and the plots from the row files; return the Markdown path.
+
+    `seeds`: the seeds every row should have (with those found in the files), to list what is missing.
+    """
+    amodal = name == "amodal"
+    budget = records[0]["budget"] if records else {}
+    expected = sorted(set(seeds) | {r["seed"] for r in records})
+    missing = []
+    for row in rows:
+        have = {r["seed"] for r in records if r["row"]["key"] == row.key}
+        if lacking := [s for s in expected if s not in have]:
+            missing.append(f"{row.key} seed {','.join(map(str, lacking))}")
+    size = "x".join(str(v) for v in budget.get("size", []))
+    lat = "x".join(str(v) for v in budget.get("latency_size", []))
+    commands = sorted({r.get("command", "") for r in records if r.get("command")})
+    intro = [
+        f"# {name}: the paper's rows on the synthetic benchmark, seeds {', '.join(map(str, expected)) or 'none'}",
+        "",
+        f"Table rebuilt from the row files `{results_dir.as_posix()}/rows/*.json` by `{command}`.  ",
+        ("Rows trained by: " + "; ".join(f"`{c}`" for c in commands) + ".  ") if commands else "",
+        f"Machine: {records[0]['machine'] if records else machine_line()}.  ",
+        f"Data: {records[0]['data'] if records else '-'} read at {size}; the synthetic figures are on its whole "
+        "validation split, whose object types (mug, torus) training never sees; DexYCB: 74 real D415 depth frames "
+        "(`--split test`, labels ignore the forearm), never trained on.  ",
+        f"Budget: {budget.get('steps', '-')} optimisation steps per row (batch 8, warm-up + cosine, bf16 autocast, "
+        f"channels_last, one CPU thread); contour rows fine-tune the finished CE row of the same seed (its "
+        f"best.ckpt) for {budget.get('contour_steps', '-')} more steps (the paper's 10 of 150 epochs) at "
+        f"{budget.get('finetune_lr_ratio', '-')} x the lr.  ",
+        f"Cells: mean ± sample std over the seeds listed (no ± with one seed). CPU ms: batch 1 at {lat}, one "
+        "thread, median, measured right after each row's training while another training used the other core.",
+        "",
+    ]
+    if missing:
+        intro += [f"Missing (row, seed) files: {'; '.join(missing)}.", ""]
+    if amodal:
+        body = [amodal_table(records, rows)]
+    else:
+        claims = claim_lines(records)
+        body = [
+            segmentation_table(records, rows),
+            "",
+            f"Paper: {PAPER}. Ours: synthetic depth at {size}, ResNet-18 encoders at a quarter width with heads "
+            "scaled by the same quarter; absolute figures are not comparable with the paper's, the orderings are.",
+            "",
+            "## The paper's claims here",
+            "",
+            "Difference of the mean IOU of hand and object (better row minus worse row, points) ± its standard "
+            "error sqrt(s1²/n1 + s2²/n2); 'holds' when above 2 SE, 'reversed' when below -2 SE.",
+            "",
+            *(claims or ["No claim has both of its rows yet."]),
+        ]
+    if records:
+        body += ["", f"![mean IOU per row]({name}_miou.png)", "", f"![validation curves]({name}_curves.png)"]
     results_dir.mkdir(parents=True, exist_ok=True)
     md = results_dir / f"{name}.md"
     atomic_write_text(md, "\n".join(intro + body) + "\n")
     atomic_write_json(
         results_dir / f"{name}.json",
-        {"table": name, "command": command, "machine": machine_line(), "budget": budget.__dict__, "rows": results},
+        {"table": name, "command": command, "machine": machine_line(), "rows": records},
     )
+    if records:
+        from handseg.experiments.table_plots import plot_curves, plot_miou
+
+        key = "miou" if amodal else HEADLINE
+        plot_miou(records, rows, results_dir / f"{name}_miou.png", key, real=not amodal, title=name)
+        plot_curves(records, rows, results_dir / f"{name}_curves.png", key, title=name)
     return md

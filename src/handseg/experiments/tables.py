@@ -1,18 +1,21 @@
 """The paper's Table 2 and Table 3, and the amodal experiments, on a synthetic benchmark at equal budgets.
 
-Every row trains from the same synthetic dataset whose validation split shows only held-out object types, for
-the same number of optimisation steps (a contour row spends the last `finetune_steps` of that budget on
-contour fine-tuning), then is evaluated on the validation split with latency at 640x480, batch 1.
-Rows run in parallel worker processes, one torch thread each; a finished row is skipped on a re-run and an
-interrupted one resumes from its last.ckpt.
+Every (row, seed) trains from the same synthetic dataset, whose validation split shows only held-out object
+types, for the same number of optimisation steps, then is evaluated on the whole validation split (and, given a
+real dataset, on its test split), timed at 640x480, batch 1, and written to its own file
+`<results>/rows/<row>_seed<k>.json`. Tables are built from those files only, so runs can span several sittings.
+A contour row fine-tunes the finished CE row of the same seed (its best.ckpt) for the paper's share of the
+budget (10 contour epochs after 140 CE epochs) instead of retraining the CE phase. A finished (row, seed) is
+skipped on a re-run; an interrupted one resumes exactly from its last.ckpt.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,58 +24,82 @@ from handseg.errors import ConfigError
 
 LOG = logging.getLogger("handseg.experiment")
 
+# The paper's Table 2 on real InterSegHands validation data (Titan Xp, 640x480): mean IOU of hand and object,
+# pixel acc., mean acc., mean IU, f.w. IU (%), time (ms).
+PAPER_COLUMNS = ("miou_hand_object", "pixel_acc", "mean_acc", "mean_iu", "fw_iu", "time_ms")
+
+
+def _paper(*values: float) -> dict[str, float]:
+    return dict(zip(PAPER_COLUMNS, values))
+
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a table: a label, the config (relative to configs/) and the paper's figure if known."""
+    """One line of a table: key, label, config (relative to configs/), the paper's figures, the CE row it tunes."""
 
     key: str
     label: str
     config: str
-    paper: str = ""
+    paper: dict[str, float] = field(default_factory=dict)
+    finetunes: str | None = None  # contour rows: the CE row whose best.ckpt the contour phase starts from
 
+
+DAS_PAPER = _paper(93.65, 99.74, 97.48, 95.77, 99.50, 53.7)
+DAS_CL_PAPER = _paper(93.94, 99.75, 97.67, 95.99, 99.51, 53.7)
+# Table 3: 92.81 mean IOU without attention at 51.1 ms (the text says the attention adds 0.84; its table swaps labels)
+NOATTN = {"miou_hand_object": 92.81, "time_ms": 51.1}
 
 TABLES: dict[str, tuple[Row, ...]] = {
     "table2": (
-        Row("fcn32s", "FCN-32s", "table2/fcn32s_cpu.yaml"),
-        Row("fcn16s", "FCN-16s", "table2/fcn16s_cpu.yaml"),
-        Row("fcn8s", "FCN-8s", "table2/fcn8s_cpu.yaml"),
-        Row("gcn", "Large Kernel Matters (GCN, k=9)", "table2/gcn_cpu.yaml"),
-        Row("refinenet", "RefineNet", "table2/refinenet_cpu.yaml"),
-        Row("deeplabv3plus", "DeepLabv3+ (OS16)", "table2/deeplabv3plus_cpu.yaml", "47.8 ms"),
-        Row("dense_attention_seg_noattn", "ours without attention", "table2/dense_attention_seg_noattn_cpu.yaml"),
-        Row("dense_attention_seg", "DenseAttentionSeg", "table2/dense_attention_seg_cpu.yaml", "53.7 ms"),
+        Row("fcn32s", "FCN-32s", "rows/fcn32s.yaml", _paper(87.60, 99.28, 94.12, 91.69, 98.60, 35.4)),
+        Row("fcn16s", "FCN-16s", "rows/fcn16s.yaml", _paper(87.59, 99.39, 94.48, 91.67, 98.83, 35.6)),
+        Row("fcn8s", "FCN-8s", "rows/fcn8s.yaml", _paper(91.58, 99.62, 96.32, 94.38, 99.26, 33.5)),
+        Row("gcn", "Large Kernel Matters (GCN, k=9)", "rows/gcn.yaml", _paper(92.55, 99.69, 96.95, 95.10, 99.40, 49.5)),
+        Row("refinenet", "RefineNet", "rows/refinenet.yaml", _paper(92.53, 99.64, 96.74, 94.98, 99.30, 61.9)),
+        Row(
+            "deeplabv3plus",
+            "DeepLabv3+ (OS16)",
+            "rows/deeplabv3plus.yaml",
+            _paper(92.76, 99.64, 96.99, 95.16, 99.31, 47.8),
+        ),
+        Row("dense_attention_seg_noattn", "ours without attention", "rows/dense_attention_seg_noattn.yaml", NOATTN),
+        Row("dense_attention_seg", "DenseAttentionSeg", "rows/dense_attention_seg.yaml", DAS_PAPER),
         Row(
             "dense_attention_seg_contour",
             "DenseAttentionSeg + contour loss",
-            "table2/dense_attention_seg_contour_cpu.yaml",
-            "53.7 ms",
+            "rows/dense_attention_seg_contour.yaml",
+            DAS_CL_PAPER,
+            finetunes="dense_attention_seg",
         ),
     ),
     "table3": (
-        Row("dense_attention_seg_noattn", "no attention, CE", "table2/dense_attention_seg_noattn_cpu.yaml"),
-        Row("noattn_contour", "no attention + contour", "table3/noattn_contour_cpu.yaml"),
-        Row("attention_fine_only", "fine attention only, CE", "table3/attention_fine_only_cpu.yaml"),
-        Row("attention_coarse_only", "coarse attention only, CE", "table3/attention_coarse_only_cpu.yaml"),
-        Row("dense_attention_seg", "dense attention (fine + coarse), CE (k=64)", "table2/dense_attention_seg_cpu.yaml"),
+        Row("dense_attention_seg_noattn", "no attention, CE", "rows/dense_attention_seg_noattn.yaml", NOATTN),
+        Row(
+            "noattn_contour",
+            "no attention + contour",
+            "rows/noattn_contour.yaml",
+            finetunes="dense_attention_seg_noattn",
+        ),
+        Row("attention_fine_only", "fine attention only, CE", "rows/attention_fine_only.yaml"),
+        Row("attention_coarse_only", "coarse attention only, CE", "rows/attention_coarse_only.yaml"),
+        Row("dense_attention_seg", "dense attention (fine + coarse), CE", "rows/dense_attention_seg.yaml", DAS_PAPER),
         Row(
             "dense_attention_seg_contour",
             "dense attention + contour (beta 0.005)",
-            "table2/dense_attention_seg_contour_cpu.yaml",
+            "rows/dense_attention_seg_contour.yaml",
+            DAS_CL_PAPER,
+            finetunes="dense_attention_seg",
         ),
         Row(
             "attention_contour_beta005",
             "dense attention + contour (beta 0.05)",
-            "table3/attention_contour_beta005_cpu.yaml",
+            "rows/attention_contour_beta005.yaml",
+            finetunes="dense_attention_seg",
         ),
-        Row(
-            "attention_unweighted_ce",
-            "dense attention, unweighted CE (1/1/1)",
-            "table3/attention_unweighted_ce_cpu.yaml",
-        ),
-        Row("attention_k32", "dense attention, k=32", "table3/attention_k32_cpu.yaml"),
-        Row("attention_k128", "dense attention, k=128", "table3/attention_k128_cpu.yaml"),
-        Row("attention_os8", "dense attention, output stride 8", "table3/attention_os8_cpu.yaml"),
+        Row("attention_unweighted_ce", "dense attention, unweighted CE (1/1/1)", "rows/attention_unweighted_ce.yaml"),
+        Row("attention_k32", "dense attention, k=8 (paper's k=32 at 1/4 scale)", "rows/attention_k32.yaml"),
+        Row("attention_k128", "dense attention, k=32 (paper's k=128 at 1/4 scale)", "rows/attention_k128.yaml"),
+        Row("attention_os8", "dense attention, output stride 8", "rows/attention_os8.yaml"),
     ),
     "amodal": (
         Row("unet_ce", "U-Net, CE", "amodal/unet_ce_cpu.yaml"),
@@ -87,101 +114,101 @@ TABLES: dict[str, tuple[Row, ...]] = {
     ),
 }
 
+# The paper's share of the budget spent on contour fine-tuning: 10 epochs after 140 CE epochs.
+CONTOUR_SHARE = 10 / 140
+
 
 @dataclass
 class Budget:
     """The shared budget of every row of a run."""
 
-    steps: int = 600
-    finetune_steps: int = 150
-    frames: int = 400
+    steps: int = 2000
+    finetune_steps: int | None = None  # None: round(steps x 10 / 140), the paper's share
+    finetune_lr_ratio: float = 0.1  # contour fine-tuning lr as a fraction of optim.lr (the CE run ended near 0)
+    val_every: int | None = None  # None: steps / 6
+    frames: int = 400  # frames generated when no dataset is given
     size: tuple[int, int] = (160, 120)
     val_objects: tuple[str, ...] = ("mug", "torus")
-    workers: int = 2
+    workers: int = 1
     latency_size: tuple[int, int] = (640, 480)
     latency_repeats: int = 5
-    seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    extra: list[str] = field(default_factory=list)  # more config overrides (key=value) for every row
+
+    @property
+    def contour_steps(self) -> int:
+        """Steps of contour fine-tuning."""
+        if self.finetune_steps is not None:
+            return self.finetune_steps
+        return max(1, round(self.steps * CONTOUR_SHARE))
+
+    @property
+    def every(self) -> int:
+        """Validation (and checkpoint) interval of a CE row."""
+        return self.val_every or max(1, self.steps // 6)
 
 
-def row_config(row: Row, budget: Budget, data_root: Path) -> dict[str, Any]:
-    """The row's cpu config with the shared data, seed and step budget."""
-    from handseg.config import load_config
+def row_config(row: Row, budget: Budget, data_root: Path, seed: int = 0, ce_best: Path | None = None) -> dict:
+    """The row's config with the shared data, seed and step budget; a contour row as a fine-tuning of `ce_best`."""
+    from handseg.config import deep_merge, load_config, validate
     from handseg.experiments.paths import config_path
 
     base = [
         f"data.root={data_root}",
         "data.synthetic=null",
-        f"seed={budget.seed}",
+        f"seed={seed}",
         "runtime.accelerator=cpu",
         "data.workers=0",
+        *budget.extra,
     ]
     config = load_config(config_path(row.config), base)
-    phases = config.get("phases") or []
-    first = budget.steps - budget.finetune_steps if phases else budget.steps
-    every = max(1, first // 4)
-    config["train"].update({"max_steps": first, "val_every_steps": every, "ckpt_every_steps": every})
+    if config["task"] == "segmentation":  # the amodal rows keep their own (hand-crop) size
+        config["data"]["size"] = list(budget.size)
+    phases = config.pop("phases", None) or []
     config["train"].pop("epochs", None)
-    if phases:
-        phases[-1]["train"] = {
-            **phases[-1].get("train", {}),
-            "max_steps": budget.finetune_steps,
-            "val_every_steps": max(1, budget.finetune_steps // 2),
-            "ckpt_every_steps": max(1, budget.finetune_steps // 2),
-        }
-        phases[-1]["train"].pop("epochs", None)
-    return config
-
-
-def _run_row(row: Row, budget: Budget, data_root: str, out: str) -> dict[str, Any]:
-    """Train and evaluate one row in this (worker) process; cache the result in out/<key>/result.json."""
-    import torch
-
-    from handseg.engine.evaluate import evaluate
-    from handseg.engine.train import train
-
-    torch.set_num_threads(1)
-    run_dir = Path(out) / row.key
-    cached = run_dir / "result.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
-    config = row_config(row, budget, Path(data_root))
-    start = time.perf_counter()
-    train(config, run_dir, progress=False)
-    train_s = time.perf_counter() - start
-    metrics = evaluate(
-        run_dir / "best.ckpt",
-        data_root,
-        split="val",
-        out_dir=run_dir / "eval",
-        latency=False,
-        force=True,
-        progress=False,
+    if row.finetunes is None:
+        every = budget.every
+        config["train"].update({"max_steps": budget.steps, "val_every_steps": every, "ckpt_every_steps": every})
+        if budget.steps <= int(config["schedule"].get("warmup_steps", 0)):
+            config["schedule"]["warmup_steps"] = budget.steps // 10  # tiny (test) budgets
+        return validate(config)
+    if not phases:
+        raise ConfigError(f"{config_path(row.config)}: a contour row needs phases (CE, then contour)")
+    if ce_best is None:
+        raise ConfigError(f"row {row.key}: fine-tuning needs the best.ckpt of row {row.finetunes}")
+    tune = {k: v for k, v in phases[-1].items() if k != "name"}
+    config = deep_merge(config, tune)
+    steps = budget.contour_steps
+    config["train"].pop("epochs", None)
+    config["train"].update(
+        {"max_steps": steps, "val_every_steps": max(1, steps // 4), "ckpt_every_steps": max(1, steps // 4)}
     )
-    from handseg.engine.checkpoint import load_model
-    from handseg.engine.evaluate import measure_latency
+    config["optim"]["lr"] = float(config["optim"]["lr"]) * budget.finetune_lr_ratio
+    config["schedule"].update({"warmup_steps": 0})
+    config["init_from"] = str(ce_best)
+    return validate(config)
 
-    model, _ = load_model(run_dir / "best.ckpt")
-    latency = measure_latency(
-        model,
-        int(config["model"].get("in_channels", 1)),
-        size=budget.latency_size,
-        repeats=budget.latency_repeats,
-        warmup=1,
-    )
-    params = sum(p.numel() for p in model.parameters())
-    result = {
-        "row": asdict(row),
-        "metrics": _plain(metrics),
-        "latency": latency,
-        "params_m": params / 1e6,
-        "train_s": train_s,
-        "steps": budget.steps,
-    }
-    from handseg.utils.io import atomic_write_json
 
-    atomic_write_json(cached, result)
-    return result
+def read_curve(metrics_csv: Path, offset: int = 0) -> list[dict[str, float]]:
+    """The validation points of a run (step + offset, wall s, mean IOU, IU hand, IU object) from its metrics.csv."""
+    if not metrics_csv.is_file():
+        return []
+    points = []
+    with metrics_csv.open(newline="", encoding="utf-8") as handle:
+        for rec in csv.DictReader(handle):
+            if rec.get("kind") != "val":
+                continue
+            point = {"step": int(float(rec["step"])) + offset}
+            for key in ("wall_s", "miou_hand_object", "iu_hand", "iu_object", "miou"):
+                if rec.get(key):
+                    point[key] = float(rec[key])
+            points.append(point)
+    return points
+
+
+def row_file(results_dir: Path, key: str, seed: int) -> Path:
+    """Where a finished (row, seed) is recorded."""
+    return Path(results_dir) / "rows" / f"{key}_seed{seed}.json"
 
 
 def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +223,101 @@ def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def run_row(
+    row: Row,
+    seed: int,
+    budget: Budget,
+    data_root: str,
+    out: str,
+    results_dir: str,
+    real: str | None = None,
+    command: str = "",
+) -> dict[str, Any]:
+    """Train (or resume) and evaluate one (row, seed) in this process; write and return its row file."""
+    import torch
+
+    from handseg.engine.checkpoint import load_model
+    from handseg.engine.evaluate import evaluate, measure_latency
+    from handseg.engine.train import train
+    from handseg.experiments.table_report import machine_line
+    from handseg.utils.io import atomic_write_json
+
+    target = row_file(Path(results_dir), row.key, seed)
+    if target.is_file():
+        return json.loads(target.read_text(encoding="utf-8"))
+    torch.set_num_threads(1)
+    seed_dir = Path(out) / f"seed{seed}"
+    run_dir = seed_dir / row.key
+    ce_best, offset, ce_curve = None, 0, []
+    if row.finetunes is not None:
+        ce_best = seed_dir / row.finetunes / "best.ckpt"
+        if not ce_best.is_file():
+            raise ConfigError(f"{ce_best}: row {row.key} fine-tunes row {row.finetunes} of seed {seed}; train it first")
+        offset = budget.steps
+        ce_curve = read_curve(seed_dir / row.finetunes / "metrics.csv")
+    config = row_config(row, budget, Path(data_root), seed, ce_best)
+    start = time.perf_counter()
+    summary = train(config, run_dir, progress=False)
+    session_s = time.perf_counter() - start
+    synthetic = evaluate(
+        run_dir / "best.ckpt", data_root, split="val", out_dir=run_dir / "eval", force=True, progress=False
+    )
+    real_metrics = None
+    if real is not None and config["task"] == "segmentation":
+        real_metrics = _plain(
+            evaluate(
+                run_dir / "best.ckpt", real, split="test", out_dir=run_dir / "eval_real", force=True, progress=False
+            )
+        )
+    model, _ = load_model(run_dir / "best.ckpt")
+    latency = measure_latency(
+        model,
+        int(config["model"].get("in_channels", 1)),
+        size=budget.latency_size,
+        repeats=budget.latency_repeats,
+        warmup=1,
+    )
+    latency["when"] = "right after the row's training, in its process, 1 thread"
+    result = {
+        "row": asdict(row),
+        "seed": seed,
+        "metrics": _plain(synthetic),
+        "real": real_metrics,
+        "real_data": str(real) if real else None,
+        "data": str(data_root),
+        "latency": latency,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "train_s": float(summary.get("wall_s", session_s)),
+        "steps": budget.steps,
+        "own_steps": int(config["train"]["max_steps"]),
+        "init_from": str(ce_best) if ce_best else None,
+        "best_step": (summary.get("best") or {}).get("step"),
+        "curve": ce_curve + read_curve(run_dir / "metrics.csv", offset),
+        "curve_split": f"val, first {config['data']['val_max_frames'] or 'all'} frames",
+        "budget": _budget_record(budget),
+        "model": config["model"],
+        "command": command,
+        "machine": machine_line(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    atomic_write_json(target, result)
+    return result
+
+
+def _budget_record(budget: Budget) -> dict[str, Any]:
+    """The budget fields that must agree between the row files of one table."""
+    return {
+        "steps": budget.steps,
+        "contour_steps": budget.contour_steps,
+        "finetune_lr_ratio": budget.finetune_lr_ratio,
+        "size": list(budget.size),
+        "latency_size": list(budget.latency_size),
+        "extra": list(budget.extra),
+    }
+
+
 def prepare_data(out: Path, budget: Budget) -> Path:
-    """The shared synthetic benchmark (held-out object types in val), generated once."""
+    """The shared synthetic benchmark (held-out object types in val), generated once when no dataset is given."""
     from handseg.data.synth import generate_dataset
 
     root = out / "data"
@@ -205,7 +325,7 @@ def prepare_data(out: Path, budget: Budget) -> Path:
         generate_dataset(
             root,
             budget.frames,
-            seed=1000 + budget.seed,
+            seed=1000,
             size=budget.size,
             force=True,
             val_objects=list(budget.val_objects),
@@ -214,57 +334,108 @@ def prepare_data(out: Path, budget: Budget) -> Path:
     return root
 
 
-def run_tables(names: list[str], out: str | Path, budget: Budget, rows: list[str] | None = None) -> dict[str, list]:
-    """Run the rows of the named tables (shared rows once) and return {table: [results in table order]}."""
+def plan(names: list[str], rows: list[str] | None, seeds: tuple[int, ...]) -> list[tuple[Row, int]]:
+    """(row, seed) jobs in order: every requested row of seed 0, then of seed 1, ...; a CE row before its contour."""
     unknown = [n for n in names if n not in TABLES]
     if unknown:
         raise ConfigError(f"unknown table(s) {unknown}; choose from {', '.join(TABLES)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    todo: dict[str, Row] = {}
+    chosen: dict[str, Row] = {}
     for name in names:
         for row in TABLES[name]:
             if rows is None or row.key in rows:
-                todo.setdefault(row.key, row)
-    if rows is not None and (missing := set(rows) - set(todo)):
+                chosen.setdefault(row.key, row)
+    if rows is not None and (missing := set(rows) - set(chosen)):
         raise ConfigError(f"unknown row(s) {sorted(missing)} for tables {names}")
-    data_root = prepare_data(out, budget)
-    results: dict[str, dict[str, Any]] = {}
-    LOG.info(f"[experiment] {len(todo)} rows, {budget.steps} steps each, {budget.workers} worker(s) -> {out}")
+    every = {row.key: row for name in TABLES for row in TABLES[name]}
+    ordered: dict[str, Row] = {}
+    for key, row in chosen.items():
+        if row.finetunes is not None:
+            ordered.setdefault(row.finetunes, every[row.finetunes])
+        ordered.setdefault(key, row)
+    plain = [r for r in ordered.values() if r.finetunes is None]
+    tuned = [r for r in ordered.values() if r.finetunes is not None]
+    return [(row, seed) for seed in seeds for row in plain + tuned]
+
+
+def run_rows(
+    names: list[str],
+    out: str | Path,
+    budget: Budget,
+    results_dir: str | Path,
+    rows: list[str] | None = None,
+    data: str | Path | None = None,
+    real: str | Path | None = None,
+    command: str = "",
+) -> list[dict[str, Any]]:
+    """Run every missing (row, seed) of the named tables, one process at a time unless budget.workers > 1."""
+    from handseg.errors import DataError
+
+    jobs = plan(names, rows, budget.seeds)
+    out = Path(out)
+    if data is not None:
+        data_root = Path(data)
+        if not (data_root / "manifest.json").is_file():
+            raise DataError(data_root, "not a handseg-v1 dataset (no manifest.json)")
+    if real is not None and not (Path(real) / "splits" / "test.txt").is_file():
+        raise DataError(Path(real) / "splits" / "test.txt", "real dataset has no test split")
+    todo = [(row, seed) for row, seed in jobs if not row_file(Path(results_dir), row.key, seed).is_file()]
+    LOG.info(f"[experiment] {len(todo)} of {len(jobs)} (row, seed) jobs to run, {budget.steps} steps each -> {out}")
+    if not todo:
+        return []
+    out.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        data_root = prepare_data(out, budget)
+    args = (budget, str(data_root), str(out), str(results_dir), str(real) if real else None, command)
+    results = []
+    if budget.workers <= 1:
+        for done, (row, seed) in enumerate(todo, 1):
+            results.append(run_row(row, seed, *args))
+            _say(done, len(todo), results[-1])
+        return results
+    # parallel: CE rows first, then the contour rows that need them
     with ProcessPoolExecutor(max_workers=budget.workers) as pool:
-        futures = {pool.submit(_run_row, row, budget, str(data_root), str(out)): key for key, row in todo.items()}
-        for done, future in enumerate(as_completed(futures), 1):
-            key = futures[future]
-            results[key] = future.result()
-            m = results[key]["metrics"]
-            head = m.get("miou_hand_object", m.get("miou"))
-            LOG.info(
-                f"[experiment] {done}/{len(todo)} {key}: headline {100 * head:.2f} "
-                f"({results[key]['train_s'] / 60:.1f} min)"
-            )
-    retime_latency(results, out, budget)
-    return {name: [results[r.key] for r in TABLES[name] if r.key in results] for name in names}
+        for stage in (False, True):
+            batch = [(r, s) for r, s in todo if (r.finetunes is not None) == stage]
+            for done, result in enumerate(pool.map(_run_job, [(r, s, *args) for r, s in batch]), 1):
+                results.append(result)
+                _say(done, len(batch), result)
+    return results
 
 
-def retime_latency(results: dict[str, dict[str, Any]], out: Path, budget: Budget) -> None:
-    """Time every row's best model one after another in this process (one thread), so latencies compare."""
-    import torch
+def _run_job(job: tuple[Any, ...]) -> dict[str, Any]:
+    return run_row(*job)
 
-    from handseg.engine.checkpoint import load_model
-    from handseg.engine.evaluate import measure_latency
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for key, result in results.items():
-            model, config = load_model(out / key / "best.ckpt")
-            result["latency"] = measure_latency(
-                model,
-                int(config["model"].get("in_channels", 1)),
-                size=budget.latency_size,
-                repeats=budget.latency_repeats,
-                warmup=1,
-            )
-            result["latency"]["when"] = "after training, rows timed one after another, 1 thread"
-    finally:
-        torch.set_num_threads(threads)
+def _say(done: int, total: int, result: dict[str, Any]) -> None:
+    m = result["metrics"]
+    head = m.get("miou_hand_object", m.get("miou"))
+    LOG.info(
+        f"[experiment] {done}/{total} {result['row']['key']} seed {result['seed']}: headline {100 * head:.2f} "
+        f"({result['train_s'] / 60:.1f} min)"
+    )
+
+
+def load_row_files(results_dir: str | Path, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """{table: [row files of its rows, every seed]} from <results_dir>/rows/; every file must share one budget."""
+    from handseg.errors import DataError
+
+    folder = Path(results_dir) / "rows"
+    wanted = {row.key for name in names for row in TABLES[name]}
+    found: dict[str, list[dict[str, Any]]] = {}
+    budget, budget_file = None, None
+    for path in sorted(folder.glob("*_seed*.json")) if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            key = record["row"]["key"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise DataError(path, f"not a row file ({type(exc).__name__}: {exc})") from None
+        if key not in wanted:
+            continue
+        if budget is not None and record.get("budget") != budget:
+            raise DataError(path, f"budget {record.get('budget')} differs from {budget_file}'s {budget}")
+        budget, budget_file = record.get("budget"), path.name
+        found.setdefault(key, []).append(record)
+    return {
+        name: [record for row in TABLES[name] for record in sorted(found.get(row.key, []), key=lambda r: r["seed"])]
+        for name in names
+    }

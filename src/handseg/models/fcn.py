@@ -1,9 +1,11 @@
 """FCN-32s/16s/8s (Long et al. 2015) on a ResNet backbone instead of VGG-16.
 
 The ResNet runs at output stride 32 (no dilation). Score layers (1x1 convs to the classes) read layer4 (/32),
-layer3 (/16) and layer2 (/8), playing the roles of VGG's fc7, pool4 and pool3. As in FCN, upsampling is by
-learnable ConvTranspose2d layers initialised to bilinear interpolation: x2 between score levels and a final x32,
-x16 or x8; skip score layers start at zero, so 16s/8s start out as 32s/16s.
+layer3 (/16) and layer2 (/8), playing the roles of VGG's fc7, pool4 and pool3. As in FCN, the x2 upsamplings
+between score levels are learnable ConvTranspose2d layers initialised to bilinear interpolation, and the final
+x32, x16 or x8 upsampling is fixed bilinear interpolation (the FCN paper fixes the final deconvolution to
+bilinear; done as a resize, because a 64x64-kernel transposed conv made an FCN-32s training step 5-20x slower
+on a CPU than FCN-8s's); skip score layers start at zero, so 16s/8s start out as 32s/16s.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from handseg.models.backbones import build_backbone
 from handseg.models.common import SegmentationModel, upsampling_deconv
@@ -45,14 +48,14 @@ class FCN(SegmentationModel):
         for conv in self.skip_scores:
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
-        self.final_up = upsampling_deconv(num_classes, variant)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.backbone(x)
         score = self.score4(feats[4])
         for i, (skip, up) in enumerate(zip(self.skip_scores, self.skip_ups)):
             score = up(score) + skip(feats[3 - i])
-        return self.final_up(score)
+        size = (score.shape[-2] * self.variant, score.shape[-1] * self.variant)
+        return F.interpolate(score, size=size, mode="bilinear", align_corners=False)
 
 
 @register_model("fcn32s")
@@ -63,7 +66,7 @@ def fcn32s(
     pretrained_path: str | Path | None = None,
     backbone_width: int = 64,
 ) -> FCN:
-    """FCN-32s on ResNet (OS32): layer4 score, learnable x32 bilinear-initialised deconvolution."""
+    """FCN-32s on ResNet (OS32): layer4 score, fixed bilinear x32 upsampling."""
     return FCN(32, in_channels, num_classes, backbone, pretrained_path, backbone_width)
 
 
@@ -75,7 +78,7 @@ def fcn16s(
     pretrained_path: str | Path | None = None,
     backbone_width: int = 64,
 ) -> FCN:
-    """FCN-16s on ResNet (OS32): layer4 + layer3 scores, x2 and x16 learnable deconvolutions."""
+    """FCN-16s on ResNet (OS32): layer4 + layer3 scores, a learnable x2 deconvolution, fixed bilinear x16."""
     return FCN(16, in_channels, num_classes, backbone, pretrained_path, backbone_width)
 
 
@@ -87,5 +90,5 @@ def fcn8s(
     pretrained_path: str | Path | None = None,
     backbone_width: int = 64,
 ) -> FCN:
-    """FCN-8s on ResNet (OS32): layer4 + layer3 + layer2 scores, x2, x2 and x8 learnable deconvolutions."""
+    """FCN-8s on ResNet (OS32): layer4 + layer3 + layer2 scores, two learnable x2 deconvolutions, fixed bilinear x8."""
     return FCN(8, in_channels, num_classes, backbone, pretrained_path, backbone_width)
