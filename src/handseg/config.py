@@ -265,9 +265,11 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     from handseg.data.crop import check_crop
 
     check_crop(data["crop"], data["crop_margin"], "data.crop")
-    if cfg["optim"]["name"] not in ("adam", "adamw", "sgd"):
-        raise ConfigError(f"optim.name: expected adam, adamw or sgd, got {cfg['optim']['name']!r}")
-    from handseg.engine.schedule import check_schedule
+    from handseg.engine.schedule import OPTIMIZERS, check_schedule
+
+    if cfg["optim"]["name"] not in OPTIMIZERS:
+        known = [e.name for e in OPTIMIZERS.entries()]
+        raise ConfigError(f"optim.name: expected {', '.join(known[:-1])} or {known[-1]}, got {cfg['optim']['name']!r}")
 
     check_schedule(cfg["schedule"])
     aug = cfg["augment"]
@@ -291,10 +293,9 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if not cfg["loss"].get("name"):
         raise ConfigError("loss.name: missing (e.g. ce, ce_contour, amodal_dice_ce)")
     _check_ranges(cfg)
-    from handseg.data.preprocess import input_channels
+    from handseg.registry import TASKS as TASK_REGISTRY
 
-    channels = input_channels(data["modality"])
-    classes = 3 if cfg["task"] == "segmentation" else 34
+    channels, classes = TASK_REGISTRY.get(cfg["task"]).io(data["modality"])
     for key, value in (("in_channels", channels), ("num_classes", classes)):
         given = cfg["model"].setdefault(key, value)
         if given != value:

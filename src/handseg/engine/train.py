@@ -28,6 +28,7 @@ from handseg.engine.runtime import (
     make_fabric,
 )
 from handseg.errors import ConfigError
+from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 
@@ -258,9 +259,7 @@ class Trainer:
                 channels_last=self.channels_last,
             )  # fmt: skip
         metrics = {k: v for k, v in result["metrics"].items() if isinstance(v, int | float | list)}
-        if self.task == "segmentation" and len(metrics.get("iu", ())) == 3:
-            for name, value in zip(("iu_background", "iu_hand", "iu_object"), metrics["iu"]):
-                metrics[name] = value
+        metrics.update(get_task(self.task).named_metrics(metrics))
         metrics["step"] = self.step
         self.last_metrics = metrics
         score = metrics.get(self.key, float("nan"))

@@ -110,11 +110,14 @@ def amodal_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+PART_TABLES = frozenset({"amodal"})  # experiments tables (handseg.experiments.tables.TABLES) of amodal rows
+
+
 def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: str, results_dir: Path) -> Path:
     """Write <results_dir>/<name>.md and .json; return the Markdown path."""
     w, h = budget.size
     lw, lh = budget.latency_size
-    amodal = name == "amodal"
+    amodal = name in PART_TABLES  # a table of amodal part results: no contour rows, the part table
     intro = [
         f"# {name}: measured on the synthetic benchmark",
         "",

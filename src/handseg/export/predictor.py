@@ -9,8 +9,9 @@ import numpy as np
 
 from handseg.data.preprocess import make_input
 from handseg.errors import ConfigError
+from handseg.tasks import PARTS_PER_HAND, get_task
 
-PARTS_PER_HAND = 17
+__all__ = ["PARTS_PER_HAND", "Predictor", "TorchPredictor", "frame_input", "labels_from_logits", "load_predictor"]
 
 
 class Predictor(Protocol):
@@ -27,11 +28,7 @@ class Predictor(Protocol):
 
 def labels_from_logits(logits: np.ndarray, task: str) -> np.ndarray:
     """Argmax of N x K x H x W logits: segmentation -> N x H x W uint8; amodal (K=34) -> N x 2 x H x W uint8."""
-    if task == "amodal":
-        left = logits[:, :PARTS_PER_HAND].argmax(axis=1)
-        right = logits[:, PARTS_PER_HAND : 2 * PARTS_PER_HAND].argmax(axis=1)
-        return np.stack([left, right], axis=1).astype(np.uint8)
-    return logits.argmax(axis=1).astype(np.uint8)
+    return get_task(task).labels(np.asarray(logits))
 
 
 def frame_input(predictor: Predictor, depth_m: np.ndarray | None, color: np.ndarray | None) -> np.ndarray:
