@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from handseg.errors import ConfigError
+from handseg.registry import CALLBACKS, OPTIMIZERS, SCHEDULES
+from handseg.registry import TASKS as TASK_REGISTRY
 
 TASKS = ("segmentation", "amodal")
 MODALITIES = ("depth", "rgb", "rgbd")
@@ -71,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "eval": {"batch_size": 4},
     "init_from": None,  # checkpoint or run folder whose model weights start this run (fine-tuning)
     "phases": None,  # list of override dicts trained one after another, each from the previous best.ckpt
+    "callbacks": [],  # training callbacks beyond the built-in ones: [{name: <registered>, <option>: ...}]
     "runtime": {
         "accelerator": "auto",
         "devices": 1,
@@ -265,13 +268,12 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     from handseg.data.crop import check_crop
 
     check_crop(data["crop"], data["crop_margin"], "data.crop")
-    from handseg.engine.schedule import OPTIMIZERS, check_schedule
-
     if cfg["optim"]["name"] not in OPTIMIZERS:
         known = [e.name for e in OPTIMIZERS.entries()]
         raise ConfigError(f"optim.name: expected {', '.join(known[:-1])} or {known[-1]}, got {cfg['optim']['name']!r}")
 
     check_schedule(cfg["schedule"])
+    check_callbacks(cfg["callbacks"])
     aug = cfg["augment"]
     for key in ("hflip", "vflip"):
         if not 0 <= aug[key] <= 1:
@@ -293,8 +295,6 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if not cfg["loss"].get("name"):
         raise ConfigError("loss.name: missing (e.g. ce, ce_contour, amodal_dice_ce)")
     _check_ranges(cfg)
-    from handseg.registry import TASKS as TASK_REGISTRY
-
     channels, classes = TASK_REGISTRY.get(cfg["task"]).io(data["modality"])
     for key, value in (("in_channels", channels), ("num_classes", classes)):
         given = cfg["model"].setdefault(key, value)
@@ -502,3 +502,39 @@ def diff_configs(
 def dump_config(config: dict[str, Any]) -> str:
     """YAML text of a config (keys in their defined order)."""
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+
+
+def check_schedule(spec: dict[str, Any]) -> None:
+    """Raise ConfigError naming the schedule key whose value is out of range (types are checked by config)."""
+    if spec["name"] not in SCHEDULES:
+        raise ConfigError(
+            f"schedule.name: expected one of {', '.join(e.name for e in SCHEDULES.entries())}, got {spec['name']!r}"
+        )
+    rules = {
+        "warmup_steps": (lambda v: v >= 0, ">= 0"),
+        "step_size": (lambda v: v >= 1, ">= 1"),
+        "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+        "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+        "power": (lambda v: v > 0, "> 0"),
+        "div_factor": (lambda v: v >= 1, ">= 1"),
+        "final_div_factor": (lambda v: v >= 1, ">= 1"),
+    }
+    for key, (ok, text) in rules.items():
+        if not ok(spec[key]):
+            raise ConfigError(f"schedule.{key}: must be {text}, got {spec[key]!r}")
+    total = spec["total_steps"]
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
+        raise ConfigError(f"schedule.total_steps: must be a positive integer or null, got {total!r}")
+    if spec["name"] == "onecycle" and spec["warmup_steps"] < 1:
+        raise ConfigError("schedule.warmup_steps: onecycle needs >= 1 (the steps of its rising half)")
+
+
+def check_callbacks(specs: Any) -> None:
+    """ConfigError unless `specs` is a list of {name: registered callback, options...}."""
+    if not isinstance(specs, list):
+        raise ConfigError(f"callbacks: expected a list of {{name: ..., options}} mappings, got {specs!r}")
+    for k, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ConfigError(f"callbacks[{k}]: expected a mapping with a name, got {spec!r}")
+        if spec["name"] not in CALLBACKS:
+            raise ConfigError(f"callbacks[{k}]: unknown callback {spec['name']!r}; known: {', '.join(CALLBACKS)}")

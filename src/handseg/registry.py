@@ -108,5 +108,9 @@ class Registry(Generic[T]):
         return builder(**kwargs)
 
 
-# Tasks are named from every layer (configs, datasets, models); their behaviour lives in handseg.tasks.
+# Registries named from lower layers than the modules that fill them (configs validate names, datasets name a
+# task): the objects live here, the modules named in `discover` register into them.
 TASKS: Registry[Any] = Registry("task", discover=("handseg.tasks",))
+OPTIMIZERS: Registry[Any] = Registry("optimizer", discover=("handseg.engine.schedule",))
+SCHEDULES: Registry[Any] = Registry("schedule", discover=("handseg.engine.schedule",))
+CALLBACKS: Registry[Any] = Registry("callback", discover=("handseg.engine.callbacks",))

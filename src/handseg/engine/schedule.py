@@ -14,13 +14,14 @@ from typing import Any
 
 import torch
 
+from handseg.config import check_schedule
 from handseg.errors import ConfigError
-from handseg.registry import Registry
+from handseg.registry import OPTIMIZERS, SCHEDULES
 
 Factor = Callable[[int], float]
 
 
-OPTIMIZERS: Registry[Callable[..., Any]] = Registry("optimizer")  # (params, *, lr, weight_decay) -> optimizer
+# OPTIMIZERS: name -> (params, *, lr, weight_decay) -> optimizer
 OPTIMIZERS.register("adam", torch.optim.Adam)
 OPTIMIZERS.register("adamw", torch.optim.AdamW)
 OPTIMIZERS.register("sgd", functools.partial(torch.optim.SGD, momentum=0.9))
@@ -79,34 +80,8 @@ def _onecycle(spec: dict[str, Any], total: int) -> Factor:
 
 
 # name -> (schedule spec, total steps) -> factor of the step
-SCHEDULES: Registry[Callable[[dict[str, Any], int], Factor]] = Registry("schedule")
 for _name, _factor in (("step", _step), ("cosine", _cosine), ("onecycle", _onecycle), ("poly", _poly)):
     SCHEDULES.register(_name, _factor)
-
-
-def check_schedule(spec: dict[str, Any]) -> None:
-    """Raise ConfigError naming the schedule key whose value is out of range (types are checked by config)."""
-    if spec["name"] not in SCHEDULES:
-        raise ConfigError(
-            f"schedule.name: expected one of {', '.join(e.name for e in SCHEDULES.entries())}, got {spec['name']!r}"
-        )
-    rules = {
-        "warmup_steps": (lambda v: v >= 0, ">= 0"),
-        "step_size": (lambda v: v >= 1, ">= 1"),
-        "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-        "power": (lambda v: v > 0, "> 0"),
-        "div_factor": (lambda v: v >= 1, ">= 1"),
-        "final_div_factor": (lambda v: v >= 1, ">= 1"),
-    }
-    for key, (ok, text) in rules.items():
-        if not ok(spec[key]):
-            raise ConfigError(f"schedule.{key}: must be {text}, got {spec[key]!r}")
-    total = spec["total_steps"]
-    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
-        raise ConfigError(f"schedule.total_steps: must be a positive integer or null, got {total!r}")
-    if spec["name"] == "onecycle" and spec["warmup_steps"] < 1:
-        raise ConfigError("schedule.warmup_steps: onecycle needs >= 1 (the steps of its rising half)")
 
 
 class Schedule:
