@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -213,8 +212,3 @@ def evaluate(
         with staged_output_dir(out_dir, force) as staging:
             write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)
     return metrics
-
-
-def sort_worst(frames: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Frames by ascending score (NaN last)."""
-    return sorted(frames, key=lambda f: (math.isnan(f[key]), f[key]))

@@ -64,11 +64,9 @@ def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str, m
 @torch.no_grad()
 def predict_sample(model: torch.nn.Module, torch_ds: Any, index: int, device: Any) -> tuple[dict[str, Any], np.ndarray]:
     """The resized sample of a dataset index and the model's labels for it."""
-    from handseg.engine.evaluate import predict_labels
-
     item = torch_ds[index]
     logits = model(item["input"][None].to(device)).float()
-    return torch_ds.sample(index), predict_labels(logits, torch_ds.task)[0].cpu().numpy()
+    return torch_ds.sample(index), get_task(torch_ds.task).labels(logits)[0].cpu().numpy()
 
 
 def write_eval_outputs(
@@ -82,8 +80,6 @@ def write_eval_outputs(
     device: Any,
 ) -> None:
     """metrics.json, metrics.md, per_frame.csv, confusion.png, worst/<rank>_<id>.png (amodal: also best/)."""
-    from handseg.engine.evaluate import headline, sort_worst
-
     task = config["task"]
     atomic_write_json(out_dir / "metrics.json", {k: v for k, v in metrics.items() if k != "per_image"})
     atomic_write_text(out_dir / "metrics.md", metrics_table(metrics, metrics.get("name")))
@@ -99,7 +95,7 @@ def write_eval_outputs(
         from handseg.viz.plots import plot_confusion
 
         plot_confusion(metrics["confusion"], list(CLASSES), out_dir / "confusion.png", title=config["model"]["name"])
-    key = headline(task)
+    key = get_task(task).headline
     ranked = sort_worst(frames, key)
     chosen = [("worst", ranked[:worst])]
     if get_task(task).best_frames():
@@ -111,3 +107,8 @@ def write_eval_outputs(
             sample, pred = predict_sample(model, torch_ds, frame["index"], device)
             picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}", modality)
             atomic_write_png(out_dir / folder / f"{rank:02d}_{frame['id']}.png", picture)
+
+
+def sort_worst(frames: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Frames by ascending score (NaN last)."""
+    return sorted(frames, key=lambda f: (math.isnan(f[key]), f[key]))

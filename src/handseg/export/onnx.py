@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import CheckpointError, ConfigError, HandsegError
-from handseg.export.predictor import _config_fields
 from handseg.utils.io import atomic_write_bytes, check_can_write_file
 
 INPUT_NAME = "input"
@@ -197,7 +196,8 @@ class OnnxPredictor:
                     f"{path}: the graph takes {self.in_channels} input channels, its config's modality needs {needed}"
                 )
         self.config = config
-        self.modality, self.task = _config_fields(config)
+        self.modality = (config.get("data") or {}).get("modality", "depth")
+        self.task = config.get("task", "segmentation")
         self.path = path
 
     def logits(self, batch: np.ndarray) -> np.ndarray:

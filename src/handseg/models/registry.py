@@ -26,6 +26,9 @@ class ModelEntry:
 
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model", discover=("handseg.models",))
+# Where build_model(weights=...) finds weights: (model name, weights name, build options) -> model. The zoo
+# registers "zoo" (handseg.zoo.store); a lower layer cannot import it, so the registry discovers it.
+WEIGHTS: Registry[Callable[..., nn.Module]] = Registry("weights source", discover=("handseg.zoo.store",))
 
 
 def register_model(
@@ -91,12 +94,7 @@ def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.M
     override them) and its checked weights are loaded; the model is returned in train mode as any built model.
     """
     if weights is not None:
-        from handseg.zoo.store import get_model, load_state_into
-
-        zoo = get_model(weights)
-        if zoo.card["model"]["name"] != name:
-            raise ConfigError(f"zoo model {weights!r} is a {zoo.card['model']['name']!r}, not a {name!r}")
-        return load_state_into(build_model(name, **{**zoo.card["model"]["kwargs"], **kwargs}), zoo)
+        return WEIGHTS.get("zoo")(name, weights, kwargs)
     entry = model_entry(name)
     params = inspect.signature(entry.builder).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
