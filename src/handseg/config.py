@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from handseg.errors import ConfigError
+from handseg.registry import CALLBACKS, OPTIMIZERS, SCHEDULES
+from handseg.registry import TASKS as TASK_REGISTRY
 
 TASKS = ("segmentation", "amodal")
 MODALITIES = ("depth", "rgb", "rgbd")
@@ -77,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "init_from": None,  # checkpoint or run folder whose model weights start this run (fine-tuning)
     "phases": None,  # list of override dicts trained one after another, each from the previous best.ckpt
+    "callbacks": [],  # training callbacks beyond the built-in ones: [{name: <registered>, <option>: ...}]
     "runtime": {
         "accelerator": "auto",
         "devices": 1,
@@ -274,14 +277,13 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     from handseg.data.crop import check_crop
 
     check_crop(data["crop"], data["crop_margin"], "data.crop")
-    if cfg["optim"]["name"] not in ("adam", "adamw", "sgd"):
-        raise ConfigError(f"optim.name: expected adam, adamw or sgd, got {cfg['optim']['name']!r}")
-    from handseg.engine.schedule import check_schedule
+    if cfg["optim"]["name"] not in OPTIMIZERS:
+        known = [e.name for e in OPTIMIZERS.entries()]
+        raise ConfigError(f"optim.name: expected {', '.join(known[:-1])} or {known[-1]}, got {cfg['optim']['name']!r}")
 
     check_schedule(cfg["schedule"])
-    from handseg.engine.loggers import check_log_config
-
     check_log_config(cfg["log"])
+    check_callbacks(cfg["callbacks"])
     aug = cfg["augment"]
     for key in ("hflip", "vflip"):
         if not 0 <= aug[key] <= 1:
@@ -303,10 +305,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if not cfg["loss"].get("name"):
         raise ConfigError("loss.name: missing (e.g. ce, ce_contour, amodal_dice_ce)")
     _check_ranges(cfg)
-    from handseg.data.preprocess import input_channels
-
-    channels = input_channels(data["modality"])
-    classes = 3 if cfg["task"] == "segmentation" else 34
+    channels, classes = TASK_REGISTRY.get(cfg["task"]).io(data["modality"])
     for key, value in (("in_channels", channels), ("num_classes", classes)):
         given = cfg["model"].setdefault(key, value)
         if given != value:
@@ -513,3 +512,59 @@ def diff_configs(
 def dump_config(config: dict[str, Any]) -> str:
     """YAML text of a config (keys in their defined order)."""
     return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+
+
+def check_schedule(spec: dict[str, Any]) -> None:
+    """Raise ConfigError naming the schedule key whose value is out of range (types are checked by config)."""
+    if spec["name"] not in SCHEDULES:
+        raise ConfigError(
+            f"schedule.name: expected one of {', '.join(e.name for e in SCHEDULES.entries())}, got {spec['name']!r}"
+        )
+    rules = {
+        "warmup_steps": (lambda v: v >= 0, ">= 0"),
+        "step_size": (lambda v: v >= 1, ">= 1"),
+        "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+        "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+        "power": (lambda v: v > 0, "> 0"),
+        "div_factor": (lambda v: v >= 1, ">= 1"),
+        "final_div_factor": (lambda v: v >= 1, ">= 1"),
+    }
+    for key, (ok, text) in rules.items():
+        if not ok(spec[key]):
+            raise ConfigError(f"schedule.{key}: must be {text}, got {spec[key]!r}")
+    total = spec["total_steps"]
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
+        raise ConfigError(f"schedule.total_steps: must be a positive integer or null, got {total!r}")
+    if spec["name"] == "onecycle" and spec["warmup_steps"] < 1:
+        raise ConfigError("schedule.warmup_steps: onecycle needs >= 1 (the steps of its rising half)")
+
+
+def check_callbacks(specs: Any) -> None:
+    """ConfigError unless `specs` is a list of {name: registered callback, options...}."""
+    if not isinstance(specs, list):
+        raise ConfigError(f"callbacks: expected a list of {{name: ..., options}} mappings, got {specs!r}")
+    for k, spec in enumerate(specs):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ConfigError(f"callbacks[{k}]: expected a mapping with a name, got {spec!r}")
+        if spec["name"] not in CALLBACKS:
+            raise ConfigError(f"callbacks[{k}]: unknown callback {spec['name']!r}; known: {', '.join(CALLBACKS)}")
+
+
+LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")  # handseg.engine.loggers builds them
+
+
+def check_log_config(log: dict[str, Any]) -> None:
+    """Check the `log` section: known logger names, no repeats; options are mappings (names the key)."""
+    names = log.get("loggers")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"log.loggers: expected a list of names ({', '.join(LOGGERS)}), got {names!r}")
+    for name in names:
+        if name not in LOGGERS:
+            close = difflib.get_close_matches(name, LOGGERS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"log.loggers: unknown logger {name!r} ({hint}known: {', '.join(LOGGERS)})")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"log.loggers: a logger is named twice in {names}")
+    for key in ("wandb", "mlflow"):
+        if log.get(key) is not None and not isinstance(log[key], dict):
+            raise ConfigError(f"log.{key}: expected a mapping of logger options, got {log[key]!r}")

@@ -161,3 +161,16 @@ def test_dense_attention_fits_a_tiny_batch(name: str) -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses[::10]
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_registered_model_exports_to_onnx(name: str, tmp_path) -> None:
+    from handseg.export.onnx import export_onnx
+    from handseg.models import model_io
+
+    in_channels, classes = model_io(name)
+    torch.manual_seed(0)
+    model = build_model(name, in_channels=in_channels, num_classes=classes, **TINY[name]).eval()
+    report = export_onnx(model, tmp_path / f"{name}.onnx", in_channels, trace_size=(64, 48))
+    assert (tmp_path / f"{name}.onnx").is_file()
+    assert len(report["max_abs_diff"]) == 2 and max(report["max_abs_diff"].values()) <= 1e-3

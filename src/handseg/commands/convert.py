@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from handseg.commands.options import int_range, non_negative_int, positive_float
+from handseg.commands.options import RegistryChoices, int_range, non_negative_int, positive_float
 
-FORMATS = ("auto", "nyu", "handseg", "eth-amodal", "rhd", "dexycb", "handseg-v1")
+FORMATS = RegistryChoices("handseg.data.readers", "READERS", "auto")  # every registered reader
 DEPTH_SCALE_FORMATS = ("nyu", "handseg", "dexycb")
 
 

@@ -6,10 +6,32 @@ argparse turns an ArgumentTypeError into a one-line usage error naming the optio
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import re
+from collections.abc import Iterator
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+class RegistryChoices:
+    """argparse `choices` read from a handseg.registry.Registry when the command line is checked, so a name
+    registered after the parser was built (a plugin, a test's toy reader) is accepted; the registry's module is
+    imported only then, keeping `handseg --help` fast."""
+
+    def __init__(self, module: str, attribute: str, *extra: str) -> None:
+        self.module, self.attribute, self.extra = module, attribute, extra
+
+    def names(self) -> list[str]:
+        """The extra choices, then the registered names."""
+        registry = getattr(importlib.import_module(self.module), self.attribute)
+        return [*self.extra, *registry.names()]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
 
 
 def _int(text: str, kind: str) -> int:

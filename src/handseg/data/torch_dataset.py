@@ -10,9 +10,11 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from handseg.data.crop import DEFAULT_MARGIN, check_crop, crop_to_hands
+from handseg.data.format import IGNORE_INDEX
 from handseg.data.preprocess import make_input
 from handseg.data.transforms import Augment, resize_sample
 from handseg.errors import DataError
+from handseg.registry import TASKS
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -44,6 +46,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
     ) -> None:
         self.reader = reader
         self.task = task
+        self.spec = TASKS.get(task) if isinstance(task, str) else task  # the Task: target key and shape
         self.modality = modality
         self.size = (int(size[0]), int(size[1]))
         self.augment = Augment(self.size, augment, swap_hands=True) if augment else None
@@ -71,18 +74,17 @@ class SegmentationDataset(torch.utils.data.Dataset):
         if self.modality != "depth" and sample.get("color") is None:
             raise DataError(sample["id"], f"modality {self.modality!r} needs a color image; this frame has none")
         x = torch.from_numpy(np.ascontiguousarray(make_input(sample["depth"], sample.get("color"), self.modality)))
-        key = "label" if self.task == "segmentation" else "parts"
+        key = self.spec.target_key
         target = sample.get(key)
         if target is None:
             if self.require_target:
-                raise DataError(sample["id"], f"frame has no {key} (needed for task {self.task!r})")
-            shape = x.shape[1:] if self.task == "segmentation" else (2, *x.shape[1:])
-            target = np.full(shape, 255, np.int64)
+                raise DataError(sample["id"], f"frame has no {key} (needed for task {self.spec.name!r})")
+            target = np.full(self.spec.target_shape(*x.shape[1:]), IGNORE_INDEX, np.int64)
         item = {"input": x, "target": torch.from_numpy(np.ascontiguousarray(target, np.int64)), "index": index}
-        if self.task == "amodal":
+        if self.spec.visible_maps:
             visible = sample.get("visible_parts")
             shape = (2, *x.shape[1:])
-            visible = np.full(shape, 255, np.uint8) if visible is None else np.asarray(visible, np.uint8)
+            visible = np.full(shape, IGNORE_INDEX, np.uint8) if visible is None else np.asarray(visible, np.uint8)
             if visible.shape != shape:
                 raise DataError(sample["id"], f"visible part maps {visible.shape} do not match the input {shape}")
             item["visible"] = torch.from_numpy(np.ascontiguousarray(visible))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -11,24 +10,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError
-
-SEG_KEYS = ("pixel_acc", "mean_acc", "mean_iu", "fw_iu", "miou_hand_object")
-PARTS_PER_HAND = 17
+from handseg.tasks import get_task
 
 
 def headline(task: str) -> str:
     """The metric that picks best.ckpt: hand/object mean IoU, or part mIoU for amodal."""
-    return "miou_hand_object" if task == "segmentation" else "miou"
+    return get_task(task).headline
 
 
 def predict_labels(logits: torch.Tensor, task: str) -> torch.Tensor:
     """Labels from logits: N x H x W (segmentation) or N x 2 x H x W part maps (amodal, 17 channels a hand)."""
-    if task == "segmentation":
-        return logits.argmax(1)
-    if logits.shape[1] != 2 * PARTS_PER_HAND:
-        raise ConfigError(f"amodal model must output {2 * PARTS_PER_HAND} channels, got {logits.shape[1]}")
-    return torch.stack([logits[:, :PARTS_PER_HAND].argmax(1), logits[:, PARTS_PER_HAND:].argmax(1)], 1)
+    return get_task(task).labels(logits)
 
 
 def frame_scores(
@@ -36,40 +30,23 @@ def frame_scores(
 ) -> dict[str, float]:
     """Scores of one frame: FCN metrics of its own confusion matrix, or its part mIoU (amodal; with the visible
     part maps also its hidden- and visible-part mIoU)."""
-    if task == "segmentation":
-        from handseg.metrics import scores_from_confusion
-
-        valid = target != 255
-        index = target[valid] * 3 + pred[valid]
-        hist = torch.bincount(index.reshape(-1), minlength=9)[:9].view(3, 3).cpu().numpy()
-        scores = scores_from_confusion(hist)
-        return {k: scores[k] for k in SEG_KEYS}
-    from handseg.metrics import AmodalPartIoU
-
-    metric = AmodalPartIoU()
-    metric.update(pred[None], target[None], visible=None if visible is None else visible[None])
-    result = metric.compute()
-    return {key: float(result[key]) for key in ("miou", "hidden_miou", "visible_miou")}
+    return get_task(task).frame_scores(pred, target, visible=visible)
 
 
 class Tracker:
     """The task's streaming metric: ConfusionMatrix (segmentation) or AmodalPartIoU, summed over ranks."""
 
     def __init__(self, task: str, device: Any = None) -> None:
-        from handseg import metrics
-
         self.task = task
-        if task == "segmentation":
-            self.metric = metrics.ConfusionMatrix(num_classes=3, ignore_index=255, device=device)
-        else:
-            self.metric = metrics.AmodalPartIoU()
+        self.metric = get_task(task).tracker(device)
+        self.visible_maps = get_task(task).visible_maps  # only part metrics score hidden/visible regions
 
     def update(self, pred: torch.Tensor, target: torch.Tensor, *, visible: torch.Tensor | None = None) -> None:
         """Add a batch of predicted labels and targets (amodal: and the visible part maps, if known)."""
-        if self.task == "segmentation":
-            self.metric.update(pred, target)
-        else:
+        if self.visible_maps:
             self.metric.update(pred, target, visible=visible)
+        else:
+            self.metric.update(pred, target)
 
     def compute(self, fabric: Any = None) -> dict[str, Any]:
         """The metrics over every rank's data."""
@@ -110,7 +87,7 @@ def run_eval(
         count += x.shape[0]
         pred = predict_labels(logits, task)
         visible = batch.get("visible")
-        if visible is not None and bool((visible == 255).all()):
+        if visible is not None and bool((visible == IGNORE_INDEX).all()):
             visible = None  # no visible maps in this batch: the region scores stay out
         visible = None if visible is None else visible.to(device, non_blocking=True)
         tracker.update(pred, target, visible=visible)
@@ -235,8 +212,3 @@ def evaluate(
         with staged_output_dir(out_dir, force) as staging:
             write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)
     return metrics
-
-
-def sort_worst(frames: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Frames by ascending score (NaN last)."""
-    return sorted(frames, key=lambda f: (math.isnan(f[key]), f[key]))

@@ -15,36 +15,18 @@ run goes on logging into the same W&B / MLflow run: their ids are kept in RUN/lo
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+from handseg.config import check_log_config
 from handseg.errors import ConfigError
 
-LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 DEFAULT_LOGGERS = ["csv", "tensorboard"]
 PACKAGES = {"wandb": "wandb", "mlflow": "mlflow"}  # logger -> the package it needs (pip name = import name)
 STATE_FILE = "loggers.json"
-
-
-def check_log_config(log: dict[str, Any]) -> None:
-    """Check the `log` section: known logger names, no repeats; options are mappings (names the key)."""
-    names = log.get("loggers")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"log.loggers: expected a list of names ({', '.join(LOGGERS)}), got {names!r}")
-    for name in names:
-        if name not in LOGGERS:
-            close = difflib.get_close_matches(name, LOGGERS, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(f"log.loggers: unknown logger {name!r} ({hint}known: {', '.join(LOGGERS)})")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"log.loggers: a logger is named twice in {names}")
-    for key in ("wandb", "mlflow"):
-        if log.get(key) is not None and not isinstance(log[key], dict):
-            raise ConfigError(f"log.{key}: expected a mapping of logger options, got {log[key]!r}")
 
 
 def _require(name: str) -> None:

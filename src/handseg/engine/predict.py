@@ -249,18 +249,13 @@ def _load_backend(ckpt: str | Path, backend: str) -> tuple[Any, dict[str, Any]]:
 
 def write_prediction(out: Path, frame_id: str, sample: dict[str, Any], pred: np.ndarray, task: str, overlays: bool):
     """Write one frame's label map (or two part maps) and its overlay picture."""
+    from handseg.tasks import get_task
     from handseg.utils.io import atomic_write_png
-    from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, tile, with_legend
+    from handseg.viz.overlay import depth_gray
 
-    # Labels over greyscale depth for depth models: coloured depth would blend with the label colours.
-    base = sample["color"] if sample.get("color") is not None else depth_gray(sample["depth"])
-    if task == "segmentation":
-        atomic_write_png(out / "label" / f"{frame_id}.png", pred)
-        picture = with_legend(tile([base, overlay_labels(base, pred)], columns=2), "labels")
-    else:
-        atomic_write_png(out / "parts" / f"{frame_id}_l.png", pred[0])
-        atomic_write_png(out / "parts" / f"{frame_id}_r.png", pred[1])
-        picture = tile([base, overlay_parts(base, pred[0]), overlay_parts(base, pred[1])], columns=3)
-        picture = with_legend(picture, "parts")
+    spec = get_task(task)
+    spec.write_labels(out / spec.prediction_folder, frame_id, pred)
     if overlays:
-        atomic_write_png(out / "overlay" / f"{frame_id}.png", picture)
+        # Labels over greyscale depth for depth models: coloured depth would blend with the label colours.
+        base = sample["color"] if sample.get("color") is not None else depth_gray(sample["depth"])
+        atomic_write_png(out / "overlay" / f"{frame_id}.png", spec.prediction_picture(base, pred))

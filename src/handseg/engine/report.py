@@ -11,15 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_json, atomic_write_png, atomic_write_text
-
-TABLE2 = (
-    ("pixel acc.", "pixel_acc"),
-    ("mean acc.", "mean_acc"),
-    ("mean IU", "mean_iu"),
-    ("f.w. IU", "fw_iu"),
-    ("mean IOU (hand, object)", "miou_hand_object"),
-)
 
 
 def _pct(value: Any) -> str:
@@ -32,18 +25,14 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
     latency = metrics.get("latency_ms")
     lat = f"{latency:.1f}" if latency is not None else "not measured"
     lat_head = f"latency ms ({metrics.get('latency_size', '640x480')}, batch 1, {metrics.get('latency_device', '-')})"
-    if metrics.get("task", "segmentation") == "segmentation":
-        head = ["model"] + [title for title, _ in TABLE2] + [lat_head]
-        row = [name] + [_pct(metrics.get(key)) for _, key in TABLE2] + [lat]
-        iu = metrics.get("iu") or metrics.get("iu_per_class")  # iu_per_class: older files
-        extra = ""
-        if iu:
-            extra = f"\n\nIU per class (%): background {_pct(iu[0])}, hand {_pct(iu[1])}, object {_pct(iu[2])}"
-    else:
-        keys = ("miou", "miou_left", "miou_right", "visible_miou", "hidden_miou")
-        head = ["model", "part mIoU", "left hand", "right hand", "visible parts", "hidden parts", lat_head]
-        row = [name] + [_pct(metrics.get(k)) for k in keys] + [lat]
-        extra = _per_part_table(metrics)
+    columns = get_task(metrics.get("task", "segmentation")).table_columns
+    head = ["model"] + [title for title, _ in columns] + [lat_head]
+    row = [name] + [_pct(metrics.get(key)) for _, key in columns] + [lat]
+    iu = metrics.get("iu") or metrics.get("iu_per_class")  # segmentation (iu_per_class: older files)
+    extra = ""
+    if iu:
+        extra = f"\n\nIU per class (%): background {_pct(iu[0])}, hand {_pct(iu[1])}, object {_pct(iu[2])}"
+    extra += _per_part_table(metrics)  # amodal
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |"]
     return "\n".join(lines) + extra + "\n"
 
@@ -68,36 +57,16 @@ def _per_part_table(metrics: dict[str, Any]) -> str:
 
 def _render(sample: dict[str, Any], pred: np.ndarray, task: str, caption: str, modality: str = "depth") -> np.ndarray:
     """Side-by-side picture: input, truth, prediction (amodal: truth and prediction of each hand, hidden parts
-    hatched), with a legend.
-
-    The background is what the model saw: greyscale depth for a depth model, the colour image otherwise. Panels
-    are enlarged to display size before the captions are drawn, so text is never scaled up afterwards.
-    """
-    from handseg.viz.overlay import depth_gray, overlay_labels, put_text, tile, to_display, with_legend
-
-    use_color = modality != "depth" and sample.get("color") is not None
-    base = sample["color"] if use_color else depth_gray(sample["depth"])
-    if task == "segmentation":
-        truth = sample.get("label")
-        panels = [base.copy(), overlay_labels(base, truth if truth is not None else np.zeros_like(pred)),
-                  overlay_labels(base, pred)]  # fmt: skip
-        titles = [caption, "truth", "prediction"]
-    else:
-        from handseg.viz.amodal import amodal_parts_picture
-
-        return amodal_parts_picture(base, sample.get("parts"), pred, sample.get("visible_parts"), caption=caption)
-    panels = [put_text(to_display(panel), title, org=(6, 20), scale=0.55) for panel, title in zip(panels, titles)]
-    return with_legend(tile(panels, columns=len(panels)), "labels")
+    hatched), with a legend (the task's picture)."""
+    return get_task(task).picture(sample, pred, caption, modality)
 
 
 @torch.no_grad()
 def predict_sample(model: torch.nn.Module, torch_ds: Any, index: int, device: Any) -> tuple[dict[str, Any], np.ndarray]:
     """The resized sample of a dataset index and the model's labels for it."""
-    from handseg.engine.evaluate import predict_labels
-
     item = torch_ds[index]
     logits = model(item["input"][None].to(device)).float()
-    return torch_ds.sample(index), predict_labels(logits, torch_ds.task)[0].cpu().numpy()
+    return torch_ds.sample(index), get_task(torch_ds.task).labels(logits)[0].cpu().numpy()
 
 
 def write_eval_outputs(
@@ -111,8 +80,6 @@ def write_eval_outputs(
     device: Any,
 ) -> None:
     """metrics.json, metrics.md, per_frame.csv, confusion.png, worst/<rank>_<id>.png (amodal: also best/)."""
-    from handseg.engine.evaluate import headline, sort_worst
-
     task = config["task"]
     atomic_write_json(out_dir / "metrics.json", {k: v for k, v in metrics.items() if k != "per_image"})
     atomic_write_text(out_dir / "metrics.md", metrics_table(metrics, metrics.get("name")))
@@ -123,15 +90,15 @@ def write_eval_outputs(
     for frame in frames:
         writer.writerow([frame["id"]] + [f"{frame[k]:.6g}" for k in keys])
     atomic_write_text(out_dir / "per_frame.csv", text.getvalue())
-    if task == "segmentation" and "confusion" in metrics:
+    if "confusion" in metrics:  # the segmentation tracker's matrix
         from handseg.data.format import CLASSES
         from handseg.viz.plots import plot_confusion
 
         plot_confusion(metrics["confusion"], list(CLASSES), out_dir / "confusion.png", title=config["model"]["name"])
-    key = headline(task)
+    key = get_task(task).headline
     ranked = sort_worst(frames, key)
     chosen = [("worst", ranked[:worst])]
-    if task != "segmentation":  # amodal: the best frames too, to see what the model gets right
+    if get_task(task).best_frames():
         scored = [f for f in ranked if not math.isnan(f[key])]
         chosen.append(("best", scored[::-1][:worst]))
     modality = config.get("data", {}).get("modality", "depth")
@@ -140,3 +107,8 @@ def write_eval_outputs(
             sample, pred = predict_sample(model, torch_ds, frame["index"], device)
             picture = _render(sample, pred, task, f"{frame['id']} mIoU {_pct(frame[key])}", modality)
             atomic_write_png(out_dir / folder / f"{rank:02d}_{frame['id']}.png", picture)
+
+
+def sort_worst(frames: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Frames by ascending score (NaN last)."""
+    return sorted(frames, key=lambda f: (math.isnan(f[key]), f[key]))

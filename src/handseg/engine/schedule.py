@@ -7,27 +7,32 @@ along a half cosine from lr / div_factor); the decay then runs over the remainin
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
+from handseg.config import check_schedule
 from handseg.errors import ConfigError
+from handseg.registry import OPTIMIZERS, SCHEDULES
 
 Factor = Callable[[int], float]
 
 
-def build_optimizer(params: Any, optim: dict[str, Any]) -> Any:
-    """The config's optimizer (adam, adamw or sgd with momentum 0.9)."""
-    import torch
+# OPTIMIZERS: name -> (params, *, lr, weight_decay) -> optimizer
+OPTIMIZERS.register("adam", torch.optim.Adam)
+OPTIMIZERS.register("adamw", torch.optim.AdamW)
+OPTIMIZERS.register("sgd", functools.partial(torch.optim.SGD, momentum=0.9))
 
+
+def build_optimizer(params: Any, optim: dict[str, Any]) -> Any:
+    """The config's optimizer (adam, adamw or sgd with momentum 0.9, or any registered in OPTIMIZERS)."""
     name, lr, wd = optim["name"], float(optim["lr"]), float(optim["weight_decay"])
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd, momentum=0.9)
-    raise ConfigError(f"optim.name: unknown optimizer {name!r}")
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optim.name: unknown optimizer {name!r}")
+    return OPTIMIZERS.get(name)(params, lr=lr, weight_decay=wd)
 
 
 def _with_linear_warmup(decay: Callable[[int, int], float], spec: dict[str, Any], total: int) -> Factor:
@@ -74,35 +79,9 @@ def _onecycle(spec: dict[str, Any], total: int) -> Factor:
     return factor
 
 
-SCHEDULES: dict[str, Callable[[dict[str, Any], int], Factor]] = {
-    "step": _step,
-    "cosine": _cosine,
-    "onecycle": _onecycle,
-    "poly": _poly,
-}
-
-
-def check_schedule(spec: dict[str, Any]) -> None:
-    """Raise ConfigError naming the schedule key whose value is out of range (types are checked by config)."""
-    if spec["name"] not in SCHEDULES:
-        raise ConfigError(f"schedule.name: expected one of {', '.join(SCHEDULES)}, got {spec['name']!r}")
-    rules = {
-        "warmup_steps": (lambda v: v >= 0, ">= 0"),
-        "step_size": (lambda v: v >= 1, ">= 1"),
-        "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-        "power": (lambda v: v > 0, "> 0"),
-        "div_factor": (lambda v: v >= 1, ">= 1"),
-        "final_div_factor": (lambda v: v >= 1, ">= 1"),
-    }
-    for key, (ok, text) in rules.items():
-        if not ok(spec[key]):
-            raise ConfigError(f"schedule.{key}: must be {text}, got {spec[key]!r}")
-    total = spec["total_steps"]
-    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
-        raise ConfigError(f"schedule.total_steps: must be a positive integer or null, got {total!r}")
-    if spec["name"] == "onecycle" and spec["warmup_steps"] < 1:
-        raise ConfigError("schedule.warmup_steps: onecycle needs >= 1 (the steps of its rising half)")
+# name -> (schedule spec, total steps) -> factor of the step
+for _name, _factor in (("step", _step), ("cosine", _cosine), ("onecycle", _onecycle), ("poly", _poly)):
+    SCHEDULES.register(_name, _factor)
 
 
 class Schedule:
@@ -123,7 +102,7 @@ class Schedule:
                 f"schedule.warmup_steps: {self.spec['warmup_steps']} leaves no decay steps in a budget of "
                 f"{self.total_steps}"
             )
-        self.factor = SCHEDULES[self.spec["name"]](self.spec, self.total_steps)
+        self.factor = SCHEDULES.get(self.spec["name"])(self.spec, self.total_steps)
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
         self.base_lrs = [float(group["initial_lr"]) for group in optimizer.param_groups]

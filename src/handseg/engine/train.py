@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from handseg.config import deep_merge, dump_config, validate
+from handseg.engine.callbacks import build_callbacks
 from handseg.engine.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from handseg.engine.evaluate import headline, run_eval
 from handseg.engine.runtime import (
@@ -28,7 +29,8 @@ from handseg.engine.runtime import (
     make_fabric,
 )
 from handseg.errors import ConfigError
-from handseg.utils.io import atomic_write_json, atomic_write_text
+from handseg.tasks import get_task
+from handseg.utils.io import atomic_write_text
 
 
 def train(
@@ -113,6 +115,9 @@ class Trainer:
         self.last_metrics: dict[str, Any] = {}
         self.wall_offset = 0.0  # wall seconds of earlier sessions of this run (from last.ckpt)
         self.wall_start: float | None = None
+        self.validating_now = False  # this step validates (and the checkpoint callback saves after it)
+        self.stopping = False  # this step ends the session early (stop_after_steps / stop_after_s)
+        self.callbacks = build_callbacks(config["callbacks"])
 
     # ----- setup -------------------------------------------------------------------------------------------
     def _setup_data(self) -> None:
@@ -205,6 +210,10 @@ class Trainer:
             self.wall_offset = float(resume.get("wall_s", 0.0))
             window_sum, self.loss_count = resume.get("loss_window", (0.0, 0))
             self.loss_sum.fill_(window_sum)
+            saved = resume.get("callbacks") or {}
+            for key, callback in self.callbacks.items():
+                if key in saved:
+                    callback.load_state_dict(saved[key])
             states = resume.get("rng") or []
             if len(states) == fabric.world_size:
                 set_rng_state(states[fabric.global_rank])
@@ -231,6 +240,7 @@ class Trainer:
             "world_size": self.fabric.world_size,
             "loss_window": (float(self.loss_sum), self.loss_count),  # the partly averaged training loss
             "wall_s": self.wall(),
+            "callbacks": {key: callback.state_dict() for key, callback in self.callbacks.items()},
         }
 
     def save(self, best: bool = False) -> None:
@@ -258,8 +268,8 @@ class Trainer:
 
             tqdm.write(text)
 
-    def validate(self, log: Any) -> bool:
-        """Evaluate on the val split; log; return True when this is the best score so far."""
+    def validate(self) -> tuple[dict[str, Any], bool]:
+        """Evaluate on the val split; return the metrics and whether they are the best so far."""
         broadcast_buffers(self.fabric, self.raw_model)
         with self.fabric.autocast():
             result = run_eval(
@@ -267,9 +277,7 @@ class Trainer:
                 channels_last=self.channels_last,
             )  # fmt: skip
         metrics = {k: v for k, v in result["metrics"].items() if isinstance(v, int | float | list)}
-        if self.task == "segmentation" and len(metrics.get("iu", ())) == 3:
-            for name, value in zip(("iu_background", "iu_hand", "iu_object"), metrics["iu"]):
-                metrics[name] = value
+        metrics.update(get_task(self.task).named_metrics(metrics))
         metrics["step"] = self.step
         self.last_metrics = metrics
         score = metrics.get(self.key, float("nan"))
@@ -281,20 +289,19 @@ class Trainer:
             f"step {self.step}/{self.total_steps}: val {self.key} {score:.4f}, best {self.best_score:.4f} "
             f"at step {best_step} ({self.wall() / 60:.1f} min)"
         )
-        if self.fabric.is_global_zero:
-            scalars = {k: v for k, v in metrics.items() if not isinstance(v, list) and k != "step"}
-            log.log(self.step, round(self.step / self.steps_per_epoch, 3), "val", {"wall_s": self.wall(), **scalars})
-            atomic_write_json(self.run_dir / "metrics.json", {"best": self.best_metrics, "last": metrics})
-            self._plot()
-        return is_best
+        return metrics, is_best
 
-    def _plot(self) -> None:
-        try:
-            from handseg.viz.plots import plot_curves
+    def _call(self, hook: str, *args: Any) -> None:
+        """Run one hook of every callback, in order."""
+        for callback in self.callbacks.values():
+            getattr(callback, hook)(self, *args)
 
-            plot_curves(self.run_dir / "metrics.csv", self.run_dir / "curves.png", title=self.run_dir.name)
-        except Exception as exc:  # a plot must never stop training
-            self.fabric.print(f"note: curves not plotted ({type(exc).__name__}: {exc})")
+    def _train_logs(self) -> dict[str, Any]:
+        """The training row of a logging step: the loss averaged since the last one (over ranks) and the lr."""
+        mean_loss = float(self.fabric.all_reduce(self.loss_sum / self.loss_count, reduce_op="mean"))
+        self.loss_sum.zero_()
+        self.loss_count = 0
+        return {"loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"]}
 
     def _time_up(self, limit: float | None) -> bool:
         """Whether the wall-time budget is spent (rank 0's clock decides for every rank)."""
@@ -307,10 +314,6 @@ class Trainer:
         self, resume_from: Path | None, stop_after_steps: int | None = None, *, stop_after_s: float | None = None
     ) -> dict[str, Any]:
         """Run the loop to the step budget (or `stop_after_steps` / `stop_after_s`); return best and last metrics."""
-        from tqdm import tqdm
-
-        from handseg.engine.loggers import TrainingLoggers
-
         cfg, fabric = self.config, self.fabric
         self._setup_data()
         resume = read_checkpoint(resume_from) if resume_from else None
@@ -321,14 +324,11 @@ class Trainer:
             return self._result(total, stopped=False)
         if stop_after_s is not None and self.wall_offset >= stop_after_s:
             return self._result(total, stopped=True)  # the time budget was spent in earlier sessions
-        log = TrainingLoggers(cfg, self.run_dir, self.step) if fabric.is_global_zero else None
         if resume:
             fabric.print(f"resuming {self.run_dir} at step {self.step}/{total}")
-        bar = tqdm(total=total, initial=self.step, desc=self.run_dir.name, unit="step",
-                   disable=not (self.progress and fabric.is_global_zero), dynamic_ncols=True)  # fmt: skip
         self.model.train()
         self.wall_start = time.perf_counter()
-        tick, tick_step = time.perf_counter(), self.step
+        self._call("before_train")
         stopped = False
         while self.step < total and not stopped:
             epoch = self.step // self.steps_per_epoch
@@ -348,36 +348,19 @@ class Trainer:
                 self.step += 1
                 self.loss_sum += loss.detach().double()
                 self.loss_count += 1
-                bar.update(1)
-                if self.step % t["log_every_steps"] == 0 or self.step == total:
-                    mean_loss = float(fabric.all_reduce(self.loss_sum / self.loss_count, reduce_op="mean"))
-                    elapsed = time.perf_counter() - tick
-                    ips = (self.step - tick_step) * t["batch_size"] / max(elapsed, 1e-9)
-                    lr = self.optimizer.param_groups[0]["lr"]
-                    bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{ips:.1f}", lr=f"{lr:.2g}")
-                    if log is not None:
-                        log.log(
-                            self.step,
-                            round(self.step / self.steps_per_epoch, 3),
-                            "train",
-                            {"wall_s": self.wall(), "loss": mean_loss, "lr": lr, "images_per_s": ips},
-                        )
-                    self.loss_sum.zero_()
-                    self.loss_count, tick, tick_step = 0, time.perf_counter(), self.step
+                logs = self._train_logs() if self.step % t["log_every_steps"] == 0 or self.step == total else None
                 stop_now = stop_after_steps is not None and self.step >= stop_after_steps
                 time_up = self._time_up(stop_after_s)
-                if val_every and (self.step % val_every == 0 or self.step == total or time_up):
-                    self.save(best=self.validate(log))
-                    tick = time.perf_counter()  # validation time is not training throughput
-                elif self.step % t["ckpt_every_steps"] == 0 or stop_now or time_up or self.step == total:
-                    self.save()
-                if (stop_now or time_up) and self.step < total:
+                self.validating_now = bool(val_every and (self.step % val_every == 0 or self.step == total or time_up))
+                self.stopping = stop_now or time_up
+                self._call("after_step", logs)  # logging, progress; the checkpoint callback saves unless validating
+                if self.validating_now:
+                    self._call("after_validation", *self.validate())  # run log, curves, then last/best.ckpt
+                if self.stopping and self.step < total:
                     stopped = True
                 if stopped or self.step >= total:
                     break
-        bar.close()
-        if log is not None:
-            log.close()
+        self._call("after_train")
         return self._result(total, stopped)
 
     def _result(self, total: int, stopped: bool) -> dict[str, Any]:
@@ -399,7 +382,7 @@ def unused_kinds(task: str, modality: str, crop: str | None) -> tuple[str, ...]:
     skip = []
     if modality == "depth":
         skip.append("color")
-    if task == "segmentation" and crop is None:
+    if get_task(task).target_key != "parts" and crop is None:
         skip.append("parts")
     return tuple(skip)
 

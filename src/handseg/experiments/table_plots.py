@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from handseg.experiments.table_report import _value, group, summarize
+from handseg.experiments.row_records import _value, group, summarize
 
 
 def _pyplot() -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import platform
-import statistics
 from pathlib import Path
 from typing import Any
 
+from handseg.experiments.row_records import _value, group, summarize
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 PAPER = (
@@ -46,43 +46,12 @@ def machine_line() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, no GPU"
 
 
-def _value(record: dict[str, Any], key: str, real: bool = False) -> float | None:
-    """A metric of a row file (iu_hand / iu_object from the iu list), or None."""
-    metrics = record.get("real") if real else record.get("metrics")
-    if not metrics:
-        return None
-    if key in ("iu_hand", "iu_object"):
-        iu = metrics.get("iu") or [None, None, None]
-        value = iu[1 if key == "iu_hand" else 2]
-    else:
-        value = metrics.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
-
-
-def summarize(values: list[float]) -> tuple[float, float | None, int]:
-    """Mean, sample standard deviation (None for one value) and count."""
-    if not values:
-        return math.nan, None, 0
-    std = statistics.stdev(values) if len(values) > 1 else None
-    return statistics.fmean(values), std, len(values)
-
-
 def _cell(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
     mean, std, n = summarize(values)
     if n == 0:
         return "-"
     text = f"{scale * mean:.{digits}f}"
     return text + (f" ± {scale * std:.{digits}f}" if std is not None else "")
-
-
-def group(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Row files by row key, in table order."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        out.setdefault(record["row"]["key"], []).append(record)
-    return out
 
 
 def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
@@ -141,6 +110,9 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+PART_TABLES = frozenset({"amodal"})  # experiments tables (handseg.experiments.tables.TABLES) of amodal rows
 
 
 def claim_lines(records: list[dict[str, Any]]) -> list[str]:
@@ -210,7 +182,7 @@ def write_table(
 
     `seeds`: the seeds every row should have (with those found in the files), to list what is missing.
     """
-    amodal = name == "amodal"
+    amodal = name in PART_TABLES  # a table of amodal part results: the part table, no claims
     budget = records[0]["budget"] if records else {}
     expected = sorted(set(seeds) | {r["seed"] for r in records})
     missing = []

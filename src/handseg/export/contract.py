@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from handseg import __version__
-from handseg.data.format import CLASSES, PART_NAMES
 from handseg.data.preprocess import DEPTH_CENTER_M, DEPTH_SCALE_M, IMAGENET_MEAN, IMAGENET_STD
+from handseg.tasks import get_task
 
 PREFIX = "handseg."
 CHANNELS = {"depth": ["depth"], "rgb": ["red", "green", "blue"], "rgbd": ["red", "green", "blue", "depth"]}
@@ -48,14 +48,15 @@ def input_contract(config: dict[str, Any], zoo: dict[str, Any] | None = None) ->
             "input.color_mean": [round(float(v), 6) for v in IMAGENET_MEAN],
             "input.color_std": [round(float(v), 6) for v in IMAGENET_STD],
         }
-    if task == "amodal":
-        meta |= {
-            "output.layout": "N x 34 x H x W logits: left hand channels 0..16, right hand 17..33; argmax per hand",
-            "output.part_names": ["none", *PART_NAMES],
-        }
-    else:
-        meta |= {"output.layout": "N x 3 x H x W logits; argmax over channels", "output.classes": list(CLASSES)}
+    meta |= get_task(task).output_metadata()
     for key in ("name", "version"):
         if zoo and zoo.get(key) is not None:
             meta[f"zoo.{key}"] = zoo[key]
     return {PREFIX + key: value if isinstance(value, str) else json.dumps(value) for key, value in meta.items()}
+
+
+def config_fields(config: dict[str, Any]) -> tuple[str, str]:
+    """(modality, task) of a checkpoint config."""
+    modality = (config.get("data") or {}).get("modality", "depth")
+    task = config.get("task", "segmentation")
+    return modality, task

@@ -29,9 +29,9 @@ GPU_MODES = ("cuda_fp32", "cuda_bf16", "cuda_compile", "cuda_graphs")
 
 def model_io(name: str) -> tuple[int, int]:
     """(in_channels, num_classes) a benchmark feeds a registered model: depth -> 3 classes, amodal rgb -> 34."""
-    from handseg.models import model_entry
+    from handseg.models import model_io as registry_io
 
-    return (3, 34) if model_entry(name).task == "amodal" else (1, 3)
+    return registry_io(name)
 
 
 def time_fn(

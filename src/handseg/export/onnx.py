@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import CheckpointError, ConfigError, HandsegError
-from handseg.export.predictor import _config_fields
 from handseg.utils.io import atomic_write_bytes, check_can_write_file
 
 INPUT_NAME = "input"
@@ -204,7 +203,8 @@ class OnnxPredictor:
             config = _metadata_config(path, self.metadata, require_metadata)
         check_graph_config(path, config, self.in_channels, require_metadata)
         self.config = config
-        self.modality, self.task = _config_fields(config)
+        self.modality = (config.get("data") or {}).get("modality", "depth")
+        self.task = config.get("task", "segmentation")
         self.path = path
 
     def logits(self, batch: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import CheckpointError, ConfigError
-from handseg.export.predictor import _config_fields
+from handseg.export.contract import config_fields
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 MAX_SHAPES = 4  # compiled models kept, one per input shape
@@ -98,7 +98,7 @@ class OpenVinoPredictor:
             config = _metadata_config(path, self.metadata, require_metadata)
         check_graph_config(path, config, self.in_channels, require_metadata)
         self.config = config
-        self.modality, self.task = _config_fields(config)
+        self.modality, self.task = config_fields(config)
         self.path = path
         self.precision = precision
         self.properties: dict[str, Any] = {

@@ -9,8 +9,10 @@ import numpy as np
 
 from handseg.data.preprocess import make_input
 from handseg.errors import ConfigError
+from handseg.export.contract import config_fields
+from handseg.tasks import PARTS_PER_HAND, get_task
 
-PARTS_PER_HAND = 17
+__all__ = ["PARTS_PER_HAND", "Predictor", "TorchPredictor", "frame_input", "labels_from_logits", "load_predictor"]
 
 
 class Predictor(Protocol):
@@ -27,11 +29,7 @@ class Predictor(Protocol):
 
 def labels_from_logits(logits: np.ndarray, task: str) -> np.ndarray:
     """Argmax of N x K x H x W logits: segmentation -> N x H x W uint8; amodal (K=34) -> N x 2 x H x W uint8."""
-    if task == "amodal":
-        left = logits[:, :PARTS_PER_HAND].argmax(axis=1)
-        right = logits[:, PARTS_PER_HAND : 2 * PARTS_PER_HAND].argmax(axis=1)
-        return np.stack([left, right], axis=1).astype(np.uint8)
-    return logits.argmax(axis=1).astype(np.uint8)
+    return get_task(task).labels(np.asarray(logits))
 
 
 def frame_input(predictor: Predictor, depth_m: np.ndarray | None, color: np.ndarray | None) -> np.ndarray:
@@ -41,13 +39,6 @@ def frame_input(predictor: Predictor, depth_m: np.ndarray | None, color: np.ndar
     if predictor.modality in ("depth", "rgbd") and depth_m is None:
         raise ConfigError(f"the model expects {predictor.modality} input but the source has no depth")
     return make_input(depth_m, color, predictor.modality)[None]
-
-
-def _config_fields(config: dict[str, Any]) -> tuple[str, str]:
-    """(modality, task) of a checkpoint config."""
-    modality = (config.get("data") or {}).get("modality", "depth")
-    task = config.get("task", "segmentation")
-    return modality, task
 
 
 class TorchPredictor:
@@ -63,7 +54,7 @@ class TorchPredictor:
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.config = config
-        self.modality, self.task = _config_fields(config)
+        self.modality, self.task = config_fields(config)
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         torch = self.torch

@@ -19,7 +19,8 @@ import numpy as np
 from handseg.data.format import Intrinsics
 from handseg.errors import ConfigError, DataError, HandsegError
 from handseg.export.predictor import Predictor, frame_input, labels_from_logits
-from handseg.utils.io import _file_mode, atomic_write_png, read_png
+from handseg.tasks import get_task
+from handseg.utils.io import _file_mode, read_png
 
 Frame = tuple[str, np.ndarray, np.ndarray | None, Intrinsics]
 
@@ -174,11 +175,10 @@ class OverlayVideo:
 
 def overlay_frame(depth: np.ndarray, color: np.ndarray | None, labels: np.ndarray, task: str, text: str) -> np.ndarray:
     """RGB picture of one frame's labels over its color image (or its colourised depth)."""
-    from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, put_text, with_legend
+    from handseg.viz.overlay import depth_gray
 
     base = color if color is not None else depth_gray(depth)
-    picture = overlay_parts(base, labels) if task == "amodal" else overlay_labels(base, labels)
-    return with_legend(put_text(picture, text), "parts" if task == "amodal" else "labels")
+    return get_task(task).overlay(base, labels, text)
 
 
 @dataclass
@@ -240,11 +240,7 @@ def run_stream(
         labels = labels_from_logits(logits, predictor.task)[0]
         t_model = time.perf_counter()
         if labels_dir is not None:
-            if predictor.task == "amodal":
-                atomic_write_png(labels_dir / f"{frame_id}_l.png", labels[0])
-                atomic_write_png(labels_dir / f"{frame_id}_r.png", labels[1])
-            else:
-                atomic_write_png(labels_dir / f"{frame_id}.png", labels)
+            get_task(predictor.task).write_labels(labels_dir, frame_id, labels)
         if video is not None:
             text = f"{frame_id}  {stats.fps:.1f} fps" if stats.fps else frame_id
             video.write(overlay_frame(depth, color, labels, predictor.task, text))

@@ -6,10 +6,11 @@ from handseg.losses.contour import CEContourLoss, ContourLoss, contour_loss_from
 from handseg.losses.dice import DiceCELoss, DiceLoss
 from handseg.losses.focal import FocalLoss
 from handseg.losses.jaccard import JaccardLoss
-from handseg.losses.registry import build_loss, list_losses
+from handseg.losses.registry import LOSSES, build_loss, list_losses, register_loss
 from handseg.losses.topk import TopKCrossEntropyLoss
 
 __all__ = [
+    "LOSSES",
     "PAPER_WEIGHTS",
     "AmodalLoss",
     "CEContourLoss",
@@ -24,5 +25,6 @@ __all__ = [
     "contour_loss_from_probs",
     "contour_map",
     "list_losses",
+    "register_loss",
     "sobel_edges",
 ]

@@ -30,12 +30,6 @@ def gaussian_taps(size: int = GAUSS_SIZE, sigma: float = GAUSS_SIGMA) -> tuple[f
     return tuple(v / sum(g) for v in g)
 
 
-def gaussian_kernel(size: int = GAUSS_SIZE, sigma: float = GAUSS_SIGMA) -> torch.Tensor:
-    """Normalised 2-D Gaussian size x size: g(x, y) = exp(-(x^2 + y^2) / (2 sigma^2)) / sum."""
-    g = torch.tensor(gaussian_taps(size, sigma), dtype=torch.float64)
-    return torch.outer(g, g).float()
-
-
 def _filter1d(x: torch.Tensor, taps: Sequence[float], dim: int) -> torch.Tensor:
     """Correlate x (N x C x H x W) with 1-D taps along dim 2 (H) or 3 (W), replicate padding, same size out.
 

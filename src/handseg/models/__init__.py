@@ -1,15 +1,9 @@
-"""Segmentation models and the registry: build_model(name, **cfg), list_models()."""
+"""Segmentation models and the registry: build_model(name, **cfg), list_models().
 
-from handseg.models import (  # noqa: F401  (importing registers the models)
-    attention_unet,
-    deeplabv3plus,
-    dense_attention,
-    fcn,
-    gcn,
-    refinenet,
-    unet,
-    unet_scse,
-)
-from handseg.models.registry import build_model, list_models, model_entry, register_model
+Every module of this package is imported on the first registry lookup (handseg.registry discovery), so a new
+model file registers itself without being listed here.
+"""
 
-__all__ = ["build_model", "list_models", "model_entry", "register_model"]
+from handseg.models.registry import MODELS, build_model, list_models, model_entry, model_io, register_model
+
+__all__ = ["MODELS", "build_model", "list_models", "model_entry", "model_io", "register_model"]

@@ -23,9 +23,7 @@ Choices where the paper leaves room (all here, nowhere else):
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -185,23 +183,14 @@ def _mean_or_ones(gate: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor
     return gate.mean(dim=1, keepdim=True)
 
 
-def _signature_without(cls: type, name: str) -> inspect.Signature:
-    """The signature of cls.__init__ without `self` and `name` (so the registry can check options)."""
-    params = [p for p in inspect.signature(cls).parameters.values() if p.name != name]
-    return inspect.Signature(params)
-
-
-@register_model("dense_attention_seg")
-def dense_attention_seg(**kwargs: Any) -> DenseAttentionSeg:
-    """DenseAttentionSeg: DeepLabv3+ encoder, dense fine/coarse attention on 6 levels, 6-deconv decoder."""
-    return DenseAttentionSeg(**kwargs, attention=True)
-
-
-@register_model("dense_attention_seg_noattn")
-def dense_attention_seg_noattn(**kwargs: Any) -> DenseAttentionSeg:
-    """DenseAttentionSeg ablation: the same squeezes and decoder with ungated skips."""
-    return DenseAttentionSeg(**kwargs, attention=False)
-
-
-dense_attention_seg.__signature__ = _signature_without(DenseAttentionSeg, "attention")  # type: ignore[attr-defined]
-dense_attention_seg_noattn.__signature__ = _signature_without(DenseAttentionSeg, "attention")  # type: ignore[attr-defined]
+# Variants are registry entries with fixed options, not functions of their own.
+register_model(
+    "dense_attention_seg",
+    attention=True,
+    description="DenseAttentionSeg: DeepLabv3+ encoder, dense fine/coarse attention on 6 levels, 6-deconv decoder.",
+)(DenseAttentionSeg)
+register_model(
+    "dense_attention_seg_noattn",
+    attention=False,
+    description="DenseAttentionSeg ablation: the same squeezes and decoder with ungated skips.",
+)(DenseAttentionSeg)

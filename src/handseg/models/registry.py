@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from handseg.errors import ConfigError
+from handseg.registry import Registry
 
 TASKS = ("segmentation", "amodal")
 
@@ -24,36 +25,66 @@ class ModelEntry:
     description: str
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", discover=("handseg.models",))
+# Where build_model(weights=...) finds weights: (model name, weights name, build options) -> model. The zoo
+# registers "zoo" (handseg.zoo.store); a lower layer cannot import it, so the registry discovers it.
+WEIGHTS: Registry[Callable[..., nn.Module]] = Registry("weights source", discover=("handseg.zoo.store",))
 
 
 def register_model(
-    name: str, task: str = "segmentation"
+    name: str, task: str = "segmentation", *, description: str | None = None, **defaults: Any
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering a class or function that builds a model from keyword arguments."""
+    """Decorator registering a class or function that builds a model from keyword arguments.
+
+    `defaults` fix options of this entry (a variant: `register_model("x_noattn", attention=False)(X)`); they
+    are not options a config may set. `description` replaces the first line of the builder's docstring.
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
     def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
-        doc = (inspect.getdoc(builder) or "").strip().splitlines()
-        _REGISTRY[name] = ModelEntry(name, builder, task, doc[0] if doc else "")
+        MODELS.register(name, _fixed(builder, defaults, description) if defaults else builder, task=task)
+        if description is not None:
+            MODELS.describe(name, description)
         return builder
 
     return decorator
 
 
+def _fixed(
+    builder: Callable[..., nn.Module], defaults: dict[str, Any], description: str | None
+) -> Callable[..., nn.Module]:
+    """`builder` with `defaults` fixed; its signature (for option checks) lists the other options only."""
+
+    def build(**kwargs: Any) -> nn.Module:
+        return builder(**defaults, **kwargs)
+
+    params = [p for p in inspect.signature(builder).parameters.values() if p.name not in defaults]
+    build.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    build.__doc__ = description or builder.__doc__
+    build.__name__ = build.__qualname__ = getattr(builder, "__name__", "build")
+    return build
+
+
 def list_models(task: str | None = None) -> list[str]:
     """Registered model names (sorted), optionally only those of one task."""
-    return sorted(n for n, e in _REGISTRY.items() if task is None or e.task == task)
+    return MODELS.names() if task is None else MODELS.names(task=task)
 
 
 def model_entry(name: str) -> ModelEntry:
     """The registry entry of `name`; ConfigError listing the known names if unknown."""
-    if name not in _REGISTRY:
+    if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return _REGISTRY[name]
+    entry = MODELS.entry(name)
+    return ModelEntry(name, entry.obj, entry.info["task"], entry.description)
+
+
+def model_io(name: str, modality: str | None = None) -> tuple[int, int]:
+    """(in_channels, num_classes) of the registered model `name`: its task's classes, `modality`'s channels
+    (default: the task's own modality, depth for segmentation, rgb for amodal)."""
+    from handseg.registry import TASKS
+
+    return TASKS.get(model_entry(name).task).io(modality)
 
 
 def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.Module:
@@ -63,12 +94,7 @@ def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.M
     override them) and its checked weights are loaded; the model is returned in train mode as any built model.
     """
     if weights is not None:
-        from handseg.zoo.store import get_model, load_state_into
-
-        zoo = get_model(weights)
-        if zoo.card["model"]["name"] != name:
-            raise ConfigError(f"zoo model {weights!r} is a {zoo.card['model']['name']!r}, not a {name!r}")
-        return load_state_into(build_model(name, **{**zoo.card["model"]["kwargs"], **kwargs}), zoo)
+        return WEIGHTS.get("zoo")(name, weights, kwargs)
     entry = model_entry(name)
     params = inspect.signature(entry.builder).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):

@@ -22,16 +22,14 @@ def _save(fig: Any, path: str | Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def plot_curves(metrics_csv: str | Path, out_png: str | Path, title: str = "") -> Path:
-    """Training/validation loss (left) and validation metrics (right) against steps."""
+def plot_curves(rows: list[dict[str, Any]], out_png: str | Path, title: str = "") -> Path:
+    """Training/validation loss (left) and validation metrics (right) against steps, from metrics.csv rows
+    (handseg.engine.runlog.read_metrics_csv)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from handseg.engine.runlog import read_metrics_csv
-
-    rows = read_metrics_csv(metrics_csv)
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.6))
     for kind, style in (("train", "-"), ("val", "o-")):
         pts = [(r["step"], r["loss"]) for r in rows if r["kind"] == kind and r.get("loss") is not None]

@@ -74,12 +74,9 @@ def input_contract(config: dict[str, Any]) -> dict[str, Any]:
 
 def output_contract(task: str) -> dict[str, Any]:
     """What the logits mean."""
-    if task == "amodal":
-        return {
-            "logits": "N x 34 x H x W: channels 0-16 left hand, 17-33 right hand",
-            "labels": "argmax per hand: 0 none, 1 palm, thumb 2-4, index 5-7, middle 8-10, ring 11-13, little 14-16",
-        }
-    return {"logits": "N x 3 x H x W", "classes": ["background", "hand", "object"]}
+    from handseg.tasks import get_task
+
+    return get_task(task).output_contract()
 
 
 def merge_extra(card: dict[str, Any], extra: dict[str, Any], source: str) -> dict[str, Any]:

@@ -123,16 +123,12 @@ class Segmenter:
 
     def predict_proba(self, depth_m: Any, *, color: Any = None) -> Any:
         """Class probabilities (float32 KxHxW; amodal: softmax per hand) resized bilinearly to each input's size."""
-        import torch
         import torch.nn.functional as F
 
-        from handseg.export.predictor import PARTS_PER_HAND
+        from handseg.tasks import get_task
 
         def finish(logit: Any, shape: tuple[int, int]) -> np.ndarray:
             full = F.interpolate(logit[None], size=shape, mode="bilinear", align_corners=False)[0]
-            if self.task == "amodal":
-                hands = [full[:PARTS_PER_HAND], full[PARTS_PER_HAND : 2 * PARTS_PER_HAND]]
-                return torch.cat([h.softmax(0) for h in hands]).numpy()
-            return full.softmax(0).numpy()
+            return get_task(self.task).probabilities(full).numpy()
 
         return self._run(depth_m, color, finish)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from handseg.errors import CheckpointError, DataError
+from handseg.models.registry import WEIGHTS
 
 ZOO_ENV = "HANDSEG_ZOO_PATH"
 CARD_FORMAT = "handseg-zoo-card/1"
@@ -198,3 +199,18 @@ def load_pretrained(name: str, *, verify: bool = True) -> tuple[Any, dict[str, A
     model = build_model(entry.card["model"]["name"], **entry.card["model"]["kwargs"])
     load_state_into(model, entry, verify=verify)
     return model.eval(), entry.config, entry.card
+
+
+def build_with_weights(name: str, weights: str, kwargs: dict[str, Any]) -> Any:
+    """build_model(name, weights=...): the zoo model's card options as defaults (`kwargs` override), its checked
+    weights loaded; train mode, as any built model."""
+    from handseg.errors import ConfigError
+    from handseg.models import build_model
+
+    zoo = get_model(weights)
+    if zoo.card["model"]["name"] != name:
+        raise ConfigError(f"zoo model {weights!r} is a {zoo.card['model']['name']!r}, not a {name!r}")
+    return load_state_into(build_model(name, **{**zoo.card["model"]["kwargs"], **kwargs}), zoo)
+
+
+WEIGHTS.register("zoo", build_with_weights)

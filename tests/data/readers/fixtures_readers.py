@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -152,3 +153,41 @@ def expected_rhd_parts(mask: np.ndarray) -> np.ndarray:
         right[mask == value + 16] = part
     assert (LEFT_PART_OF_MASK[mask] == left).all() and (RIGHT_PART_OF_MASK[mask] == right).all()
     return np.stack([left, right])
+
+
+# DexYCB: <subject>/<sequence>/<serial>/ frames with YCB object ids in seg
+DEX_H, DEX_W = 48, 64
+HELD, FAR_AWAY, BEHIND = 3, 7, 10  # YCB ids: touching the hand, elsewhere, beside the hand but 20 cm behind it
+
+
+def dexycb_frame(with_hand: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(seg, depth in mm) of one synthetic DexYCB frame."""
+    seg = np.zeros((DEX_H, DEX_W), np.uint8)
+    depth = np.full((DEX_H, DEX_W), 900, np.uint16)
+    if with_hand:
+        seg[10:30, 10:25], depth[10:30, 10:25] = 255, 500
+    seg[10:30, 25:35], depth[10:30, 25:35] = HELD, 515  # shares an edge with the hand, 1.5 cm behind it
+    seg[35:45, 50:60], depth[35:45, 50:60] = FAR_AWAY, 520
+    seg[30:40, 10:25], depth[30:40, 10:25] = BEHIND, 700  # shares an edge, but 20 cm behind
+    return seg, depth
+
+
+def build_dexycb(root: Path, calibration: bool = True) -> Path:
+    """<subject>/<sequence>/<serial>/ with color_*.jpg, aligned_depth_to_color_*.png, labels_*.npz (+ calibration)."""
+    cam = root / "20200709-subject-01" / "20200709_141754" / "836212060125"
+    cam.mkdir(parents=True)
+    for k, with_hand in enumerate((True, False)):
+        seg, depth = dexycb_frame(with_hand)
+        atomic_write_png(cam / f"aligned_depth_to_color_{k:06d}.png", depth)
+        color = np.zeros((DEX_H, DEX_W, 3), np.uint8)
+        color[seg == 255] = (200, 150, 120)
+        cv2.imwrite(str(cam / f"color_{k:06d}.jpg"), color[..., ::-1])
+        pose_y = np.zeros((3, 3, 4), np.float32)
+        np.savez(cam / f"labels_{k:06d}.npz", seg=seg, pose_y=pose_y, ycb_ids=np.array([HELD, FAR_AWAY, BEHIND]))
+    if calibration:
+        intr = root / "calibration" / "intrinsics"
+        intr.mkdir(parents=True)
+        (intr / "836212060125_640x480.yml").write_text(
+            "color:\n  fx: 616.5\n  fy: 616.0\n  ppx: 318.2\n  ppy: 243.1\ndepth:\n  fx: 380.0\n  fy: 380.0\n"
+        )
+    return root

@@ -4,52 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from fixtures_readers import BEHIND, FAR_AWAY, HELD, build_dexycb
+from fixtures_readers import DEX_H as H
+from fixtures_readers import DEX_W as W
+from fixtures_readers import dexycb_frame as _frame
 
 from handseg.cli import main
 from handseg.data.format import HandsegDataset
 from handseg.data.readers import detect_format, open_dataset
 from handseg.data.readers.dexycb import contact_objects
 from handseg.errors import DataError
-from handseg.utils.io import atomic_write_png
-
-H, W = 48, 64
-HELD, FAR_AWAY, BEHIND = 3, 7, 10  # YCB ids: touching the hand, elsewhere, beside the hand but 20 cm behind it
-
-
-def _frame(with_hand: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(seg, depth in mm) of one synthetic DexYCB frame."""
-    seg = np.zeros((H, W), np.uint8)
-    depth = np.full((H, W), 900, np.uint16)
-    if with_hand:
-        seg[10:30, 10:25], depth[10:30, 10:25] = 255, 500
-    seg[10:30, 25:35], depth[10:30, 25:35] = HELD, 515  # shares an edge with the hand, 1.5 cm behind it
-    seg[35:45, 50:60], depth[35:45, 50:60] = FAR_AWAY, 520
-    seg[30:40, 10:25], depth[30:40, 10:25] = BEHIND, 700  # shares an edge, but 20 cm behind
-    return seg, depth
-
-
-def build_dexycb(root: Path, calibration: bool = True) -> Path:
-    """<subject>/<sequence>/<serial>/ with color_*.jpg, aligned_depth_to_color_*.png, labels_*.npz (+ calibration)."""
-    cam = root / "20200709-subject-01" / "20200709_141754" / "836212060125"
-    cam.mkdir(parents=True)
-    for k, with_hand in enumerate((True, False)):
-        seg, depth = _frame(with_hand)
-        atomic_write_png(cam / f"aligned_depth_to_color_{k:06d}.png", depth)
-        color = np.zeros((H, W, 3), np.uint8)
-        color[seg == 255] = (200, 150, 120)
-        cv2.imwrite(str(cam / f"color_{k:06d}.jpg"), color[..., ::-1])
-        pose_y = np.zeros((3, 3, 4), np.float32)
-        np.savez(cam / f"labels_{k:06d}.npz", seg=seg, pose_y=pose_y, ycb_ids=np.array([HELD, FAR_AWAY, BEHIND]))
-    if calibration:
-        intr = root / "calibration" / "intrinsics"
-        intr.mkdir(parents=True)
-        (intr / "836212060125_640x480.yml").write_text(
-            "color:\n  fx: 616.5\n  fy: 616.0\n  ppx: 318.2\n  ppy: 243.1\ndepth:\n  fx: 380.0\n  fy: 380.0\n"
-        )
-    return root
 
 
 def test_reader_labels_hand_and_held_object_only(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from handseg.data.format import Intrinsics, Sample, check_sample_id
-from handseg.errors import DataError
+from handseg.errors import ConfigError, DataError
+from handseg.registry import Registry
 from handseg.utils.io import decode_png, read_file_bytes
 
 JPEG_START = b"\xff\xd8\xff"
@@ -176,3 +178,45 @@ def metres_to_raw(depth_m: np.ndarray, scale_m: float) -> np.ndarray:
     """Float metres back to uint16 sensor units (rounded, clipped to the uint16 range)."""
     raw = np.rint(depth_m.astype(np.float64) / scale_m)
     return np.clip(raw, 0, 65535).astype(np.uint16)
+
+
+# Dataset readers by format name; `priority` orders auto-detection (lower first: the most specific layouts).
+READERS: Registry[type[Reader]] = Registry("format", discover=("handseg.data.readers",))
+
+
+def register_reader(priority: int) -> Any:
+    """Class decorator registering a Reader subclass under its `name`, tried by detect_format in `priority` order."""
+
+    def add(cls: type[Reader]) -> type[Reader]:
+        READERS.register(cls.name, cls, priority=priority)
+        return cls
+
+    return add
+
+
+def detect_format(path: str | Path) -> str:
+    """The format whose layout `path` matches (readers tried by priority); DataError when none does."""
+    root = Path(path)
+    if not root.exists():
+        raise DataError(root, "not found")
+    if not root.is_dir():
+        raise DataError(root, "not a folder")
+    ordered = sorted(READERS.entries(), key=lambda entry: entry.info["priority"])
+    for entry in ordered:
+        if entry.obj.detect(root):
+            return entry.name
+    raise DataError(root, f"unknown dataset layout; pass a format ({', '.join(e.name for e in ordered)})")
+
+
+def open_dataset(path: str | Path, format: str = "auto", **opts: Any) -> Reader:
+    """Open a dataset folder with the reader of `format` ("auto" detects it by its layout)."""
+    name = detect_format(path) if format == "auto" else format
+    if name not in READERS:
+        known = ", ".join(e.name for e in sorted(READERS.entries(), key=lambda entry: entry.info["priority"]))
+        raise ConfigError(f"unknown format {name!r}; choose auto or one of {known}")
+    cls = READERS.get(name)
+    try:
+        inspect.signature(cls).bind(path, **opts)
+    except TypeError as exc:
+        raise ConfigError(f"format {name!r}: bad option ({exc})") from None
+    return cls(path, **opts)

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from handseg.data.format import DatasetWriter, Manifest, Sample
-from handseg.data.readers import open_dataset
-from handseg.data.readers.base import metres_to_raw
+from handseg.data.readers.base import metres_to_raw, open_dataset
 from handseg.errors import DataError, HandsegError
 from handseg.utils.io import check_output_dir, staged_output_dir
 

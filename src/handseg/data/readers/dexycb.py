@@ -33,6 +33,7 @@ from handseg.data.readers.base import (
     check_uint8_rgb,
     depth_to_metres,
     read_image_file,
+    register_reader,
     safe_id,
 )
 from handseg.errors import DataError
@@ -97,6 +98,7 @@ def read_intrinsics_yaml(path: Path, size: tuple[int, int] = (640, 480)) -> Intr
     return Intrinsics(width=width, height=height, fx=fx, fy=fy, cx=cx, cy=cy, depth_scale_m=DEXYCB_DEPTH_SCALE)
 
 
+@register_reader(priority=30)
 class DexYCBReader(Reader):
     """Frames of DexYCB: aligned depth (mm), colour, hand/held-object labels from `seg`."""
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from handseg.data.format import NUM_PARTS, Intrinsics, Sample
-from handseg.data.readers.base import Reader, check_shape, check_uint8_rgb, decode_image, safe_id
+from handseg.data.readers.base import Reader, check_shape, check_uint8_rgb, decode_image, register_reader, safe_id
 from handseg.data.readers.lmdb_io import LmdbStore, load_torch_object
 from handseg.errors import DataError
 
@@ -94,6 +94,7 @@ def _find_lmdb(root: Path, preferred: tuple[str, ...], want_segm: bool) -> Path 
     return None
 
 
+@register_reader(priority=20)
 class EthAmodalReader(Reader):
     """Frames of the ETH amodal hand-part data: colour and amodal part maps of both hands."""
 

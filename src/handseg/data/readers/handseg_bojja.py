@@ -23,6 +23,7 @@ from handseg.data.readers.base import (
     check_values,
     depth_to_metres,
     read_image_file,
+    register_reader,
     unique_safe_id,
 )
 from handseg.errors import DataError
@@ -33,6 +34,7 @@ HANDSEG_INTRINSICS = Intrinsics(
 )
 
 
+@register_reader(priority=50)
 class HandSegReader(Reader):
     """Frames of the HandSeg dataset: depth + visible hand label (both hands -> class 1)."""
 

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from handseg.data.format import FORMAT, SPLITS, HandsegDataset, Sample, read_split
-from handseg.data.readers.base import Reader
+from handseg.data.readers.base import Reader, register_reader
 
 
+@register_reader(priority=10)
 class HandsegV1Reader(Reader):
     """Every frame of a handseg-v1 dataset (all frames under depth/), with its split lists."""
 

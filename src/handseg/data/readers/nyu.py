@@ -19,6 +19,7 @@ from handseg.data.readers.base import (
     check_uint8_rgb,
     depth_to_metres,
     read_image_file,
+    register_reader,
 )
 from handseg.errors import DataError
 
@@ -55,6 +56,7 @@ def encode_nyu_depth(depth_mm: np.ndarray) -> np.ndarray:
     return rgb
 
 
+@register_reader(priority=60)
 class NYUReader(Reader):
     """Frames of NYU Hand Pose: depth (+ registered colour when rgb_*.png is beside it), no labels."""
 

@@ -30,6 +30,7 @@ from handseg.data.readers.base import (
     check_values,
     depth_to_metres,
     read_image_file,
+    register_reader,
 )
 from handseg.errors import DataError
 
@@ -67,6 +68,7 @@ def encode_rhd_depth(raw: np.ndarray) -> np.ndarray:
     return rgb
 
 
+@register_reader(priority=40)
 class RHDReader(Reader):
     """Frames of RHD: colour, depth, visible label (hand vs rest) and visible part maps of both hands."""
 
