@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int_range(8), default=400, help="synthetic frames (default 400)")
     parser.add_argument("--workers", type=positive_int, default=2, help="rows trained in parallel (one thread each)")
     parser.add_argument("--rows", nargs="*", help="only these row keys")
+    parser.add_argument(
+        "--amodal-data", help="amodal rows: an existing hand-crop dataset (default: generate --frames 128x128 crops)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny budget and images, for tests")
     parser.add_argument("--force", action="store_true", help="overwrite existing <table>.md/.json in --results-dir")
 
@@ -52,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
             latency_size=(64, 48),
             latency_repeats=2,
         )
+    if args.quick:
+        budget.extra.update(amodal_size=budget.size, amodal_frames=24)  # one batch of 16 crops to train on
+    if args.amodal_data is not None:
+        if not (Path(args.amodal_data) / "manifest.json").is_file():
+            raise ConfigError(f"--amodal-data {args.amodal_data}: not a handseg-v1 dataset (no manifest.json)")
+        budget.extra["amodal_data"] = str(Path(args.amodal_data).resolve())
     from handseg.experiments.tables import TABLES
     from handseg.utils.io import check_can_write_file
 

@@ -91,9 +91,14 @@ def segmentation_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# The ETH report's ablation order (part mIoU, ascending): U-Net CE < U-Net Dice+CE < ResNet scSE hypercolumn Dice+CE.
+AMODAL_ORDER = ("unet_ce", "unet_dice_ce", "unet_resnet50_scse_dice_ce")
+
+
 def amodal_table(results: list[dict[str, Any]]) -> str:
-    """Part mIoU (20-pixel rule, nanmean of nanmeans) for every row."""
-    head = ["row", "part mIoU", "left hand", "right hand", "params (M)", "CPU latency ms", "train min"]
+    """Part mIoU (20-pixel rule, nanmean of nanmeans), per hand, on visible and on hidden parts, for every row."""
+    head = ["row", "part mIoU", "left hand", "right hand", "visible parts", "hidden parts", "params (M)",
+            "CPU latency ms", "train min"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         m = r["metrics"]
@@ -102,12 +107,36 @@ def amodal_table(results: list[dict[str, Any]]) -> str:
             _pct(m.get("miou")),
             _pct(m.get("miou_left")),
             _pct(m.get("miou_right")),
+            _pct(m.get("visible_miou")),
+            _pct(m.get("hidden_miou")),
             f"{r['params_m']:.1f}",
             f"{r['latency']['latency_ms']:.0f}",
             f"{r['train_s'] / 60:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def amodal_order_check(results: list[dict[str, Any]]) -> str:
+    """Whether the rows present come out in the ETH ablation order (part mIoU ascending along AMODAL_ORDER)."""
+    by_key = {r["row"]["key"]: r for r in results}
+    present = [k for k in AMODAL_ORDER if k in by_key]
+    if len(present) < 2:
+        return "ETH ablation order: not checked (fewer than two of its rows ran)."
+    scores = [float(by_key[k]["metrics"].get("miou", float("nan"))) for k in present]
+    labels = " < ".join(by_key[k]["row"]["label"] for k in present)
+    holds = all(a < b for a, b in itertools.pairwise(scores))
+    figures = ", ".join(f"{100 * v:.2f}" for v in scores)
+    return f"ETH ablation order ({labels}): {'holds' if holds else 'does not hold'} here ({figures})."
+
+
+def _amodal_data(budget: Any) -> str:
+    """Where the amodal rows' hand crops came from."""
+    extra = getattr(budget, "extra", {}) or {}
+    if extra.get("amodal_data"):
+        return f"the hand-crop dataset {extra['amodal_data']}"
+    w, h = extra.get("amodal_size", (128, 128))
+    return f"{budget.frames} synthetic hand-centred crops at {w}x{h} (`handseg synth --crop hands`)"
 
 
 def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: str, results_dir: Path) -> Path:
@@ -120,7 +149,12 @@ def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: 
         "",
         f"Command: `{command}`  ",
         f"Machine: {machine_line()}.  ",
-        f"Data: {budget.frames} synthetic frames at {w}x{h} (`handseg synth`), validation split with held-out "
+        (
+            f"Data: {_amodal_data(budget)}"
+            if amodal
+            else f"Data: {budget.frames} synthetic frames at {w}x{h} (`handseg synth`)"
+        )
+        + ", validation split with held-out "
         f"object types only ({', '.join(budget.val_objects)}). Every row: the cpu preset of its config "
         f"(ResNet-18 encoders or small widths), {budget.steps} optimisation steps in all, seed {budget.seed}"
         + ("" if amodal else f"; contour rows spend the last {budget.finetune_steps} of them on contour fine-tuning")
@@ -136,7 +170,11 @@ def write_table(name: str, results: list[dict[str, Any]], budget: Any, command: 
             amodal_table(results),
             "",
             "Part mIoU: per image and hand, IoU of parts 1..16 with at least 20 true pixels, nanmean per "
-            "image-hand, then nanmean over all image-hands.",
+            "image-hand, then nanmean over all image-hands. Visible / hidden parts: the same score on the pixels "
+            "where the hand's amodal part is seen / hidden behind the other hand or the object (truth elsewhere "
+            "ignored); the 20-pixel rule counts the region's pixels.",
+            "",
+            amodal_order_check(results),
         ]
     else:
         body = [

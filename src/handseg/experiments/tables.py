@@ -84,6 +84,16 @@ TABLES: dict[str, tuple[Row, ...]] = {
             "amodal/unet_resnet50_scse_dice_ce_cpu.yaml",
         ),
         Row("attention_unet", "attention-gate U-Net, Dice+CE", "amodal/attention_unet_cpu.yaml"),
+        Row(
+            "unet_resnet50_scse_dice_ce_rgb",
+            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB in",
+            "amodal/unet_resnet50_scse_dice_ce_rgb_cpu.yaml",
+        ),
+        Row(
+            "unet_resnet50_scse_dice_ce_rgbd",
+            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB-D in",
+            "amodal/unet_resnet50_scse_dice_ce_rgbd_cpu.yaml",
+        ),
     ),
 }
 
@@ -122,6 +132,8 @@ def row_config(row: Row, budget: Budget, data_root: Path) -> dict[str, Any]:
     every = max(1, first // 4)
     config["train"].update({"max_steps": first, "val_every_steps": every, "ckpt_every_steps": every})
     config["train"].pop("epochs", None)
+    if config.get("task") == "amodal" and int(config["schedule"].get("warmup_steps") or 0) >= first:
+        config["schedule"]["warmup_steps"] = first // 4  # a tiny (--quick) budget still decays
     if phases:
         phases[-1]["train"] = {
             **phases[-1].get("train", {}),
@@ -214,6 +226,33 @@ def prepare_data(out: Path, budget: Budget) -> Path:
     return root
 
 
+AMODAL_SIZE = (128, 128)  # the amodal rows train on hand-centred crops of this size, as the ETH data
+
+
+def prepare_amodal_data(out: Path, budget: Budget) -> Path:
+    """The amodal rows' benchmark: hand-centred crops (held-out object types in val), generated once.
+
+    budget.extra["amodal_data"] names an existing crop dataset to use instead (e.g. a larger one).
+    """
+    from handseg.data.synth import generate_dataset
+
+    if budget.extra.get("amodal_data"):
+        return Path(budget.extra["amodal_data"])
+    root = out / "data-amodal"
+    if not (root / "manifest.json").is_file():
+        generate_dataset(
+            root,
+            int(budget.extra.get("amodal_frames", budget.frames)),
+            seed=1000 + budget.seed,
+            size=tuple(budget.extra.get("amodal_size", AMODAL_SIZE)),
+            crop="hands",
+            force=True,
+            val_objects=list(budget.val_objects),
+            workers=budget.workers,
+        )
+    return root
+
+
 def run_tables(names: list[str], out: str | Path, budget: Budget, rows: list[str] | None = None) -> dict[str, list]:
     """Run the rows of the named tables (shared rows once) and return {table: [results in table order]}."""
     unknown = [n for n in names if n not in TABLES]
@@ -228,11 +267,19 @@ def run_tables(names: list[str], out: str | Path, budget: Budget, rows: list[str
                 todo.setdefault(row.key, row)
     if rows is not None and (missing := set(rows) - set(todo)):
         raise ConfigError(f"unknown row(s) {sorted(missing)} for tables {names}")
-    data_root = prepare_data(out, budget)
+    amodal = {row.key for row in TABLES["amodal"]}
+    roots = {}
+    if set(todo) - amodal:
+        roots["frames"] = str(prepare_data(out, budget))
+    if set(todo) & amodal:
+        roots["crops"] = str(prepare_amodal_data(out, budget))
     results: dict[str, dict[str, Any]] = {}
     LOG.info(f"[experiment] {len(todo)} rows, {budget.steps} steps each, {budget.workers} worker(s) -> {out}")
     with ProcessPoolExecutor(max_workers=budget.workers) as pool:
-        futures = {pool.submit(_run_row, row, budget, str(data_root), str(out)): key for key, row in todo.items()}
+        futures = {
+            pool.submit(_run_row, row, budget, roots["crops" if key in amodal else "frames"], str(out)): key
+            for key, row in todo.items()
+        }
         for done, future in enumerate(as_completed(futures), 1):
             key = futures[future]
             results[key] = future.result()
