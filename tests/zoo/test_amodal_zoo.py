@@ -74,3 +74,16 @@ def test_amodal_model_by_name_in_eval_predict_export_stream(amodal_zoo: Path, am
     args = ["stream", str(amodal_data), "--ckpt", "tinyparts", "--max-frames", "2", "--out", "s", "--labels", "-q"]
     assert main(args) == 0
     assert len(list((tmp_path / "s" / "labels").glob("*_r.png"))) == 2
+
+
+def test_amodal_showcase_scores_and_draws_fresh_crops(amodal_zoo: Path, tmp_path: Path) -> None:
+    from handseg.experiments.demo_report import amodal_section
+    from handseg.experiments.showcase import amodal_showcase
+    from handseg.utils.io import read_png
+
+    result = amodal_showcase(tmp_path / "show", "tinyparts", frames=2, render_size=(160, 120), pictures=2)
+    assert result["frames"] == 2 and 0.0 <= result["miou"] <= 1.0 and len(result["per_part"]) == 16
+    picture = read_png(tmp_path / "show" / "amodal.png")
+    assert picture.shape[0] > 2 * 2 * 64 * 2  # two frames, each two hands of 2x-enlarged 64x64 panels, legends
+    section = amodal_section(result)
+    assert "hidden %" in section.tables[0].columns and section.figures[0].path == "zoo/amodal.png"
