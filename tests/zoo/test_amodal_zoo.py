@@ -87,3 +87,19 @@ def test_amodal_showcase_scores_and_draws_fresh_crops(amodal_zoo: Path, tmp_path
     assert picture.shape[0] > 2 * 2 * 64 * 2  # two frames, each two hands of 2x-enlarged 64x64 panels, legends
     section = amodal_section(result)
     assert "hidden %" in section.tables[0].columns and section.figures[0].path == "zoo/amodal.png"
+
+
+def test_amodal_card_shows_part_scores(amodal_zoo: Path, tmp_path: Path) -> None:
+    from handseg.zoo import update_card
+
+    per_part = [0.5] * 15 + [float("nan")]
+    metrics = {"frames": 4, "miou": 0.41, "miou_left": 0.4, "miou_right": 0.42, "visible_miou": 0.45,
+               "hidden_miou": 0.2, "hidden_share": 0.15, "per_part": per_part, "visible_per_part": per_part,
+               "hidden_per_part": [0.25] * 16}  # fmt: skip
+    (tmp_path / "m.json").write_text(json.dumps(metrics).replace("NaN", "null"))
+    update_card("tinyparts", metrics={"synthetic": tmp_path / "m.json"})
+    md = (amodal_zoo / "tinyparts.md").read_text()
+    assert "| data | frames | part mIoU | left hand | right hand | visible parts | hidden parts |" in md
+    assert "| synthetic | 4 | 41.00 % | 40.00 % | 42.00 % | 45.00 % | 20.00 % | 15.00 % |" in md
+    assert "| hidden parts | 25.0 | 25.0 |" in md and "| all part pixels | 50.0 |" in md and "| — |" in md
+    assert "2xHxW uint8 part maps" in md
