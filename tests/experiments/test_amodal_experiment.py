@@ -34,3 +34,10 @@ def test_amodal_order_check() -> None:
     assert "holds here (10.00, 20.00, 30.00)" in amodal_order_check(rising)
     assert "does not hold" in amodal_order_check([row("unet_ce", 0.3), row("unet_dice_ce", 0.2)])
     assert "not checked" in amodal_order_check([row("unet_ce", 0.3)])
+
+
+def test_amodal_data_must_be_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["experiment", "amodal", "--amodal-data", str(tmp_path / "none"), "--out", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "res")]  # fmt: skip
+    assert main(argv) == 1
+    assert "--amodal-data" in capsys.readouterr().err and not (tmp_path / "runs").exists()
