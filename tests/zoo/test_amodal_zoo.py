@@ -102,4 +102,4 @@ def test_amodal_card_shows_part_scores(amodal_zoo: Path, tmp_path: Path) -> None
     assert "| data | frames | part mIoU | left hand | right hand | visible parts | hidden parts |" in md
     assert "| synthetic | 4 | 41.00 % | 40.00 % | 42.00 % | 45.00 % | 20.00 % | 15.00 % |" in md
     assert "| hidden parts | 25.0 | 25.0 |" in md and "| all part pixels | 50.0 |" in md and "| — |" in md
-    assert "2xHxW uint8 part maps" in md
+    assert "2xHxW uint8 part maps: left, right" in md

@@ -140,8 +140,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "from handseg import Segmenter",
         "",
         f'labels = Segmenter("{card["name"]}").predict(depth_m)  # '
-        + ("2xHxW uint8 part maps (left, right; 0 none, 1..16 parts)" if amodal else "HxW uint8")
-        + " at the input's own size",
+        + ("2xHxW uint8 part maps: left, right; 0 none, 1..16" if amodal else "HxW uint8 at the input's own size"),
         "```",
         "",
         "| field | value |",
