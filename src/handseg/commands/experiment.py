@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", nargs="*", help="only these row keys (a contour row brings its CE row)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, every row")
     parser.add_argument("--rebuild", action="store_true", help="train nothing: rebuild the tables from the row files")
+    parser.add_argument(
+        "--amodal-data", help="amodal rows: an existing hand-crop dataset (default: generate --frames 128x128 crops)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny budget and images, for tests")
     parser.add_argument("--force", action="store_true", help="overwrite existing <table>.md/.json in --results-dir")
 
@@ -89,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
             seeds=seeds,
             extra=["data.val_max_frames=null", *args.set],
         )
+    if args.quick:
+        budget.amodal_size, budget.amodal_frames = budget.size, 24  # one batch of 16 crops to train on
+    if args.amodal_data is not None:
+        if not (Path(args.amodal_data) / "manifest.json").is_file():
+            raise ConfigError(f"--amodal-data {args.amodal_data}: not a handseg-v1 dataset (no manifest.json)")
+        budget.amodal_data = str(Path(args.amodal_data).resolve())
     plan(names, args.rows, seeds)  # unknown tables / rows refused before anything is written
     results_dir = Path(args.results_dir)
     for name in names:  # before any training: never overwrite a table this run did not write

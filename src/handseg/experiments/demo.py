@@ -35,12 +35,14 @@ class DemoSettings:
     zoo_frames: int = 8  # fresh synthetic frames it segments
     zoo_size: tuple[int, int] = (640, 480)
     real: str | None = None  # a real handseg-v1 dataset (its test split) the shipped model also segments
+    amodal_model: str | None = "amodal-depth"  # the shipped amodal model shown on fresh hand crops (None: skip)
+    amodal_frames: int = 8
 
     @classmethod
     def quick(cls) -> DemoSettings:
         """A tiny demo for tests: seconds, not minutes."""
         return cls(frames=8, size=(64, 48), steps=4, finetune_steps=2, latency_size=(64, 48), eval_latency=False,
-                   zoo_frames=2, zoo_size=(160, 120))  # fmt: skip
+                   zoo_frames=2, zoo_size=(160, 120), amodal_frames=2)  # fmt: skip
 
 
 LOG = logging.getLogger("handseg.demo")
@@ -98,6 +100,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
     start = time.perf_counter()
 
     zoo = _zoo_step(out, settings, timings)
+    amodal = _amodal_step(out, settings, timings)
     _log(f"1/6 synthesizing {settings.frames} frames at {settings.size[0]}x{settings.size[1]} -> {out / 'data'}")
     generate_dataset(out / "data", settings.frames, seed=settings.seed, size=settings.size, force=True)
     timings["synthesize_s"] = time.perf_counter() - start
@@ -163,9 +166,10 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
         "latency": latency,
         "timings": timings,
         "zoo": {k: v for k, v in (zoo or {}).items() if k != "card"},
+        "amodal": {k: v for k, v in (amodal or {}).items() if k != "card"},
     }
     atomic_write_json(out / "summary.json", _jsonable(summary))
-    report = write_demo_report(out, settings, metrics, export, latency, timings, phase_dirs, zoo)
+    report = write_demo_report(out, settings, metrics, export, latency, timings, phase_dirs, zoo, amodal=amodal)
     _log(f"done in {timings['total_s'] / 60:.1f} min; report: {report.resolve()}")
     return report
 
@@ -186,6 +190,23 @@ def _zoo_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> d
     result = showcase(out / "zoo", settings.zoo_model, frames=settings.zoo_frames, size=settings.zoo_size,
                       real=settings.real)  # fmt: skip
     timings["zoo_s"] = time.perf_counter() - t0
+    return result
+
+
+def _amodal_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> dict[str, Any] | None:
+    """Step 0b: the shipped amodal model draws both hands' parts, hidden ones included, on fresh hand crops."""
+    from handseg.experiments.showcase import amodal_showcase
+    from handseg.zoo.store import find_model
+
+    if not settings.amodal_model:
+        return None
+    if find_model(settings.amodal_model) is None:
+        _log(f"0/6 skipped: no shipped amodal model named {settings.amodal_model!r} in the zoo")
+        return None
+    _log(f"0/6 the shipped model {settings.amodal_model} finds hand parts in {settings.amodal_frames} fresh crops")
+    t0 = time.perf_counter()
+    result = amodal_showcase(out / "zoo", settings.amodal_model, frames=settings.amodal_frames)
+    timings["amodal_s"] = time.perf_counter() - t0
     return result
 
 

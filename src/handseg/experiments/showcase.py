@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from handseg.errors import ConfigError
 from handseg.utils.io import atomic_write_png
 
 
@@ -86,3 +87,56 @@ def showcase(
         result[name] = {**_scores(hist), "frames": len(items), "frames_per_s": len(items) / seconds,
                         "picture": f"{name}.png"}  # fmt: skip
     return result
+
+
+def amodal_showcase(
+    out: str | Path,
+    model: str | Path = "amodal-depth",
+    *,
+    frames: int = 8,
+    seed: int = 12345,
+    render_size: tuple[int, int] = (640, 480),
+    pictures: int = 3,
+) -> dict[str, Any]:
+    """Amodal parts of `frames` fresh synthetic hand crops (a seed no shipped model trained on), scored and drawn.
+
+    Each frame is rendered at `render_size` and cut around both hands at the model's size (as `handseg synth
+    --crop hands`). Writes `out/amodal.png`: per frame and hand, truth beside prediction over the depth image, parts
+    hidden behind the other hand or the object hatched, a part legend below. Returns part mIoU (20-pixel rule) on
+    all, visible and hidden part pixels, frames/s of the Segmenter, and the model's card.
+    """
+    from handseg.data.crop import finish_frame
+    from handseg.data.synth import render_frame
+    from handseg.metrics.amodal import AmodalPartIoU
+    from handseg.viz.amodal import amodal_parts_picture
+    from handseg.viz.overlay import depth_gray, tile
+    from handseg.zoo import Segmenter
+
+    out = Path(out)
+    segmenter = Segmenter(model)
+    if segmenter.task != "amodal":
+        raise ConfigError(f"{model}: amodal_showcase needs an amodal model, this one is a {segmenter.task} model")
+    size = tuple(int(v) for v in segmenter.config["data"]["size"])
+    settings = {"crop": {"mode": "hands", "size": list(size)}, "visible_parts": True}
+    crops = []
+    for index in range(frames):
+        frame = finish_frame(render_frame(seed, index, *render_size), settings)
+        crops.append((frame, frame["depth"].astype(np.float32) * np.float32(frame["intrinsics"].depth_scale_m)))
+    start = time.perf_counter()
+    preds = segmenter.predict([depth for _, depth in crops])
+    seconds = time.perf_counter() - start
+    metric = AmodalPartIoU()
+    for (frame, _), pred in zip(crops, preds):
+        metric.update(pred[None], frame["parts"][None].astype(np.int64), visible=frame["visible_parts"][None])
+    scores = metric.compute()
+    picks = np.linspace(0, frames - 1, min(pictures, frames)).round().astype(int)
+    panels = []
+    for k in picks:
+        frame, depth = crops[k]
+        image = depth_gray(depth)  # as handseg eval draws it: parts read better over grey than over colour
+        caption = f"frame {k} mIoU {scores['per_image'][k]['left']:.2f}/{scores['per_image'][k]['right']:.2f}"
+        panels.append(amodal_parts_picture(image, frame["parts"], preds[k], frame["visible_parts"], caption=caption))
+    atomic_write_png(out / "amodal.png", tile(panels, columns=1, gap=4), compression=6)
+    keys = ("miou", "miou_left", "miou_right", "visible_miou", "hidden_miou", "hidden_share", "per_part")
+    return {"model": str(model), "card": segmenter.card, "frames": frames, "frames_per_s": frames / seconds,
+            "picture": "amodal.png", **{k: scores[k] for k in keys}}  # fmt: skip

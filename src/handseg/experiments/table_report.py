@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import platform
 from pathlib import Path
@@ -149,9 +150,27 @@ def verdict(a: list[float], b: list[float]) -> str:
     return f"{diff:+.2f} ± {se:.2f} (n {na}/{nb}): {word}"
 
 
+# The ETH report's ablation order (part mIoU, ascending): U-Net CE < U-Net Dice+CE < ResNet scSE hypercolumn Dice+CE.
+AMODAL_ORDER = ("unet_ce", "unet_dice_ce", "unet_resnet50_scse_dice_ce")
+
+
+def amodal_order_check(records: list[dict[str, Any]]) -> str:
+    """Whether the rows present come out in the ETH ablation order (mean part mIoU ascending along AMODAL_ORDER)."""
+    by_key = group(records)
+    present = [k for k in AMODAL_ORDER if k in by_key]
+    if len(present) < 2:
+        return "ETH ablation order: not checked (fewer than two of its rows ran)."
+    scores = [summarize([v for r in by_key[k] if (v := _value(r, "miou")) is not None])[0] for k in present]
+    labels = " < ".join(by_key[k][0]["row"]["label"] for k in present)
+    holds = all(a < b for a, b in itertools.pairwise(scores))
+    figures = ", ".join(f"{100 * v:.2f}" for v in scores)
+    return f"ETH ablation order ({labels}): {'holds' if holds else 'does not hold'} here ({figures})."
+
+
 def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
     """Part mIoU (20-pixel rule, nanmean of nanmeans), mean +- std over seeds, for every row."""
-    head = ["row", "seeds", "part mIoU", "left hand", "right hand", "params (M)", "CPU ms", "train min"]
+    head = ["row", "seeds", "part mIoU", "left hand", "right hand", "visible parts", "hidden parts", "params (M)",
+            "CPU ms", "train min"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by_key = group(records)
     for row in rows:
@@ -162,6 +181,8 @@ def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
             _cell([v for r in found if (v := _value(r, "miou")) is not None]),
             _cell([v for r in found if (v := _value(r, "miou_left")) is not None]),
             _cell([v for r in found if (v := _value(r, "miou_right")) is not None]),
+            _cell([v for r in found if (v := _value(r, "visible_miou")) is not None]),
+            _cell([v for r in found if (v := _value(r, "hidden_miou")) is not None]),
             f"{found[0]['params_m']:.2f}" if found else "-",
             _cell([r["latency"]["latency_ms"] for r in found], 1, 0),
             _cell([r["train_s"] / 60 for r in found], 1, 1),
@@ -213,7 +234,17 @@ def write_table(
     if missing:
         intro += [f"Missing (row, seed) files: {'; '.join(missing)}.", ""]
     if amodal:
-        body = [amodal_table(records, rows)]
+        body = [
+            amodal_table(records, rows),
+            "",
+            "Part mIoU: per image and hand, IoU of parts 1..16 with at least 20 true pixels, nanmean per "
+            "image-hand, then nanmean over all image-hands. Visible / hidden parts: the same score on the pixels "
+            "where the hand's amodal part is seen / hidden behind the other hand or the object (truth elsewhere "
+            "ignored). Amodal rows train on hand-centred crops (`--amodal-data`, or generated with "
+            "`handseg synth --crop hands`); DexYCB has no part labels, so there is no real-data column.",
+            "",
+            amodal_order_check(records),
+        ]
     else:
         claims = claim_lines(records)
         body = [

@@ -112,6 +112,26 @@ TABLES: dict[str, tuple[Row, ...]] = {
             "amodal/unet_resnet50_scse_dice_ce_cpu.yaml",
         ),
         Row("attention_unet", "attention-gate U-Net, Dice+CE", "amodal/attention_unet_cpu.yaml"),
+        Row(
+            "unet_resnet50_scse_dice_ce_rgb",
+            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB in",
+            "amodal/unet_resnet50_scse_dice_ce_rgb_cpu.yaml",
+        ),
+        Row(
+            "unet_resnet50_scse_dice_ce_rgbd",
+            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB-D in",
+            "amodal/unet_resnet50_scse_dice_ce_rgbd_cpu.yaml",
+        ),
+        Row(
+            "unet_resnet50_scse_dice_ce_rgb",
+            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB in",
+            "amodal/unet_resnet50_scse_dice_ce_rgb_cpu.yaml",
+        ),
+        Row(
+            "unet_resnet50_scse_dice_ce_rgbd",
+            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB-D in",
+            "amodal/unet_resnet50_scse_dice_ce_rgbd_cpu.yaml",
+        ),
     ),
 }
 
@@ -135,6 +155,9 @@ class Budget:
     latency_repeats: int = 5
     seeds: tuple[int, ...] = (0,)
     extra: list[str] = field(default_factory=list)  # more config overrides (key=value) for every row
+    amodal_data: str | None = None  # an existing hand-crop dataset for the amodal rows (else generated)
+    amodal_size: tuple[int, int] = (128, 128)  # the amodal rows' hand-centred crops, as the ETH data
+    amodal_frames: int | None = None  # crops generated when no amodal_data is given (None: frames)
 
     @property
     def contour_steps(self) -> int:
@@ -335,6 +358,27 @@ def prepare_data(out: Path, budget: Budget) -> Path:
     return root
 
 
+def prepare_amodal_data(out: Path, budget: Budget) -> Path:
+    """The amodal rows' benchmark: hand-centred crops (held-out object types in val), generated once."""
+    from handseg.data.synth import generate_dataset
+
+    if budget.amodal_data:
+        return Path(budget.amodal_data)
+    root = out / "data-amodal"
+    if not (root / "manifest.json").is_file():
+        generate_dataset(
+            root,
+            budget.amodal_frames or budget.frames,
+            seed=1000,
+            size=budget.amodal_size,
+            crop="hands",
+            force=True,
+            val_objects=list(budget.val_objects),
+            workers=budget.workers,
+        )
+    return root
+
+
 def plan(names: list[str], rows: list[str] | None, seeds: tuple[int, ...]) -> list[tuple[Row, int]]:
     """(row, seed) jobs in order: every requested row of seed 0, then of seed 1, ...; a CE row before its contour."""
     unknown = [n for n in names if n not in TABLES]
@@ -384,20 +428,28 @@ def run_rows(
     if not todo:
         return []
     out.mkdir(parents=True, exist_ok=True)
-    if data is None:
-        data_root = prepare_data(out, budget)
-    args = (budget, str(data_root), str(out), str(results_dir), str(real) if real else None, command)
+    amodal = {row.key for row in TABLES["amodal"]}
+    roots: dict[bool, str] = {}  # is an amodal row -> its data: full frames, or hand crops
+    if any(row.key not in amodal for row, _ in todo):
+        roots[False] = str(data_root if data is not None else prepare_data(out, budget))
+    if any(row.key in amodal for row, _ in todo):
+        roots[True] = str(prepare_amodal_data(out, budget))
+    rest = (str(out), str(results_dir), str(real) if real else None, command)
+
+    def job(row: Row, seed: int) -> tuple[Any, ...]:
+        return (row, seed, budget, roots[row.key in amodal], *rest)
+
     results = []
     if budget.workers <= 1:
         for done, (row, seed) in enumerate(todo, 1):
-            results.append(run_row(row, seed, *args))
+            results.append(run_row(*job(row, seed)))
             _say(done, len(todo), results[-1])
         return results
     # parallel: CE rows first, then the contour rows that need them
     with ProcessPoolExecutor(max_workers=budget.workers) as pool:
         for stage in (False, True):
             batch = [(r, s) for r, s in todo if (r.finetunes is not None) == stage]
-            for done, result in enumerate(pool.map(_run_job, [(r, s, *args) for r, s in batch]), 1):
+            for done, result in enumerate(pool.map(_run_job, [job(r, s) for r, s in batch]), 1):
                 results.append(result)
                 _say(done, len(batch), result)
     return results

@@ -10,7 +10,7 @@ import numpy as np
 
 from handseg.utils.io import atomic_write_bytes
 
-CURVE_METRICS = ("miou_hand_object", "mean_iu", "pixel_acc", "miou")
+CURVE_METRICS = ("miou_hand_object", "mean_iu", "pixel_acc", "miou", "visible_miou", "hidden_miou")  # amodal: part mIoU
 
 
 def _save(fig: Any, path: str | Path) -> None:

@@ -22,6 +22,15 @@ HEADLINE = (
     ("fw_iu", "f.w. IU"),
     ("miou", "part mIoU"),
 )
+# Amodal models: part mIoU (20-pixel rule) on all part pixels, per hand, and on the visible and the hidden ones.
+AMODAL_HEADLINE = (
+    ("miou", "part mIoU"),
+    ("miou_left", "left hand"),
+    ("miou_right", "right hand"),
+    ("visible_miou", "visible parts"),
+    ("hidden_miou", "hidden parts"),
+    ("hidden_share", "hidden share of part pixels"),
+)
 
 
 def plain(value: Any) -> Any:
@@ -115,6 +124,8 @@ def _fmt(value: Any, percent: bool = True) -> str:
 def render_markdown(card: dict[str, Any]) -> str:
     """The card for people: what the model is, how to feed it, how good and fast it is, how it was made."""
     inp, training = card["input"], card.get("training") or {}
+    amodal = card.get("task") == "amodal"
+    headline = AMODAL_HEADLINE if amodal else HEADLINE
     width, height = inp["size"]
     params = f"{card['params']:,}" if isinstance(card.get("params"), int) else "—"
     lines = [
@@ -125,7 +136,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         "```python",
         "from handseg import Segmenter",
         "",
-        f'labels = Segmenter("{card["name"]}").predict(depth_m)  # HxW uint8 at the input\'s own size',
+        f'labels = Segmenter("{card["name"]}").predict(depth_m)  # '
+        + ("2xHxW uint8 part maps: left, right; 0 none, 1..16" if amodal else "HxW uint8 at the input's own size"),
         "```",
         "",
         "| field | value |",
@@ -154,13 +166,15 @@ def render_markdown(card: dict[str, Any]) -> str:
         )
     lines += ["", "## Metrics", ""]
     metrics = card.get("metrics") or {}
-    header = "| data | frames | " + " | ".join(label for _, label in HEADLINE) + " |"
-    lines += [header, "|" + "---|" * (len(HEADLINE) + 2)]
+    header = "| data | frames | " + " | ".join(label for _, label in headline) + " |"
+    lines += [header, "|" + "---|" * (len(headline) + 2)]
     for which in METRIC_SETS:
         m = metrics.get(which) or {}
-        cells = [_fmt(m.get(key)) for key, _ in HEADLINE]
+        cells = [_fmt(m.get(key)) for key, _ in headline]
         lines.append(f"| {which} | {m.get('frames', '—')} | " + " | ".join(cells) + " |")
     lines += ["", "—: not measured yet (or not defined for this task)."]
+    if amodal:
+        lines += _per_part_lines(metrics)
     latency = card.get("latency")
     lines += ["", "## Latency", ""]
     if isinstance(latency, dict) and latency:
@@ -190,6 +204,24 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _per_part_lines(metrics: dict[str, Any]) -> list[str]:
+    """Per-part IoU of each metrics set that has them: all, visible and hidden part pixels."""
+    from handseg.data.format import PART_NAMES
+
+    lines: list[str] = []
+    for which in METRIC_SETS:
+        m = metrics.get(which) or {}
+        if not m.get("per_part"):
+            continue
+        lines += ["", f"Per-part IoU, {which}:", "", "| region | " + " | ".join(PART_NAMES) + " |",
+                  "|" + "---|" * (len(PART_NAMES) + 1)]  # fmt: skip
+        for prefix, region in (("", "all part pixels"), ("visible_", "visible parts"), ("hidden_", "hidden parts")):
+            values = m.get(f"{prefix}per_part") or []
+            cells = [f"{100 * v:.1f}" if isinstance(v, int | float) and v == v else "—" for v in values]
+            lines.append(f"| {region} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:
