@@ -44,6 +44,7 @@ class Task:
     legend: str = ""  # the overlay legend (handseg.viz.overlay.with_legend kind)
     default_modality: str = "depth"  # the input a model of this task is fed when nothing else says
     visible_maps: bool = False  # items carry the visible part maps (the hidden/visible region scores)
+    part_maps: bool = False  # the prediction is two per-hand part maps (amodal), not one class map
     prediction_folder: str = ""  # the folder of `handseg predict` output that holds the label PNGs
     table_columns: tuple[tuple[str, str], ...] = ()  # (title, metric key) of the metrics.md row
 
@@ -189,6 +190,7 @@ class AmodalTask(Task):
     """Amodal hand parts: N x 34 x H x W logits (17 a hand: none + 16 parts), two H x W part maps."""
 
     name = "amodal"
+    part_maps = True
     num_classes = 2 * PARTS_PER_HAND
     target_key = "parts"
     headline = "miou"

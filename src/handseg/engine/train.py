@@ -382,7 +382,7 @@ def unused_kinds(task: str, modality: str, crop: str | None) -> tuple[str, ...]:
     skip = []
     if modality == "depth":
         skip.append("color")
-    if get_task(task).target_key != "parts" and crop is None:
+    if not get_task(task).part_maps and crop is None:
         skip.append("parts")
     return tuple(skip)
 

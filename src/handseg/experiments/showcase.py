@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import ConfigError
+from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_png
 
 
@@ -114,7 +115,7 @@ def amodal_showcase(
 
     out = Path(out)
     segmenter = Segmenter(model)
-    if segmenter.task != "amodal":
+    if not get_task(segmenter.task).part_maps:
         raise ConfigError(f"{model}: amodal_showcase needs an amodal model, this one is a {segmenter.task} model")
     size = tuple(int(v) for v in segmenter.config["data"]["size"])
     settings = {"crop": {"mode": "hands", "size": list(size)}, "visible_parts": True}

@@ -186,7 +186,7 @@ def row_config(row: Row, budget: Budget, data_root: Path, seed: int = 0, ce_best
         *budget.extra,
     ]
     config = load_config(config_path(row.config), base)
-    if get_task(config["task"]).target_key == "label":  # the amodal rows keep their own (hand-crop) size
+    if not get_task(config["task"]).part_maps:  # the amodal rows keep their own (hand-crop) size
         config["data"]["size"] = list(budget.size)
     phases = config.pop("phases", None) or []
     config["train"].pop("epochs", None)
@@ -287,7 +287,7 @@ def run_row(
         run_dir / "best.ckpt", data_root, split="val", out_dir=run_dir / "eval", force=True, progress=False
     )
     real_metrics = None
-    if real is not None and get_task(config["task"]).target_key == "label":  # the real set has labels, no parts
+    if real is not None and not get_task(config["task"]).part_maps:  # the real set has labels, no parts
         real_metrics = _plain(
             evaluate(
                 run_dir / "best.ckpt", real, split="test", out_dir=run_dir / "eval_real", force=True, progress=False

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from handseg.errors import ConfigError, DataError
+from handseg.tasks import get_task
 from handseg.zoo.store import CARD_FORMAT, read_card, read_json_object
 
 METRIC_SETS = ("synthetic", "dexycb")
@@ -83,7 +84,6 @@ def input_contract(config: dict[str, Any]) -> dict[str, Any]:
 
 def output_contract(task: str) -> dict[str, Any]:
     """What the logits mean."""
-    from handseg.tasks import get_task
 
     return get_task(task).output_contract()
 
@@ -124,7 +124,7 @@ def _fmt(value: Any, percent: bool = True) -> str:
 def render_markdown(card: dict[str, Any]) -> str:
     """The card for people: what the model is, how to feed it, how good and fast it is, how it was made."""
     inp, training = card["input"], card.get("training") or {}
-    amodal = card.get("task") == "amodal"
+    amodal = get_task(card.get("task", "segmentation")).part_maps
     headline = AMODAL_HEADLINE if amodal else HEADLINE
     width, height = inp["size"]
     params = f"{card['params']:,}" if isinstance(card.get("params"), int) else "—"
