@@ -122,16 +122,6 @@ TABLES: dict[str, tuple[Row, ...]] = {
             "U-Net ResNet scSE hypercolumn, Dice+CE, RGB-D in",
             "amodal/unet_resnet50_scse_dice_ce_rgbd_cpu.yaml",
         ),
-        Row(
-            "unet_resnet50_scse_dice_ce_rgb",
-            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB in",
-            "amodal/unet_resnet50_scse_dice_ce_rgb_cpu.yaml",
-        ),
-        Row(
-            "unet_resnet50_scse_dice_ce_rgbd",
-            "U-Net ResNet scSE hypercolumn, Dice+CE, RGB-D in",
-            "amodal/unet_resnet50_scse_dice_ce_rgbd_cpu.yaml",
-        ),
     ),
 }
 
