@@ -31,12 +31,30 @@ def _ms(fn) -> float:
     return 1000 * time_call(fn, repeats=1, warmup=1)["median_s"]
 
 
-def _latency(models: dict[str, Any], onnx: dict[str, Path], repeats: int) -> dict[str, dict[str, float]]:
-    """Median ms per model and mode, the modes of every model alternating (round-robin over repeats)."""
+def export_models(models: dict[str, Any], work: Path) -> dict[str, Path]:
+    """Each loaded zoo model exported to <work>/<name>.onnx at its training size, with its own input channels."""
+    from handseg.data.preprocess import input_channels
+    from handseg.export.onnx import export_onnx
+
+    onnx = {}
+    for name, model in models.items():
+        onnx[name] = work / f"{name}.onnx"
+        channels = input_channels(model.config["data"].get("modality", "depth"))
+        export_onnx(model, onnx[name], in_channels=channels, config=model.config,
+                    trace_size=tuple(model.config["data"]["size"]), force=True)  # fmt: skip
+    return onnx
+
+
+def zoo_latency(
+    models: dict[str, Any], onnx: dict[str, Path], repeats: int, *, full_labels: bool = True
+) -> dict[str, dict[str, float]]:
+    """Median ms per model and mode (eager, ONNX Runtime, and with `full_labels` ONNX Runtime plus the 640x480 label
+    map; 1 and 2 threads), the modes of every model alternating (round-robin over repeats)."""
     import cv2
     import numpy as np
     import torch
 
+    from handseg.data.preprocess import input_channels
     from handseg.export.onnx import OnnxPredictor
 
     out: dict[str, dict[str, float]] = {name: {} for name in models}
@@ -46,18 +64,19 @@ def _latency(models: dict[str, Any], onnx: dict[str, Path], repeats: int) -> dic
         for _round in range(repeats):
             for name, model in models.items():
                 w, h = model.config["data"]["size"]
-                x = torch.randn(1, 1, h, w)
+                x = torch.randn(1, input_channels(model.config["data"].get("modality", "depth")), h, w)
                 with torch.inference_mode():
                     eager = _ms(lambda m=model, x=x: m(x))
                 ort = _ms(lambda s=sessions[name], x=x: s.logits(x.numpy()))
+                times = [(f"eager_{w}x{h}_{threads}t_ms", eager), (f"ort_{w}x{h}_{threads}t_ms", ort)]
+                if full_labels:
 
-                def full(s=sessions[name], x=x) -> np.ndarray:  # 640x480 labels from the model at its size
-                    labels = s.logits(x.numpy())[0].argmax(0).astype(np.uint8)
-                    return cv2.resize(labels, (640, 480), interpolation=cv2.INTER_NEAREST)
+                    def full(s=sessions[name], x=x) -> np.ndarray:  # 640x480 labels from the model at its size
+                        labels = s.logits(x.numpy())[0].argmax(0).astype(np.uint8)
+                        return cv2.resize(labels, (640, 480), interpolation=cv2.INTER_NEAREST)
 
-                full_ms = _ms(full)
-                for key, value in ((f"eager_{w}x{h}_{threads}t_ms", eager), (f"ort_{w}x{h}_{threads}t_ms", ort),
-                                   (f"ort_labels_640x480_{threads}t_ms", full_ms)):  # fmt: skip
+                    times.append((f"ort_labels_640x480_{threads}t_ms", _ms(full)))
+                for key, value in times:
                     out[name].setdefault(key, []).append(value)
     return {name: {k: round(statistics.median(v), 2) for k, v in modes.items()} for name, modes in out.items()}
 
@@ -75,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from handseg.engine.evaluate import evaluate
-    from handseg.export.onnx import export_onnx
     from handseg.zoo import load_model, update_card
 
     torch.set_num_threads(1)
@@ -89,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate(name, root, split=split, out_dir=out_dir, progress=False, worst=0)
             scores[name][which] = json.loads((out_dir / "metrics.json").read_text())
             scores[name][f"{which}_metrics_json"] = out_dir / "metrics.json"
-    onnx = {}
-    for name, model in models.items():
-        onnx[name] = work / f"{name}.onnx"
-        export_onnx(model, onnx[name], in_channels=1, config=model.config,
-                    trace_size=tuple(model.config["data"]["size"]), force=True)  # fmt: skip
-    latency = _latency(models, onnx, args.repeats)
+    latency = zoo_latency(models, export_models(models, work), args.repeats)
     rows, payload = [], {}
     for name in args.names:
         syn, real = scores[name]["synthetic"], scores[name]["dexycb"]

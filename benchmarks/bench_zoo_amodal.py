@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -22,35 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, time_call, write_results
-
-
-def _ms(fn) -> float:
-    """One timed call (after a warm-up call), in milliseconds."""
-    return 1000 * time_call(fn, repeats=1, warmup=1)["median_s"]
-
-
-def _latency(models: dict[str, Any], onnx: dict[str, Path], repeats: int) -> dict[str, dict[str, float]]:
-    """Median ms per model and mode (eager, ONNX Runtime; 1 and 2 threads), modes alternating over repeats."""
-    import torch
-
-    from handseg.data.preprocess import input_channels
-    from handseg.export.onnx import OnnxPredictor
-
-    out: dict[str, dict[str, list[float]]] = {name: {} for name in models}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        sessions = {name: OnnxPredictor(onnx[name], threads=threads) for name in models}
-        for _round in range(repeats):
-            for name, model in models.items():
-                w, h = model.config["data"]["size"]
-                x = torch.randn(1, input_channels(model.config["data"].get("modality", "depth")), h, w)
-                with torch.inference_mode():
-                    eager = _ms(lambda m=model, x=x: m(x))
-                ort = _ms(lambda s=sessions[name], x=x: s.logits(x.numpy()))
-                out[name].setdefault(f"eager_{w}x{h}_{threads}t_ms", []).append(eager)
-                out[name].setdefault(f"ort_{w}x{h}_{threads}t_ms", []).append(ort)
-    return {name: {k: round(statistics.median(v), 2) for k, v in modes.items()} for name, modes in out.items()}
+from benchmarks.bench_zoo import export_models, zoo_latency
+from benchmarks.common import markdown_table, write_results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from handseg.data.format import PART_NAMES
-    from handseg.data.preprocess import input_channels
     from handseg.engine.evaluate import evaluate
     from handseg.errors import ConfigError
-    from handseg.export.onnx import export_onnx
     from handseg.zoo import load_model, update_card
 
     torch.set_num_threads(1)
@@ -82,13 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = work / f"{name}_synthetic"
         evaluate(name, args.synthetic, split="val", out_dir=out_dir, progress=False, worst=0)
         scores[name] = json.loads((out_dir / "metrics.json").read_text())
-    onnx = {}
-    for name, model in models.items():
-        onnx[name] = work / f"{name}.onnx"
-        channels = input_channels(model.config["data"].get("modality", "depth"))
-        export_onnx(model, onnx[name], in_channels=channels, config=model.config,
-                    trace_size=tuple(model.config["data"]["size"]), force=True)  # fmt: skip
-    latency = _latency(models, onnx, args.repeats)
+    latency = zoo_latency(models, export_models(models, work), args.repeats, full_labels=False)
     command = "python benchmarks/bench_zoo_amodal.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows, part_rows, payload = [], [], {}
     for name in args.names:
