@@ -174,40 +174,44 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
     return report
 
 
+def _shipped_step(
+    name: str | None, kind: str, message: str, timings: dict[str, float], key: str, run: Any
+) -> dict[str, Any] | None:
+    """Step 0: run `run()` (a showcase of the shipped model `name`) and time it, or skip when not in the zoo."""
+    from handseg.zoo.store import find_model
+
+    if not name:
+        return None
+    if find_model(name) is None:
+        _log(f"0/6 skipped: no shipped {kind}named {name!r} in the zoo")
+        return None
+    _log(f"0/6 the shipped model {name} {message}")
+    t0 = time.perf_counter()
+    result = run()
+    timings[key] = time.perf_counter() - t0
+    return result
+
+
 def _zoo_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> dict[str, Any] | None:
     """Step 0: the shipped model segments fresh synthetic frames (and the real frames given) in seconds."""
     from handseg.experiments.showcase import showcase
-    from handseg.zoo.store import find_model
 
-    if not settings.zoo_model:
-        return None
-    if find_model(settings.zoo_model) is None:
-        _log(f"0/6 skipped: no shipped model named {settings.zoo_model!r} in the zoo")
-        return None
     where = f" and {settings.real}" if settings.real else ""
-    _log(f"0/6 the shipped model {settings.zoo_model} segments {settings.zoo_frames} fresh synthetic frames{where}")
-    t0 = time.perf_counter()
-    result = showcase(out / "zoo", settings.zoo_model, frames=settings.zoo_frames, size=settings.zoo_size,
-                      real=settings.real)  # fmt: skip
-    timings["zoo_s"] = time.perf_counter() - t0
-    return result
+    return _shipped_step(
+        settings.zoo_model, "model ", f"segments {settings.zoo_frames} fresh synthetic frames{where}", timings,
+        "zoo_s", lambda: showcase(out / "zoo", settings.zoo_model, frames=settings.zoo_frames,
+                                  size=settings.zoo_size, real=settings.real),
+    )  # fmt: skip
 
 
 def _amodal_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> dict[str, Any] | None:
     """Step 0b: the shipped amodal model draws both hands' parts, hidden ones included, on fresh hand crops."""
     from handseg.experiments.showcase import amodal_showcase
-    from handseg.zoo.store import find_model
 
-    if not settings.amodal_model:
-        return None
-    if find_model(settings.amodal_model) is None:
-        _log(f"0/6 skipped: no shipped amodal model named {settings.amodal_model!r} in the zoo")
-        return None
-    _log(f"0/6 the shipped model {settings.amodal_model} finds hand parts in {settings.amodal_frames} fresh crops")
-    t0 = time.perf_counter()
-    result = amodal_showcase(out / "zoo", settings.amodal_model, frames=settings.amodal_frames)
-    timings["amodal_s"] = time.perf_counter() - t0
-    return result
+    return _shipped_step(
+        settings.amodal_model, "amodal model ", f"finds hand parts in {settings.amodal_frames} fresh crops", timings,
+        "amodal_s", lambda: amodal_showcase(out / "zoo", settings.amodal_model, frames=settings.amodal_frames),
+    )  # fmt: skip
 
 
 def _median_ms(fn: Any, repeats: int) -> float:
