@@ -12,7 +12,7 @@ from handseg.data.synth import render_frame
 from handseg.data.synth.families import FAMILIES, parse_weights, sample_family_scene
 from handseg.data.synth.primitives import Prim
 from handseg.data.synth.render import render_scene
-from handseg.data.synth.sensor import stereo_depth_image
+from handseg.data.synth.sensor import matching_window, stereo_depth_image
 from handseg.errors import ConfigError
 
 W, H = 160, 120
@@ -171,3 +171,22 @@ def test_multipath_pushes_concave_creases_away_only() -> None:
     assert multipath(ridge, rng, px=W / 640).max() < 1e-4, "a convex ridge gets no multipath"
     step = np.where(np.arange(W) < W // 2, np.float32(0.5), np.float32(1.5))[None].repeat(H, 0)
     assert multipath(step.astype(np.float32), rng, px=W / 640).max() < 1e-4, "depth jumps are not corners (< 0.1 mm)"
+
+
+def test_matching_window_rounds_small_relief_and_keeps_large_jumps() -> None:
+    z = np.full((120, 160), 0.8, np.float32)
+    z[:, 78:81] = 0.79  # a 3 px wide ridge 1 cm proud of the surface (a finger at arm's length)
+    z[:, 120:] = 0.5  # a 30 cm jump (a hand before a wall)
+    z[:10, :10] = 0  # no surface: stays missing and is never averaged in
+    out, info = matching_window(z, np.random.default_rng(0), px=1.0)
+    assert 0.8 - out[60, 79] < 0.6 * (0.8 - z[60, 79]), f"ridge kept: {out[60, 79]} ({info})"
+    assert abs(out[60, 118] - 0.8) < 0.003 and abs(out[60, 122] - 0.5) < 0.003, "the jump is blurred"
+    assert (out[:10, :10] == 0).all() and (out[20:, 20:60] > 0.79).all()
+
+
+def test_stereo_window_is_a_render_option() -> None:
+    plain = render_frame(3, 0, 64, 48, scenes="tabletop", sensor="d415")
+    windowed = render_frame(3, 0, 64, 48, scenes="tabletop", sensor="d415", stereo_window=True)
+    assert "matching_window" in windowed["scene"]["depth_sensor"]
+    assert "matching_window" not in plain["scene"]["depth_sensor"]
+    assert (plain["label"] == windowed["label"]).all() and (plain["depth"] != windowed["depth"]).any()

@@ -177,6 +177,11 @@ def test_scenes_and_sensor_reach_the_generator(tmp_path: Path, capsys: pytest.Ca
     for sample_id in dataset.ids:
         scene = dataset.scene(sample_id)
         assert scene["family"] == "tabletop" and scene["depth_sensor"]["camera_model"] == "d415"
+    windowed = tmp_path / "window"
+    assert main([*args[:1], str(windowed), *args[1:], "--sensor", "d415", "--stereo-window"]) == 0
+    dataset = HandsegDataset(windowed, split=None)
+    assert dataset.manifest.generator["render_options"] == {"sensor": "d415", "stereo_window": True}
+    assert all("matching_window" in dataset.scene(i)["depth_sensor"] for i in dataset.ids)
 
 
 def test_sharded_hand_crops_with_visible_maps_merge_byte_identical(tmp_path: Path) -> None:

@@ -106,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sensor", default=None, help="auto (per scene family), sr300, d400, d415 or d435")
     parser.add_argument(
+        "--stereo-window",
+        action="store_true",
+        help="D400 frames: the matching window rounds off relief smaller than itself (fingers, gaps between them)",
+    )
+    parser.add_argument(
         "--depth-scale", type=float, default=None, help="metres per depth unit: 0.001 (mm) or 0.000125 (SR300 1/8 mm)"
     )
     parser.add_argument(
@@ -163,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
             k: v
             for k, v in (("scenes", args.scenes), ("sensor", args.sensor), ("depth_scale_m", args.depth_scale))
             if v is not None
-        },
+        }
+        | ({"stereo_window": True} if args.stereo_window else {}),
         shard=args.shard,
     )
     render_w, render_h = args.render_size or (640, 480)

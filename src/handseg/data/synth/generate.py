@@ -83,13 +83,15 @@ def render_frame(
     scenes: str | Sequence[str] | dict[str, float] | None = None,
     sensor: str = "auto",
     depth_scale_m: float = 0.001,
+    stereo_window: bool = False,
     timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Frame `index` of the stream seeded by `seed`: depth (uint16 in depth_scale_m units), color, labels, scene.
 
     `scenes` weights the scene families (`families.parse_weights`: "tabletop,frontal", "tabletop:3,closeup:1";
     default all four); `sensor` is "auto" (per family, like the real setups), "sr300", "d400", "d415" or "d435";
-    `depth_scale_m` the depth unit: 0.001 (millimetres) or 0.000125 (SR300/SR305 1/8 mm). A `timings` dict
+    `depth_scale_m` the depth unit: 0.001 (millimetres) or 0.000125 (SR300/SR305 1/8 mm); `stereo_window` lets
+    the D400 matching window round off small relief (`sensor.matching_window`). A `timings` dict
     collects the CPU milliseconds of each stage (scene, render, depth_sensor, color), added to what it holds.
     """
     _check_size(width, height)
@@ -120,7 +122,14 @@ def render_frame(
     else:
         dark = dark_mask(render, scene.materials, scene.planes)
         depth, sensor_info = stereo_depth_image(
-            render, intr, rng, normals[2], baseline=cam["baseline"], min_z=cam["min_z"], dark=dark
+            render,
+            intr,
+            rng,
+            normals[2],
+            baseline=cam["baseline"],
+            min_z=cam["min_z"],
+            dark=dark,
+            window=bool(stereo_window),
         )
     sensor_info["camera_model"] = model
     if depth_scale_m != 0.001:  # the sensors work in millimetres; SR300-style files hold 1/8 mm units

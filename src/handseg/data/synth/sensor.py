@@ -222,8 +222,12 @@ def stereo_depth_image(
     baseline: float,
     min_z: float,
     dark: np.ndarray,
+    window: bool = False,
 ) -> tuple[np.ndarray, dict]:
     """D400-like active-stereo depth in millimetres (uint16, 0 = missing) and the settings used.
+
+    With `window`, the matching window also low-passes the surfaces (`matching_window`): fingers and the gaps
+    between them blur into one rounded shape, as D400 depth shows them at arm's length.
 
     Disparity noise of `subpixel` pixels gives depth noise z^2 * subpixel / (fx * baseline), partly correlated over
     the matching window; the window also fattens near surfaces into the background at depth edges; the band left
@@ -237,6 +241,9 @@ def stereo_depth_image(
     max_range = float(rng.uniform(3.0, 6.5))
     subpixel = float(rng.uniform(0.05, 0.13))
     fb = np.float32(intr.fx * baseline)
+    window_info = matching_window(z, rng, px=px) if window else None
+    if window_info is not None:
+        z, window_info = window_info
     z = z + multipath(z, rng, px=px)  # the IR projector's light bounces in concave corners too
     noise = normal_noise(rng, (h, w)) * np.float32(0.6)
     noise += _smooth_noise(rng, (h, w), max(4, int(w / 12))) * np.float32(0.8)  # window-correlated matching error
@@ -269,7 +276,25 @@ def stereo_depth_image(
     np.multiply(out, ~missing, out=out)
     info = {"model": "d400", "max_range_m": round(max_range, 3), "subpixel_px": round(subpixel, 4),
             "baseline_m": baseline, "edge_fattening_px": radius}  # fmt: skip
+    if window_info is not None:
+        info["matching_window"] = window_info
     return out, info
+
+
+def matching_window(z: np.ndarray, rng: np.random.Generator, *, px: float) -> tuple[np.ndarray, dict]:
+    """True depth (metres, 0 = no surface) as a stereo matcher's window sees it, and the settings drawn.
+
+    Block matching reports about the window's mean surface, so relief smaller than the window (a finger's width,
+    the gap between two fingers, a hand resting on a table) is rounded off, while jumps much larger than
+    `depth_sigma` (a hand in front of a wall) stay sharp: an edge-preserving (bilateral) low-pass of the depth,
+    its spatial scale a 7-15 px window at 640x480."""
+    space = float(rng.uniform(1.2, 3.5)) * px
+    depth_sigma = float(rng.uniform(0.008, 0.03))
+    far = np.where(z > 0, z, np.float32(20.0)).astype(np.float32)  # no surface: far away, never averaged in
+    diameter = 2 * round(2 * space) + 1
+    smooth = cv2.bilateralFilter(far, diameter, depth_sigma, space)
+    out = np.where(z > 0, smooth, np.float32(0)).astype(np.float32)
+    return out, {"space_px": round(space, 3), "depth_sigma_m": round(depth_sigma, 4)}
 
 
 def multipath(z: np.ndarray, rng: np.random.Generator, *, px: float) -> np.ndarray:
