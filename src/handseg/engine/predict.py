@@ -192,21 +192,19 @@ def predict(
 
     from handseg.data.preprocess import make_input
     from handseg.data.transforms import resize_sample
-    from handseg.engine.evaluate import predict_labels
+    from handseg.tasks import get_task
     from handseg.utils.io import check_output_dir, staged_output_dir
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {batch_size!r}")
     check_output_dir(out_dir, force)  # before loading a model or reading inputs
-    model, config = _load_backend(ckpt, backend)
+    predictor = _open_predictor(ckpt, backend, device)
+    config = predictor.config
     task, modality, size = config["task"], config["data"]["modality"], tuple(config["data"]["size"])
     items = collect_inputs(inputs, modality, depth_scale, split)
     if not items:
         raise DataError(None, "no inputs to predict")
     items, skipped = check_inputs(items, skip_bad)
-    device = device or ("cuda" if torch.cuda.is_available() and isinstance(model, torch.nn.Module) else "cpu")
-    if isinstance(model, torch.nn.Module):
-        model = model.to(device)
     written = PredictResult()
     written.skipped = skipped
     with (
@@ -218,33 +216,25 @@ def predict(
             samples = [item.load() for item in chunk]
             resized = [resize_sample(s, size) for s in samples]
             x = np.stack([make_input(r["depth"], r.get("color"), modality) for r in resized])
-            if isinstance(model, torch.nn.Module):
-                logits = model(torch.from_numpy(x).to(device)).float()
-            else:
-                logits = torch.from_numpy(model.logits(x.astype(np.float32))).float()
+            logits = torch.from_numpy(predictor.logits(x.astype(np.float32))).float()
             for item, sample, logit in zip(chunk, samples, logits):
                 height, width = sample["depth"].shape
                 full = F.interpolate(logit[None], size=(height, width), mode="bilinear", align_corners=False)
-                pred = predict_labels(full, task)[0].cpu().numpy().astype(np.uint8)
+                pred = get_task(task).labels(full)[0].numpy().astype(np.uint8)
                 write_prediction(out, item.id, sample, pred, task, overlays)
                 written.append(item.id)
             bar.update(len(chunk))
     return written
 
 
-def _load_backend(ckpt: str | Path, backend: str) -> tuple[Any, dict[str, Any]]:
-    """The model (torch module, or an ONNX Runtime / OpenVINO predictor with .logits) and its config."""
-    from handseg.export.predictor import load_graph_predictor, resolve_backend
+def _open_predictor(ckpt: str | Path, backend: str, device: str | None) -> Any:
+    """The Predictor (PyTorch, ONNX Runtime or OpenVINO) of `ckpt`; a graph must carry its handseg config."""
+    from handseg.loading import open_predictor
 
-    backend = resolve_backend(ckpt, backend)
-    if backend == "pytorch":
-        from handseg.engine.checkpoint import load_model
-
-        return load_model(ckpt)
-    predictor = load_graph_predictor(ckpt, backend, threads=torch.get_num_threads())
+    predictor = open_predictor(ckpt, backend, threads=torch.get_num_threads(), device=device)
     if not predictor.config:
         raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
-    return predictor, predictor.config
+    return predictor
 
 
 def write_prediction(out: Path, frame_id: str, sample: dict[str, Any], pred: np.ndarray, task: str, overlays: bool):
