@@ -66,7 +66,7 @@ class ModelStore(Protocol):
         ...
 
 
-# "zoo" -> the zoo (handseg.zoo.store). A ref that names no existing path is offered to each store in turn.
+# "zoo" -> the zoo (handseg.zoo.store). A ref is offered to each store in name order before it is read as a path.
 STORES: Registry[ModelStore] = Registry("model store", discover=("handseg.zoo.store",))
 # Backend name -> open(ref, threads=..., is_onnx=...) -> Predictor for the graph runtimes (ONNX Runtime, OpenVINO);
 # "pytorch" is this module's own TorchPredictor.
