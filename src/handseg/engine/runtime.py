@@ -108,12 +108,15 @@ def _config_diff(saved: dict[str, Any], config: dict[str, Any]) -> list[str]:
 
 
 def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
-    """data.root, generated with the synthetic generator first if missing and data.synthetic is set."""
+    """data.root, generated with the synthetic generator first if missing and data.synthetic is set; a folder of
+    another format (data.format, or detected) is returned as it is."""
     data = config["data"]
     root = Path(data["root"]).expanduser()
     if (root / "manifest.json").is_file():
         return root
     synth = data.get("synthetic")
+    if not synth and data.get("format", "auto") != "handseg-v1" and root.is_dir() and any(root.iterdir()):
+        return root  # another format (data.format, or detected by its layout): its reader checks the folder
     if not synth:
         raise DataError(root, "dataset not found (set data.root, or data.synthetic to generate one)")
     if fabric is None or fabric.is_global_zero:
