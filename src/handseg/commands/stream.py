@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int, unit_fraction
-from handseg.export.predictor import BACKEND_HELP, BACKENDS
+from handseg.loading import BACKEND_HELP, BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     from handseg.data.sources import open_source
     from handseg.errors import ConfigError
-    from handseg.export.predictor import load_predictor
     from handseg.export.stream import OverlayVideo, parse_size, run_stream
+    from handseg.loading import load_predictor
     from handseg.utils.io import atomic_write_json, check_can_write_file, prepare_output_dir
 
     if args.labels and not args.out:

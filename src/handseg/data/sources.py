@@ -2,7 +2,7 @@
 
 open_source(SOURCE) picks the reader by what SOURCE is:
 
-    camera, camera:SERIAL        a live RealSense camera, colour aligned to depth (handseg.data.realsense)
+    camera, camera:SERIAL        a live RealSense camera, colour aligned to depth (handseg.data.realsense; stream)
     NAME.bag, NAME.db3           a RealSense recording, colour aligned to depth
     a folder with manifest.json  a handseg-v1 dataset (depth/, optional color/)
     a folder of PNG pairs        INPUT/color/<name>.png + INPUT/depth/<name>.png, or
@@ -258,15 +258,12 @@ def open_source(
     """The Source of 'camera', 'camera:SERIAL', a .bag/.db3 recording, a handseg-v1 dataset or a folder of PNGs.
 
     `color=False` skips colour entirely (no colour stream, no alignment): what a depth-only model needs.
-    `need_color` (auto-annotation) reads folders as PNG pairs and refuses frames without colour; otherwise a
-    folder is a folder of depth PNGs (or a dataset) whose colour images, if any, come along.
+    `need_color` (auto-annotation: recordings, datasets and PNG pairs, no camera) reads folders as PNG pairs and
+    refuses frames without colour; otherwise a folder is a folder of depth PNGs (or a dataset) whose colour
+    images, if any, come along.
     """
-    text = str(source)
-    if text == "camera" or text.startswith("camera:"):
-        serial = text.split(":", 1)[1] if ":" in text else None
-        return CameraSource(serial or None, color=color)
     path = Path(source)
-    if need_color:
+    if need_color:  # annotation reads files and folders: a camera would never end the dataset
         if not path.exists():
             raise DataError(path, "not found")
         if path.is_file():
@@ -277,6 +274,10 @@ def open_source(
             Manifest.load(path)
             return DatasetSource(path)
         return PngPairSource(path, depth_scale_m or 0.001)
+    text = str(source)
+    if text == "camera" or text.startswith("camera:"):
+        serial = text.split(":", 1)[1] if ":" in text else None
+        return CameraSource(serial or None, color=color)
     if path.is_dir():
         return DepthFolderSource(path, depth_scale_m, color)
     if path.suffix.lower() in RECORDING_SUFFIXES:
