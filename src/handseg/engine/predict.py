@@ -95,9 +95,7 @@ def _file_loader(path: Path, modality: str, depth_scale: float) -> Callable[[], 
                 raise DataError(
                     path, f"a depth model needs uint16 depth (or float metres in .npy), got {kind}; 8-bit is not depth"
                 )
-            return Frame(
-                path.stem, depth, None, Intrinsics(depth_scale_m=depth_scale).scaled(raw.shape[1], raw.shape[0])
-            )
+            return frame(depth, None)
         if raw.ndim != 3 or raw.dtype != np.uint8:
             looks = "a depth map" if raw.ndim == 2 and raw.dtype == np.uint16 else kind
             raise DataError(path, f"an RGB model needs 8-bit colour images (HxWx3), got {looks}")
