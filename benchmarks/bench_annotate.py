@@ -193,7 +193,7 @@ def speed(frames: list[dict], cfg: AnnotateConfig) -> dict:
 def end_to_end(root: Path, cfg: AnnotateConfig, frames: int) -> dict:
     """`handseg annotate` throughput with PNG reading and writing (one worker), with and without overlays."""
     from handseg.annotate.runner import annotate_source
-    from handseg.annotate.sources import DatasetSource
+    from handseg.data.sources import DatasetSource
 
     source = DatasetSource(root)
     source.ids = source.ids[:frames]

@@ -26,7 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "model": {"name": "dense_attention_seg"},  # + registry kwargs; in_channels/num_classes filled in
     "data": {
-        "root": "data/synth",  # a handseg-v1 folder (relative to the working directory)
+        "root": "data/synth",  # a dataset folder (relative to the working directory), handseg-v1 or data.format
+        "format": "auto",  # its reader (`handseg convert --format` names): auto detects it by its layout
         "modality": "depth",  # depth | rgb | rgbd
         "size": [640, 480],  # network input width, height
         "train_split": "train",
@@ -277,6 +278,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     from handseg.data.crop import check_crop
 
     check_crop(data["crop"], data["crop_margin"], "data.crop")
+    _check_format(data["format"])
     if cfg["optim"]["name"] not in OPTIMIZERS:
         known = [e.name for e in OPTIMIZERS.entries()]
         raise ConfigError(f"optim.name: expected {', '.join(known[:-1])} or {known[-1]}, got {cfg['optim']['name']!r}")
@@ -454,6 +456,15 @@ def _check_loss_options(loss: dict[str, Any]) -> None:
         raise ConfigError(f"loss: {exc}") from None
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ConfigError(f"loss: {loss['name']!r} with {kwargs}: {str(exc).splitlines()[0]}") from None
+
+
+def _check_format(name: Any) -> None:
+    """data.format: auto or a registered dataset reader."""
+    from handseg.data.readers import READERS
+
+    if name != "auto" and (not isinstance(name, str) or name not in READERS):
+        known = ", ".join(e.name for e in sorted(READERS.entries(), key=lambda entry: entry.info["priority"]))
+        raise ConfigError(f"data.format: expected auto or one of {known}, got {name!r}")
 
 
 def check_model_config(config: Any, source: str | Path) -> dict[str, Any]:

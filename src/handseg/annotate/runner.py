@@ -16,8 +16,8 @@ import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import annotate_frame
-from handseg.annotate.sources import Frame, Source
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
+from handseg.data.sources import Frame, Source
 from handseg.errors import DataError
 from handseg.utils.io import atomic_write_png, atomic_write_text
 

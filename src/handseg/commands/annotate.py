@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from handseg.annotate.runner import annotate_source
-    from handseg.annotate.sources import open_source
+    from handseg.data.sources import open_source
     from handseg.errors import OutputExistsError
 
     out = Path(args.out_dir)
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{out}: OUT must differ from INPUT")
     if out.is_dir() and any(out.iterdir()) and not args.force:  # fail before reading any input
         raise OutputExistsError(f"{out}: exists and is not empty; pass --force to overwrite")
-    source = open_source(args.input, args.depth_scale)
+    source = open_source(args.input, args.depth_scale, need_color=True)
     summary = annotate_source(
         source, out, cfg, force=args.force, workers=args.workers, overlays=not args.no_overlays,
         progress=not args.quiet,

@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from handseg.data.preprocess import input_channels
-    from handseg.engine.checkpoint import load_model
     from handseg.export.onnx import export_onnx
     from handseg.export.stream import parse_size
+    from handseg.loading import load_model
 
     if args.onnx is None:
         ckpt = Path(args.ckpt)

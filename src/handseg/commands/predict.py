@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from handseg.commands.options import DEPTH_SCALE_HELP, device, positive_float, positive_int
-from handseg.export.predictor import BACKEND_HELP, BACKENDS
+from handseg.loading import BACKEND_HELP, BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

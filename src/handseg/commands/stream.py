@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int, unit_fraction
-from handseg.export.predictor import BACKEND_HELP, BACKENDS
+from handseg.loading import BACKEND_HELP, BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,9 +47,10 @@ def backend_name(predictor: object) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from handseg.data.sources import open_source
     from handseg.errors import ConfigError
-    from handseg.export.predictor import load_predictor
-    from handseg.export.stream import OverlayVideo, open_source, parse_size, run_stream
+    from handseg.export.stream import OverlayVideo, parse_size, run_stream
+    from handseg.loading import load_predictor
     from handseg.utils.io import atomic_write_json, check_can_write_file, prepare_output_dir
 
     if args.labels and not args.out:
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         is_onnx = str(args.model).lower().endswith(".onnx")
         args.ckpt, args.onnx = (None, args.model) if is_onnx else (args.model, None)
     predictor = load_predictor(args.ckpt, args.onnx, threads=args.threads, device=args.device, backend=args.backend)
-    frames = open_source(args.source, args.depth_scale, with_color=predictor.modality != "depth")
+    frames = open_source(args.source, args.depth_scale, color=predictor.modality != "depth")
     video = OverlayVideo(args.video, args.fps) if args.video else None
     ok = False
     try:

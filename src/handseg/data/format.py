@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -108,6 +108,15 @@ class Sample(TypedDict):
     visible_parts: NotRequired[np.ndarray]
 
 
+class Frame(NamedTuple):
+    """One frame to segment or annotate, as every source yields it (handseg.data.sources); unpacks as a 4-tuple."""
+
+    id: str
+    depth_m: np.ndarray  # float32 HxW, metres, 0 = missing
+    color: np.ndarray | None  # uint8 HxWx3 RGB on the depth grid
+    intrinsics: Intrinsics
+
+
 @dataclass
 class Manifest:
     """Contents of manifest.json."""
@@ -202,6 +211,18 @@ def check_depth(depth: np.ndarray, path: str | Path, shape: tuple[int, int] | No
         raise DataError(path, f"size {depth.shape[1]}x{depth.shape[0]} does not match {shape[1]}x{shape[0]}")
 
 
+def depth_metres(raw: np.ndarray, depth_scale_m: float) -> np.ndarray:
+    """float32 metres of raw depth units (0 stays 0 = missing)."""
+    return raw.astype(np.float32) * np.float32(depth_scale_m)
+
+
+def read_depth_png(path: str | Path, depth_scale_m: float, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The one depth-PNG loader: a uint16 HxW PNG (of `shape` when given) as float32 metres, checked."""
+    raw = read_png(path)
+    check_depth(raw, path, shape)
+    return depth_metres(raw, depth_scale_m)
+
+
 def check_label(label: np.ndarray, path: str | Path, shape: tuple[int, int] | None) -> None:
     """Raise DataError unless `label` is uint8 HxW with values in {0, 1, 2, 255}."""
     if label.dtype != np.uint8 or label.ndim != 2:
@@ -286,9 +307,7 @@ class HandsegDataset:
         """Read and check every file of one frame."""
         shape = (self.intrinsics.height, self.intrinsics.width)
         depth_path = self.path("depth", sample_id)
-        depth_raw = read_png(depth_path)
-        check_depth(depth_raw, depth_path, shape)
-        depth = depth_raw.astype(np.float32) * np.float32(self.intrinsics.depth_scale_m)
+        depth = read_depth_png(depth_path, self.intrinsics.depth_scale_m, shape)
         color = None
         color_path = self.path("color", sample_id)
         if "color" not in self.skip and color_path.exists():

@@ -1,7 +1,8 @@
 """RealSense recordings (.bag / .db3) and live cameras via pyrealsense2, plus a writer of .db3 recordings.
 
-Every source yields (frame_id, depth_m float32 HxW in metres (0 = missing), color uint8 HxWx3 RGB aligned to the
-depth pixel grid or None, Intrinsics of the depth stream). Color is aligned to depth with the SDK's rs.align.
+Every source yields Frames (data.format.Frame: id, depth_m float32 HxW in metres (0 = missing), color uint8 HxWx3
+RGB aligned to the depth pixel grid or None, Intrinsics of the depth stream). Color is aligned to depth with the
+SDK's rs.align.
 
 Playback reads the file with `set_real_time(False)`: the player then waits for our frame callback, so no frame is
 dropped however slow the consumer is. We pair each depth frame with the color frame nearest in time ourselves and
@@ -24,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from handseg.data.format import Intrinsics
+from handseg.data.format import Frame, Intrinsics
 from handseg.errors import DataError, HandsegError, OutputExistsError
 
-Frame = tuple[str, np.ndarray, np.ndarray | None, Intrinsics]
 RECORDING_SUFFIXES = (".bag", ".db3")
 _STALL_TIMEOUT_S = 30.0
 
@@ -221,7 +221,7 @@ def _emit(pairer: _Pairer, depth_frame: Any, depth_scale: float, seen: set[str],
     if frame_id in seen:
         frame_id = f"{frame_id}_{index:06d}"
     seen.add(frame_id)
-    return frame_id, depth, color, _intrinsics(profile, depth_scale)
+    return Frame(frame_id, depth, color, _intrinsics(profile, depth_scale))
 
 
 def list_cameras() -> list[str]:
@@ -267,7 +267,7 @@ def iter_camera(
                 frameset = align.process(frameset)
             depth, rgb = _frame_arrays(frameset, depth_scale)
             intr = _intrinsics(frameset.get_depth_frame().get_profile(), depth_scale)
-            yield f"{index:06d}", depth, rgb, intr
+            yield Frame(f"{index:06d}", depth, rgb, intr)
             index += 1
     finally:
         pipeline.stop()

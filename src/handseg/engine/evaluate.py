@@ -20,11 +20,6 @@ def headline(task: str) -> str:
     return get_task(task).headline
 
 
-def predict_labels(logits: torch.Tensor, task: str) -> torch.Tensor:
-    """Labels from logits: N x H x W (segmentation) or N x 2 x H x W part maps (amodal, 17 channels a hand)."""
-    return get_task(task).labels(logits)
-
-
 def frame_scores(
     pred: torch.Tensor, target: torch.Tensor, task: str, *, visible: torch.Tensor | None = None
 ) -> dict[str, float]:
@@ -85,7 +80,7 @@ def run_eval(
         if loss_fn is not None:
             loss_sum += loss_fn(logits, target).double() * x.shape[0]
         count += x.shape[0]
-        pred = predict_labels(logits, task)
+        pred = get_task(task).labels(logits)
         visible = batch.get("visible")
         if visible is not None and bool((visible == IGNORE_INDEX).all()):
             visible = None  # no visible maps in this batch: the region scores stay out
@@ -170,7 +165,7 @@ def evaluate(
     """
     from handseg.data.format import HandsegDataset
     from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
-    from handseg.engine.checkpoint import load_model
+    from handseg.loading import load_model
 
     if isinstance(model_or_ckpt, str | Path):
         model, config = load_model(model_or_ckpt)

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from handseg.data.format import Frame, Intrinsics, depth_metres
+from handseg.data.sources import DatasetSource
 from handseg.errors import ConfigError, DataError
 
 SUFFIXES = (".png", ".npy", ".tif", ".tiff")
@@ -19,11 +21,11 @@ MAX_SIDE = 8192  # larger frames are refused: a 16k x 16k input needs tens of GB
 
 @dataclass
 class InputItem:
-    """One frame to segment: its output id and how to load it as a Sample-like dict."""
+    """One input to segment: its output id, where it comes from, and how to load it as a Frame."""
 
     id: str
     source: str
-    load: Callable[[], dict[str, Any]]
+    load: Callable[[], Frame]
 
 
 class PredictResult(list):
@@ -67,10 +69,14 @@ def _check_size(path: Path, shape: tuple[int, ...]) -> None:
         raise DataError(path, f"image of {shape[1]}x{shape[0]} pixels; sides must be 8..{MAX_SIDE}")
 
 
-def _file_loader(path: Path, modality: str, depth_scale: float) -> Callable[[], dict[str, Any]]:
-    """Load one file as a sample, refusing a dtype, shape or modality the model cannot take."""
+def _file_loader(path: Path, modality: str, depth_scale: float) -> Callable[[], Frame]:
+    """Load one file as a Frame, refusing a dtype, shape or modality the model cannot take."""
 
-    def load() -> dict[str, Any]:
+    def frame(depth: np.ndarray, color: np.ndarray | None) -> Frame:
+        height, width = depth.shape
+        return Frame(path.stem, depth, color, Intrinsics(depth_scale_m=depth_scale).scaled(width, height))
+
+    def load() -> Frame:
         raw = _read_array(path)
         kind = f"{raw.dtype} {'x'.join(map(str, raw.shape))}"
         if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (3, 4)):
@@ -80,7 +86,7 @@ def _file_loader(path: Path, modality: str, depth_scale: float) -> Callable[[], 
             if raw.ndim == 3:
                 raise DataError(path, f"a colour image ({kind}) given to a depth model; give uint16 depth maps")
             if raw.dtype == np.uint16:
-                depth = raw.astype(np.float32) * np.float32(depth_scale)
+                depth = depth_metres(raw, depth_scale)
             elif raw.dtype in (np.float32, np.float64) and path.suffix.lower() == ".npy":
                 if not np.isfinite(raw).all() or raw.min() < 0:
                     raise DataError(path, "depth in metres must be finite and >= 0 (0 = missing)")
@@ -89,38 +95,36 @@ def _file_loader(path: Path, modality: str, depth_scale: float) -> Callable[[], 
                 raise DataError(
                     path, f"a depth model needs uint16 depth (or float metres in .npy), got {kind}; 8-bit is not depth"
                 )
-            return {"id": path.stem, "depth": depth, "color": None}
+            return frame(depth, None)
         if raw.ndim != 3 or raw.dtype != np.uint8:
             looks = "a depth map" if raw.ndim == 2 and raw.dtype == np.uint16 else kind
             raise DataError(path, f"an RGB model needs 8-bit colour images (HxWx3), got {looks}")
         color = np.ascontiguousarray(raw[..., :3])
-        return {"id": path.stem, "depth": np.zeros(color.shape[:2], np.float32), "color": color}
+        return frame(np.zeros(color.shape[:2], np.float32), color)
 
     return load
 
 
-def _dataset_loader(dataset: Any, sample_id: str, modality: str) -> Callable[[], dict[str, Any]]:
-    def load() -> dict[str, Any]:
-        sample = dataset.load(sample_id)
-        if modality != "depth" and sample.get("color") is None:
-            path = dataset.path("color", sample_id)
+def _dataset_loader(source: DatasetSource, sample_id: str, modality: str) -> Callable[[], Frame]:
+    def load() -> Frame:
+        frame = source.load(sample_id)
+        if modality != "depth" and frame.color is None:
+            path = source.dataset.path("color", sample_id)
             raise DataError(path, f"missing: a {modality} model needs the colour image of every frame")
-        return sample
+        return frame
 
     return load
 
 
 def collect_inputs(inputs: list[str | Path], modality: str, depth_scale: float = 0.001, split: str | None = None):
     """Expand image files (PNG, 16-bit TIFF, .npy), folders of them and handseg-v1 datasets into InputItems."""
-    from handseg.data.format import HandsegDataset
-
     if not (np.isfinite(depth_scale) and depth_scale > 0):
         raise ConfigError(f"--depth-scale must be a positive number, got {depth_scale}")
     items: list[InputItem] = []
     for entry in map(Path, inputs):
         if (entry / "manifest.json").exists():
-            dataset = HandsegDataset(entry, split=split)
-            items += [InputItem(i, str(entry), _dataset_loader(dataset, i, modality)) for i in dataset.ids]
+            source = DatasetSource(entry, need_color=False, split=split)
+            items += [InputItem(i, str(entry), _dataset_loader(source, i, modality)) for i in source.ids]
         elif entry.is_dir():
             files = sorted(p for p in entry.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
             if not files:
@@ -192,21 +196,19 @@ def predict(
 
     from handseg.data.preprocess import make_input
     from handseg.data.transforms import resize_sample
-    from handseg.engine.evaluate import predict_labels
+    from handseg.tasks import get_task
     from handseg.utils.io import check_output_dir, staged_output_dir
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {batch_size!r}")
     check_output_dir(out_dir, force)  # before loading a model or reading inputs
-    model, config = _load_backend(ckpt, backend)
+    predictor = _open_predictor(ckpt, backend, device)
+    config = predictor.config
     task, modality, size = config["task"], config["data"]["modality"], tuple(config["data"]["size"])
     items = collect_inputs(inputs, modality, depth_scale, split)
     if not items:
         raise DataError(None, "no inputs to predict")
     items, skipped = check_inputs(items, skip_bad)
-    device = device or ("cuda" if torch.cuda.is_available() and isinstance(model, torch.nn.Module) else "cpu")
-    if isinstance(model, torch.nn.Module):
-        model = model.to(device)
     written = PredictResult()
     written.skipped = skipped
     with (
@@ -215,36 +217,28 @@ def predict(
     ):
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
-            samples = [item.load() for item in chunk]
+            samples = [{"depth": frame.depth_m, "color": frame.color} for frame in (item.load() for item in chunk)]
             resized = [resize_sample(s, size) for s in samples]
             x = np.stack([make_input(r["depth"], r.get("color"), modality) for r in resized])
-            if isinstance(model, torch.nn.Module):
-                logits = model(torch.from_numpy(x).to(device)).float()
-            else:
-                logits = torch.from_numpy(model.logits(x.astype(np.float32))).float()
+            logits = torch.from_numpy(predictor.logits(x.astype(np.float32))).float()
             for item, sample, logit in zip(chunk, samples, logits):
                 height, width = sample["depth"].shape
                 full = F.interpolate(logit[None], size=(height, width), mode="bilinear", align_corners=False)
-                pred = predict_labels(full, task)[0].cpu().numpy().astype(np.uint8)
+                pred = get_task(task).labels(full)[0].numpy().astype(np.uint8)
                 write_prediction(out, item.id, sample, pred, task, overlays)
                 written.append(item.id)
             bar.update(len(chunk))
     return written
 
 
-def _load_backend(ckpt: str | Path, backend: str) -> tuple[Any, dict[str, Any]]:
-    """The model (torch module, or an ONNX Runtime / OpenVINO predictor with .logits) and its config."""
-    from handseg.export.predictor import load_graph_predictor, resolve_backend
+def _open_predictor(ckpt: str | Path, backend: str, device: str | None) -> Any:
+    """The Predictor (PyTorch, ONNX Runtime or OpenVINO) of `ckpt`; a graph must carry its handseg config."""
+    from handseg.loading import open_predictor
 
-    backend = resolve_backend(ckpt, backend)
-    if backend == "pytorch":
-        from handseg.engine.checkpoint import load_model
-
-        return load_model(ckpt)
-    predictor = load_graph_predictor(ckpt, backend, threads=torch.get_num_threads())
+    predictor = open_predictor(ckpt, backend, threads=torch.get_num_threads(), device=device)
     if not predictor.config:
         raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
-    return predictor, predictor.config
+    return predictor
 
 
 def write_prediction(out: Path, frame_id: str, sample: dict[str, Any], pred: np.ndarray, task: str, overlays: bool):

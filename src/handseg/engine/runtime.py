@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from handseg.config import BUDGET_KEYS, diff_configs, validate
-from handseg.errors import CheckpointError, ConfigError, DataError, OutputExistsError
+from handseg.errors import ConfigError, DataError, OutputExistsError
 
 RUN_FILES = ("config.yaml", "last.ckpt", "best.ckpt", "metrics.csv", "metrics.json", "curves.png", "tb")
 
@@ -50,7 +50,7 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
     `force`, which deletes the run's files (only those handseg writes) and starts over. The budget
     (train.max_steps, train.epochs) may differ: a larger one continues the run.
     """
-    from handseg.engine.checkpoint import read_checkpoint
+    from handseg.loading import read_checkpoint
 
     last = run_dir / "last.ckpt"
     if force:
@@ -108,12 +108,15 @@ def _config_diff(saved: dict[str, Any], config: dict[str, Any]) -> list[str]:
 
 
 def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
-    """data.root, generated with the synthetic generator first if missing and data.synthetic is set."""
+    """data.root, generated with the synthetic generator first if missing and data.synthetic is set; a folder of
+    another format (data.format, or detected) is returned as it is."""
     data = config["data"]
     root = Path(data["root"]).expanduser()
     if (root / "manifest.json").is_file():
         return root
     synth = data.get("synthetic")
+    if not synth and data.get("format", "auto") != "handseg-v1" and root.is_dir() and any(root.iterdir()):
+        return root  # another format (data.format, or detected by its layout): its reader checks the folder
     if not synth:
         raise DataError(root, "dataset not found (set data.root, or data.synthetic to generate one)")
     if fabric is None or fabric.is_global_zero:
@@ -142,7 +145,7 @@ def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
 
 def build_model_from_config(config: dict[str, Any]) -> torch.nn.Module:
     """The registry model of the config, with init_from weights loaded when set."""
-    from handseg.engine.checkpoint import model_spec
+    from handseg.loading import model_spec
     from handseg.models import build_model
 
     name, kwargs = model_spec(config)
@@ -153,31 +156,10 @@ def build_model_from_config(config: dict[str, Any]) -> torch.nn.Module:
 
 
 def load_init_weights(model: torch.nn.Module, config: dict[str, Any]) -> None:
-    """Load the model weights of config['init_from'] (a checkpoint or run folder) into `model`."""
-    from handseg.engine.checkpoint import read_checkpoint
-    from handseg.zoo.store import get_model, is_zoo_name, load_state_into
+    """Load the model weights of config['init_from'] (a checkpoint, run folder or zoo name) into `model`."""
+    from handseg.loading import load_weights_into
 
-    if is_zoo_name(config["init_from"]):  # fine-tune a zoo model
-        entry = get_model(str(config["init_from"]))
-        other = entry.card["model"]["name"]
-        if other != config["model"]["name"]:
-            raise CheckpointError(
-                f"zoo model {entry.name!r} is a {other!r}, this config trains {config['model']['name']!r}"
-            )
-        load_state_into(model, entry)
-        return
-    source = Path(config["init_from"]).expanduser()
-    if not source.exists():
-        raise CheckpointError(f"{source}: init_from checkpoint not found (train the previous phase first)")
-    ckpt = read_checkpoint(source)
-    other = ckpt["config"].get("model", {}).get("name")
-    if other != config["model"]["name"]:
-        raise CheckpointError(f"{ckpt['path']}: holds model {other!r}, this config trains {config['model']['name']!r}")
-    try:
-        model.load_state_dict(ckpt["model"], strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise CheckpointError(f"{ckpt['path']}: weights do not fit this config's model ({first})") from None
+    load_weights_into(model, config["init_from"], model_name=config["model"]["name"])
 
 
 def gather_objects(fabric: Any, obj: Any) -> list[Any]:

@@ -121,7 +121,7 @@ class Trainer:
 
     # ----- setup -------------------------------------------------------------------------------------------
     def _setup_data(self) -> None:
-        from handseg.data.format import HandsegDataset
+        from handseg.data.readers.base import open_split
         from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
 
         cfg, fabric = self.config, self.fabric
@@ -131,7 +131,7 @@ class Trainer:
         crop = {"crop": data["crop"], "crop_margin": data["crop_margin"]}
         self.skip = unused_kinds(self.task, data["modality"], data["crop"])
         train_set = SegmentationDataset(
-            HandsegDataset(root, data["train_split"], skip=self.skip),
+            open_split(root, data["train_split"], format=data["format"], skip=self.skip),
             self.task,
             data["modality"],
             size,
@@ -166,13 +166,13 @@ class Trainer:
 
     def _val_reader(self, root: Path) -> Any:
         """The validation split's frames; a missing or empty split is an error naming it."""
-        from handseg.data.format import HandsegDataset
+        from handseg.data.readers.base import open_split
         from handseg.errors import DataError
 
         split = self.config["data"]["val_split"]
         hint = "set data.val_split, or train without validation: train.val_every_steps: 0 (--no-val)"
         try:
-            reader = HandsegDataset(root, split, skip=self.skip)
+            reader = open_split(root, split, format=self.config["data"]["format"], skip=self.skip)
         except DataError as exc:
             raise DataError(exc.path, f"{exc.problem}; {hint}") from None
         if len(reader) == 0:

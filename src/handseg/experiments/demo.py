@@ -86,13 +86,13 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
     from handseg.data.format import HandsegDataset
     from handseg.data.synth import generate_dataset
     from handseg.data.torch_dataset import SegmentationDataset
-    from handseg.engine.checkpoint import load_model
     from handseg.engine.evaluate import evaluate
     from handseg.engine.report import _render, predict_sample
     from handseg.engine.train import train
     from handseg.experiments.demo_report import write_demo_report
     from handseg.experiments.figures import attention_figure, contour_figure
     from handseg.export.onnx import export_onnx
+    from handseg.loading import load_model
 
     settings = settings or DemoSettings()
     out = prepare_output_dir(out, force)

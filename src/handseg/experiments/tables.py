@@ -250,10 +250,10 @@ def run_row(
     """Train (or resume) and evaluate one (row, seed) in this process; write and return its row file."""
     import torch
 
-    from handseg.engine.checkpoint import load_model
     from handseg.engine.evaluate import evaluate, measure_latency
     from handseg.engine.train import train
     from handseg.experiments.table_report import machine_line
+    from handseg.loading import load_model
     from handseg.utils.io import atomic_write_json
 
     target = row_file(Path(results_dir), row.key, seed)

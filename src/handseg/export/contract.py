@@ -53,10 +53,3 @@ def input_contract(config: dict[str, Any], zoo: dict[str, Any] | None = None) ->
         if zoo and zoo.get(key) is not None:
             meta[f"zoo.{key}"] = zoo[key]
     return {PREFIX + key: value if isinstance(value, str) else json.dumps(value) for key, value in meta.items()}
-
-
-def config_fields(config: dict[str, Any]) -> tuple[str, str]:
-    """(modality, task) of a checkpoint config."""
-    modality = (config.get("data") or {}).get("modality", "depth")
-    task = config.get("task", "segmentation")
-    return modality, task

@@ -173,9 +173,9 @@ def _bench_model(name: str, model_args: dict[str, Any] | None) -> tuple[Any, int
 
     if name not in list_models():
         from handseg.data.preprocess import input_channels
-        from handseg.zoo import load_pretrained
+        from handseg.loading import load_model
 
-        model, config, _ = load_pretrained(name)  # a zoo model is timed as published: --model-arg does not apply
+        model, config = load_model(name)  # a zoo model is timed as published: --model-arg does not apply
         return model, input_channels(config["data"].get("modality", "depth"))
     in_ch, classes = model_io(name)
     return build_model(name, in_channels=in_ch, num_classes=classes, **(model_args or {})).eval(), in_ch

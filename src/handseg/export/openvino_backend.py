@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import CheckpointError, ConfigError
-from handseg.export.contract import config_fields
+from handseg.loading import config_fields
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 MAX_SHAPES = 4  # compiled models kept, one per input shape

@@ -9,20 +9,18 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from handseg.data.format import Intrinsics
+from handseg.data.sources import DepthFolderSource, Frame
 from handseg.errors import ConfigError, DataError, HandsegError
-from handseg.export.predictor import Predictor, frame_input, labels_from_logits
+from handseg.export.predictor import Predictor, frame_input
 from handseg.tasks import get_task
-from handseg.utils.io import _file_mode, read_png
-
-Frame = tuple[str, np.ndarray, np.ndarray | None, Intrinsics]
+from handseg.utils.io import _file_mode
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -38,69 +36,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return width, height
 
 
-MAX_FRAME_SIDE = 8192
-
-
 def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
     """Frames of a folder of uint16 depth PNGs, or of a handseg-v1 dataset folder (depth/ + optional color/)."""
-    folder = Path(folder)
-    manifest = folder / "manifest.json"
-    color_dir = None
-    shape = None
-    if manifest.is_file():
-        from handseg.data.format import Manifest
-
-        sensor = Manifest.load(folder).sensor
-        shape = (sensor.height, sensor.width)  # a dataset's frames all have the manifest's size
-        depth_scale_m = depth_scale_m or sensor.depth_scale_m
-        depth_dir, color_dir = folder / "depth", (folder / "color" if with_color else None)
-    else:
-        depth_dir = folder
-    files = sorted(depth_dir.glob("*.png"))
-    if not files:
-        raise DataError(depth_dir, "no depth PNG files in this folder")
-    scale = np.float32(depth_scale_m or 0.001)
-    for path in files:
-        raw = read_png(path)
-        if raw.dtype != np.uint16 or raw.ndim != 2:
-            raise DataError(path, f"not a 16-bit single-channel depth PNG ({raw.dtype}, shape {raw.shape})")
-        if shape is not None and raw.shape != shape:
-            raise DataError(
-                path, f"size {raw.shape[1]}x{raw.shape[0]} does not match the manifest's {shape[1]}x{shape[0]}"
-            )
-        if max(raw.shape) > MAX_FRAME_SIDE:
-            raise DataError(path, f"size {raw.shape[1]}x{raw.shape[0]}: frames larger than {MAX_FRAME_SIDE} px a side")
-        color = None
-        if color_dir is not None and (color_dir / path.name).is_file():
-            color = read_png(color_dir / path.name, color=True)
-            if color.shape[:2] != raw.shape:
-                raise DataError(color_dir / path.name, "colour image size differs from its depth image")
-        h, w = raw.shape
-        yield path.stem, raw.astype(np.float32) * scale, color, Intrinsics(w, h, depth_scale_m=float(scale))
-
-
-def open_source(source: str, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
-    """Frames of 'camera', 'camera:SERIAL', a .bag/.db3 recording, or a folder of depth PNGs.
-
-    with_color=False skips color entirely (no color stream, no alignment): what a depth-only model needs.
-    """
-    if source == "camera" or source.startswith("camera:"):
-        from handseg.data.realsense import iter_camera
-
-        serial = source.split(":", 1)[1] if ":" in source else None
-        return iter_camera(serial or None, color=with_color)
-    path = Path(source)
-    if path.is_dir():
-        return iter_folder(path, depth_scale_m, with_color)
-    if path.suffix.lower() in (".bag", ".db3"):
-        from handseg.data.realsense import iter_recording
-
-        if with_color:
-            return iter_recording(path)
-        return iter_recording(path, align_to=None, color=False)
-    if not path.exists():
-        raise DataError(path, "source not found (a folder, a .bag/.db3 recording, 'camera' or 'camera:SERIAL')")
-    raise DataError(path, "unsupported source (a folder of depth PNGs, a .bag/.db3 recording, or 'camera')")
+    return iter(DepthFolderSource(folder, depth_scale_m, with_color))
 
 
 def resize_frame(
@@ -214,7 +152,7 @@ class StreamStats:
 
 
 def run_stream(
-    frames: Iterator[Frame],
+    frames: Iterable[Frame],
     predictor: Predictor,
     size: tuple[int, int] | None = None,
     smooth: float = 0.0,
@@ -223,8 +161,10 @@ def run_stream(
     max_frames: int | None = None,
     progress: bool = True,
 ) -> StreamStats:
-    """Segment every frame; write label PNGs into `labels_dir` and overlays into `video` when given."""
+    """Segment every frame of a source; write label PNGs into `labels_dir` and overlays into `video` when given."""
     from tqdm import tqdm
+
+    frames = iter(frames)  # a Source or an iterator: closing the iterator stops a recording's player or a camera
 
     smoother = LogitSmoother(smooth)
     stats = StreamStats()
@@ -237,7 +177,7 @@ def run_stream(
         x = frame_input(predictor, depth, color)
         t_input = time.perf_counter()
         logits = smoother(predictor.logits(x))
-        labels = labels_from_logits(logits, predictor.task)[0]
+        labels = get_task(predictor.task).labels(logits)[0]
         t_model = time.perf_counter()
         if labels_dir is not None:
             get_task(predictor.task).write_labels(labels_dir, frame_id, labels)

@@ -53,7 +53,7 @@ def fp16_agreement(model: Any, config: dict[str, Any], *, frames: int = 4) -> di
 
     from handseg.data.preprocess import make_input
     from handseg.data.synth import render_frame
-    from handseg.export.predictor import labels_from_logits
+    from handseg.tasks import get_task
 
     task, modality = config.get("task", "segmentation"), config["data"].get("modality", "depth")
     width, height = (int(v) for v in config["data"]["size"])
@@ -68,8 +68,8 @@ def fp16_agreement(model: Any, config: dict[str, Any], *, frames: int = 4) -> di
             frame = render_frame(FP16_CHECK_SEED, index, max(width, 16), max(height, 16))
             depth = frame["depth"].astype(np.float32) * np.float32(0.001)
             x = torch.from_numpy(make_input(depth, frame["color"], modality)[None])
-            a = labels_from_logits(model(x).float().numpy(), task)
-            b = labels_from_logits(rounded(x).float().numpy(), task)
+            a = get_task(task).labels(model(x).float().numpy())
+            b = get_task(task).labels(rounded(x).float().numpy())
             same += int((a == b).sum())
             total += a.size
     return {"frames": frames, "size": [width, height], "seed": FP16_CHECK_SEED, "pixel_agreement": same / total}
@@ -97,7 +97,7 @@ def publish(
     import torch
     from safetensors.torch import save as save_safetensors
 
-    from handseg.engine.checkpoint import model_spec, read_checkpoint
+    from handseg.loading import model_spec, read_checkpoint
     from handseg.models import build_model
     from handseg.models.flops import count_params
     from handseg.utils.io import atomic_write_bytes

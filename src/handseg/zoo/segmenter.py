@@ -13,12 +13,12 @@ from handseg.errors import ConfigError
 
 def load_model(ref: str | Path, *, device: str = "cpu") -> Any:
     """A zoo model by name, or a checkpoint / run folder, in eval mode; `.card` (zoo card or None), `.config`."""
-    from handseg.engine.checkpoint import load_model as load_checkpoint_model
-    from handseg.zoo.store import get_model, is_zoo_name
+    from handseg.loading import open_model
 
-    model, config = load_checkpoint_model(ref)
-    model.card = get_model(str(ref)).card if is_zoo_name(ref) else None
-    model.config = config
+    loaded = open_model(ref)
+    model = loaded.model
+    model.card = loaded.card
+    model.config = loaded.config
     return model.to(device).eval()
 
 
@@ -108,10 +108,10 @@ class Segmenter:
         """Labels (uint8 HxW; amodal 2xHxW) of one depth map, or of each map of an NxHxW array or a list."""
         import cv2
 
-        from handseg.export.predictor import labels_from_logits
+        from handseg.tasks import get_task
 
         def finish(logit: Any, shape: tuple[int, int]) -> np.ndarray:
-            labels = labels_from_logits(logit[None].numpy(), self.task)[0]
+            labels = get_task(self.task).labels(logit[None].numpy())[0]
             height, width = shape
             if labels.shape[-2:] == (height, width):
                 return labels

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from handseg.errors import CheckpointError, DataError
+from handseg.loading import STORES, LoadedModel
 from handseg.models.registry import WEIGHTS
 
 ZOO_ENV = "HANDSEG_ZOO_PATH"
@@ -214,3 +215,27 @@ def build_with_weights(name: str, weights: str, kwargs: dict[str, Any]) -> Any:
 
 
 WEIGHTS.register("zoo", build_with_weights)
+
+
+class ZooStore:
+    """The zoo as handseg.loading's model store: a zoo name where a checkpoint path may stand."""
+
+    def claims(self, ref: Any) -> bool:
+        """Whether `ref` is spelled like a zoo name and names no existing file or folder."""
+        return is_zoo_name(ref)
+
+    def open(self, name: str) -> LoadedModel:
+        """The zoo model `name` in eval mode, its training config and card."""
+        model, config, card = load_pretrained(name)
+        return LoadedModel(model, config, name, card)
+
+    def load_into(self, model: Any, name: str, *, model_name: str) -> None:
+        """Copy the zoo model's checked weights into `model`, which must be the same architecture."""
+        entry = get_model(name)
+        other = entry.card["model"]["name"]
+        if other != model_name:
+            raise CheckpointError(f"zoo model {entry.name!r} is a {other!r}, this config trains {model_name!r}")
+        load_state_into(model, entry)
+
+
+STORES.register("zoo", ZooStore())

@@ -220,3 +220,36 @@ def open_dataset(path: str | Path, format: str = "auto", **opts: Any) -> Reader:
     except TypeError as exc:
         raise ConfigError(f"format {name!r}: bad option ({exc})") from None
     return cls(path, **opts)
+
+
+class ReaderSplit:
+    """The frames of one split of a reader, indexable as training and evaluation read them (Sample per index)."""
+
+    def __init__(self, reader: Reader, ids: list[str]) -> None:
+        self.reader = reader
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.reader.load(self.ids[index])
+
+    def load(self, sample_id: str) -> Sample:
+        """Read and check one frame."""
+        return self.reader.load(sample_id)
+
+
+def open_split(root: str | Path, split: str, *, format: str = "auto", skip: tuple[str, ...] = (), **opts: Any) -> Any:
+    """The frames of `split` of a dataset in any registered format (`opts`: the reader's options); a handseg-v1
+    folder is read directly (`skip`: kinds not read, see HandsegDataset)."""
+    from handseg.data.format import HandsegDataset
+
+    root = Path(root)
+    if format == "handseg-v1" or (format == "auto" and (root / "manifest.json").is_file()):
+        return HandsegDataset(root, split, skip=skip)
+    reader = open_dataset(root, format=format, **opts)
+    splits = reader.splits()
+    if split not in splits:
+        raise DataError(root, f"{reader.name} dataset has no split {split!r} (splits: {', '.join(sorted(splits))})")
+    return ReaderSplit(reader, list(splits[split]))
