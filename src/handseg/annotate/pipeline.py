@@ -152,7 +152,8 @@ def annotate_frame(
     if diag["plane_px"]:
         scene_depth = cv2.copyTo(depth_m, cv2.compare(planes.view(np.uint8), 0, cv2.CMP_EQ))
     if cfg.body_radius_m > 0:  # then surfaces thicker than a hand (a torso nearer than the hand) go the same way
-        body = thick_surfaces(scene_depth, cfg.body_radius_m, fx or float(w), cfg.grow_jump_m, cfg.grow_jump_rel)
+        body = thick_surfaces(scene_depth, cfg.body_radius_m, fx or float(w), jump_m=cfg.grow_jump_m,
+                              jump_rel=cfg.grow_jump_rel)  # fmt: skip
         if body.any():
             scene_depth = cv2.copyTo(scene_depth, cv2.compare(body.view(np.uint8), 0, cv2.CMP_EQ))
     near = nearest_surface(scene_depth, cfg)
@@ -177,11 +178,11 @@ def annotate_frame(
     band_c = band[rows, cols]
     color_c = warp_crop(color, m, rows, cols, keep_alpha=True)  # work on the band's box only (RGB or RGBA)
     band_c = fill_edge_dropouts(depth_m[rows, cols], band_c, cfg.edge_fill_px, cfg.edge_fill_share)
-    band_c = colour_edges(color_c, depth_m[rows, cols], band_c, cfg.edge_colour_px, cfg.shadow_fill_px,
-                          cfg.edge_colour_radius_px)  # fmt: skip
+    band_c = colour_edges(color_c, depth_m[rows, cols], band_c, rim_px=cfg.edge_colour_px, shadow_px=cfg.shadow_fill_px,
+                          radius_px=cfg.edge_colour_radius_px)  # fmt: skip
     skin = split_colours(ColourCrop(color_c, band_c, cfg, rows, cols, (h, w), colour_model))  # cfg.colour_splitter
-    skin = snap_to_depth(skin, band_c, depth_m[rows, cols], cfg.depth_snap_px, cfg.depth_snap_window_px,
-                         cfg.depth_snap_min_step_m)  # fmt: skip
+    skin = snap_to_depth(skin, band_c, depth_m[rows, cols], zone_px=cfg.depth_snap_px,
+                         window_px=cfg.depth_snap_window_px, min_step_m=cfg.depth_snap_min_step_m)  # fmt: skip
     hand = open_close(band_c & skin, cfg.hand_open_px, cfg.hand_close_px) & band_c
     obj = open_close(band_c & ~skin, cfg.object_open_px, cfg.object_close_px) & band_c
     hand, diag["hand_kept"], diag["hand_dropped"] = filter_segments(hand, cfg.theta, cfg.phi)
@@ -190,7 +191,9 @@ def annotate_frame(
     crop[obj] = OBJECT
     crop[hand & (skin | ~obj)] = HAND  # closing can make the masks overlap: the pixel's own colour decides
     crop = fill_unassigned(crop, band_c, skin, cfg.fill_unassigned_px)
-    crop = keep_held(crop, depth_m[rows, cols], cfg.contact_px, cfg.contact_m, HAND, OBJECT)
+    crop = keep_held(
+        crop, depth_m[rows, cols], contact_px=cfg.contact_px, contact_m=cfg.contact_m, hand=HAND, obj=OBJECT
+    )
     label[rows, cols] = crop
     diag["hand_px"] = int(np.count_nonzero(crop == HAND))
     diag["object_px"] = int(np.count_nonzero(crop == OBJECT))

@@ -25,19 +25,6 @@ from handseg.utils.io import _file_mode, read_png
 Frame = tuple[str, np.ndarray, np.ndarray | None, Intrinsics]
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'320x240' -> (320, 240) (width, height); None stays None."""
-    if text is None:
-        return None
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"size {text!r} must look like WIDTHxHEIGHT, e.g. 320x240") from None
-    if width < 8 or height < 8:
-        raise ConfigError(f"size {text!r} is too small (at least 8x8)")
-    return width, height
-
-
 MAX_FRAME_SIDE = 8192
 
 
