@@ -135,7 +135,7 @@ def score(frames: list[dict], cfg: AnnotateConfig | None) -> dict:
 
 def failure_analysis(frames: list[dict], cfg: AnnotateConfig, per_frame: list) -> dict[str, int]:
     """Why frames miss the 0.9/0.9 bar: foreground (depth) wrong, or a skin-coloured object, or other colours."""
-    from handseg.annotate.pipeline import skin_mask
+    from handseg.annotate.splitters import skin_mask
 
     causes = dict.fromkeys(
         ("acceptable", "foreground IoU < 0.9 (depth steps)",

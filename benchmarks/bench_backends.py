@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from handseg import __version__
+    from handseg.commands.options import parse_size
     from handseg.export.onnx import export_onnx
     from handseg.export.openvino_backend import cpu_has_bf16, import_openvino
-    from handseg.export.stream import parse_size
     from handseg.zoo import load_pretrained
 
     ov = import_openvino()

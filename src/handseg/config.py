@@ -492,10 +492,15 @@ def check_model_config(config: Any, source: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Read a YAML config (with inherit), apply --set overrides, and validate it."""
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, *, layers: tuple[str | Path, ...] = ()
+) -> dict[str, Any]:
+    """Read a YAML config (with inherit), merge `layers` over it in order, apply --set overrides, and validate it."""
     try:
-        return validate(apply_overrides(load_raw(path), overrides))
+        raw = load_raw(path)
+        for layer in layers:  # as if the config inherited them after its own parents
+            raw = deep_merge(raw, load_raw(layer))
+        return validate(apply_overrides(raw, overrides))
     except ConfigError as exc:
         message = str(exc)
         if str(path) in message or str(Path(path).resolve()) in message:

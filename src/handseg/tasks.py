@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from handseg.data.format import CLASSES, IGNORE_INDEX, PART_NAMES
+from handseg.data.format import CLASSES, IGNORE_INDEX, NUM_CLASSES, PART_NAMES, PARTS_PER_HAND
 from handseg.data.preprocess import input_channels
 from handseg.errors import ConfigError
 from handseg.metrics import AmodalPartIoU, ConfusionMatrix, scores_from_confusion
@@ -24,7 +24,6 @@ from handseg.utils.io import atomic_write_png
 from handseg.viz.amodal import amodal_parts_picture
 from handseg.viz.overlay import depth_gray, overlay_labels, overlay_parts, put_text, tile, to_display, with_legend
 
-PARTS_PER_HAND = len(PART_NAMES) + 1  # the parts and "none"
 SEG_KEYS = ("pixel_acc", "mean_acc", "mean_iu", "fw_iu", "miou_hand_object")
 
 
@@ -122,7 +121,7 @@ class SegmentationTask(Task):
     """Background / hand / object per pixel: N x 3 x H x W logits, an H x W label map."""
 
     name = "segmentation"
-    num_classes = len(CLASSES)
+    num_classes = NUM_CLASSES
     target_key = "label"
     headline = "miou_hand_object"
     legend = "labels"

@@ -23,15 +23,15 @@ def test_snapping_moves_the_boundary_onto_the_depth_step() -> None:
     skin, band, depth = _scene(0.02)
     out = snap_to_depth(skin, band, depth, zone_px=2, window_px=9, min_step_m=0.005)
     assert out[:, :30].all() and not out[:, 30:].any()
-    assert snap_to_depth(skin, band, depth, 0, 9, 0.005) is skin  # 0 = off
+    assert snap_to_depth(skin, band, depth, zone_px=0, window_px=9, min_step_m=0.005) is skin  # 0 = off
 
 
 def test_no_step_no_change_and_missing_depth_is_left_alone() -> None:
     skin, band, depth = _scene(0.0)  # hand and object on one surface: depth cannot tell
-    assert np.array_equal(snap_to_depth(skin, band, depth, 2, 9, 0.005), skin)
+    assert np.array_equal(snap_to_depth(skin, band, depth, zone_px=2, window_px=9, min_step_m=0.005), skin)
     skin, band, depth = _scene(0.02)
     depth[:, 26:32] = 0  # no depth around the boundary: colour decides
-    assert np.array_equal(snap_to_depth(skin, band, depth, 2, 9, 0.005), skin)
+    assert np.array_equal(snap_to_depth(skin, band, depth, zone_px=2, window_px=9, min_step_m=0.005), skin)
 
 
 def _snap_reference(skin, band, depth, zone_px, window_px, min_step_m):
@@ -63,4 +63,4 @@ def test_snapping_matches_the_pixel_by_pixel_definition() -> None:
     band[:, :4] = False
     expected = _snap_reference(skin, band, depth, 2, 9, 0.005)
     assert (expected != skin).sum() > 20  # snapping changes something here
-    assert np.array_equal(snap_to_depth(skin, band, depth, 2, 9, 0.005), expected)
+    assert np.array_equal(snap_to_depth(skin, band, depth, zone_px=2, window_px=9, min_step_m=0.005), expected)

@@ -99,13 +99,13 @@ def _torso_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
 
 def test_a_thick_surface_cut_by_the_border_is_found_and_a_hand_is_not() -> None:
     depth, _, truth, fx = _torso_scene()
-    body = thick_surfaces(depth, 0.075, fx, 0.008, 0.02)
+    body = thick_surfaces(depth, 0.075, fx, jump_m=0.008, jump_rel=0.02)
     torso = (depth > 0.4) & (depth < 0.6)
     assert body[torso].mean() > 0.9 and not body[truth > 0].any()
-    assert not thick_surfaces(depth, 0.0, fx, 0.008, 0.02).any()  # off
+    assert not thick_surfaces(depth, 0.0, fx, jump_m=0.008, jump_rel=0.02).any()  # off
     floating = np.full_like(depth, 1.6)
     floating[60:180, 100:220] = 0.6  # as thick, but inside the view: not a body nearer than the hand
-    assert not thick_surfaces(floating, 0.075, fx, 0.008, 0.02)[60:180, 100:220].any()
+    assert not thick_surfaces(floating, 0.075, fx, jump_m=0.008, jump_rel=0.02)[60:180, 100:220].any()
 
 
 def test_annotate_finds_the_hand_behind_a_nearer_torso() -> None:

@@ -15,9 +15,9 @@ from handseg.annotate.pipeline import (
     filter_segments,
     nearest_surface,
     open_close,
-    skin_mask,
 )
 from handseg.annotate.repair import estimate_shift
+from handseg.annotate.splitters import skin_mask
 from handseg.errors import ConfigError
 
 

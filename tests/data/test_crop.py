@@ -170,7 +170,7 @@ def test_training_dataset_crops_and_carries_visible_maps() -> None:
     assert item["input"].shape == (3, 64, 64) and item["target"].shape == (2, 64, 64)
     assert item["visible"].shape == (2, 64, 64) and set(np.unique(item["visible"].numpy())) <= {0, 1, 5, 8}
     assert ds.sample(0)["crop"]["mode"] == "hands"
-    augmented = SegmentationDataset(reader, "amodal", "rgb", (64, 64), {"hflip": 1.0}, crop="hands")[(0, 3)]
+    augmented = SegmentationDataset(reader, "amodal", "rgb", (64, 64), augment={"hflip": 1.0}, crop="hands")[(0, 3)]
     assert (augmented["visible"] == 255).all()  # augmentation drops them rather than misalign them
     with pytest.raises(Exception, match="data.crop"):
         SegmentationDataset(reader, "amodal", "rgb", (64, 64), crop="face")

@@ -1,5 +1,5 @@
-"""docs/extending.md: a toy model, reader and callback added through the public seams only (registries), each then
-used by the unchanged commands and APIs."""
+"""docs/extending.md: a toy model, reader, colour splitter and callback added through the public seams only
+(registries), each then used by the unchanged commands and APIs."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ import pytest
 import torch
 from torch import nn
 
+from handseg.annotate.config import AnnotateConfig
+from handseg.annotate.splitters import ColourCrop, register_colour_splitter
 from handseg.cli import main
 from handseg.data.format import HandsegDataset, Intrinsics, Sample
 from handseg.data.readers import READERS, Reader, register_reader
 from handseg.engine.callbacks import CALLBACKS, Callback, register_callback
 from handseg.engine.runlog import read_metrics_csv
 from handseg.engine.train import train
+from handseg.errors import ConfigError
 from handseg.export.onnx import export_onnx
 from handseg.models import MODELS, build_model, list_models, model_io, register_model
+from handseg.registry import COLOUR_SPLITTERS
+from handseg.utils.io import atomic_write_png
 
 
 class ToyNet(nn.Module):
@@ -86,6 +91,41 @@ def test_add_a_reader(toy_reader: Any, tmp_path: Path) -> None:
     assert main(["convert", str(src), str(tmp_path / "out"), "--format", "toy", "--no-progress"]) == 0
     dataset = HandsegDataset(tmp_path / "out", split=None)
     assert len(dataset) == 3 and (dataset[0]["label"][:, :8] == 1).all()
+
+
+def blue_is_hand(crop: ColourCrop) -> np.ndarray:
+    """Hand where blue outweighs red (gloves)."""
+    rgb = crop.rgb().astype(np.int16)
+    return rgb[..., 2] > rgb[..., 0]
+
+
+@pytest.fixture
+def toy_splitter() -> Any:
+    register_colour_splitter("blue_glove")(blue_is_hand)
+    yield
+    COLOUR_SPLITTERS.unregister("blue_glove")
+
+
+def test_add_a_colour_splitter(toy_splitter: Any, tmp_path: Path) -> None:
+    depth = np.full((64, 80), 1500, np.uint16)  # a far wall (mm) ...
+    depth[16:48, 16:64] = 500  # ... and a near block: its left half skin-coloured, its right half blue
+    color = np.full((64, 80, 3), 200, np.uint8)
+    color[16:48, 16:40], color[16:48, 40:64] = (210, 150, 120), (40, 70, 200)
+    atomic_write_png(tmp_path / "in" / "depth" / "f.png", depth)
+    atomic_write_png(tmp_path / "in" / "color" / "f.png", color)
+    labels = {}
+    for name in ("auto", "blue_glove"):
+        out = tmp_path / name
+        assert main(["annotate", str(tmp_path / "in"), str(out), "--colour-splitter", name, "--quiet"]) == 0
+        labels[name] = HandsegDataset(out, split=None)[0]["label"]
+        assert AnnotateConfig.load(out / "annotate.yaml").colour_splitter == name  # the run records its splitter
+    skin, blue = (slice(18, 46), slice(18, 38)), (slice(18, 46), slice(42, 62))
+    assert (labels["auto"][skin] == 1).all() and (labels["auto"][blue] == 2).all()
+    assert (labels["blue_glove"][skin] == 2).all() and (labels["blue_glove"][blue] == 1).all()
+    (tmp_path / "glove.yaml").write_text("colour_splitter: blue_glove\n")
+    assert AnnotateConfig.load(tmp_path / "glove.yaml").colour_splitter == "blue_glove"
+    with pytest.raises(ConfigError, match="known: .*blue_glove"):
+        AnnotateConfig(colour_splitter="red_glove")
 
 
 class LossFloor(Callback):

@@ -9,7 +9,7 @@ from handseg.annotate.repair import ellipse
 
 
 def snap_to_depth(
-    skin: np.ndarray, band: np.ndarray, depth_m: np.ndarray, zone_px: int, window_px: int, min_step_m: float
+    skin: np.ndarray, band: np.ndarray, depth_m: np.ndarray, *, zone_px: int, window_px: int, min_step_m: float
 ) -> np.ndarray:
     """Re-decide band pixels within zone_px of the hand/object colour boundary by depth.
 

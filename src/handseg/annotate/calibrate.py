@@ -12,6 +12,7 @@ from handseg.annotate.align import register, warp_crop
 from handseg.annotate.colour_model import ColourModel, hsv_bins
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import HAND, OBJECT, depth_band, nearest_surface
+from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError
 
 # candidate bounds: these percentiles of the hand pixels' values, from each end of the range
@@ -119,7 +120,7 @@ def frame_score(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: An
     scores = []
     for depth_m, color, label in frames:
         pred = annotate_frame(depth_m, color, cfg).label
-        valid = label != 255
+        valid = label != IGNORE_INDEX
         ious = []
         for cls in (HAND, OBJECT):
             p, t = (pred == cls) & valid, (label == cls) & valid

@@ -227,6 +227,7 @@ def load_colour_model(path: str | Path) -> ColourModel:
 def adapt(
     llr: np.ndarray,
     bins: np.ndarray,
+    *,
     rounds: int,
     weight: float,
     sigma: float = FRAME_SIGMA,
@@ -256,6 +257,7 @@ def classify(
     pixels: np.ndarray,
     skin: np.ndarray,
     model: ColourModel,
+    *,
     rounds: int,
     weight: float,
     border: np.ndarray | None = None,
@@ -286,4 +288,4 @@ def classify(
         forearm = _weighted_bincount(hist.index, np.bincount(np.compress(border, item), minlength=len(bins)),
                                      len(hist.total))  # fmt: skip
         llr = llr + np.float32(border_weight) * np.take(hist.log_ratio(forearm, hist.total - forearm), hist.index)
-    return np.take(adapt(llr, bins, rounds, weight, hist=hist, weights=count) > 0, item)
+    return np.take(adapt(llr, bins, rounds=rounds, weight=weight, hist=hist, weights=count) > 0, item)

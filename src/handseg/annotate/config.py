@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from handseg.errors import ConfigError
+from handseg.registry import COLOUR_SPLITTERS
 
 
 @dataclass
@@ -49,6 +50,9 @@ class AnnotateConfig:
     align_step_px: int = 1
     align_points: int = 600  # outline points used by the sub-pixel fit
     align_subpixel: int = 1  # 1 = fit a sub-pixel similarity (shift, rotation, scale), 0 = integer shift search
+    # 3-3c. which colour splitter tells hand from object (handseg.annotate.splitters): "hsv" (3 and 3b),
+    # "colour_model" (3c), "auto" (3c when a colour model is given, else 3 and 3b) or a registered one
+    colour_splitter: str = "auto"
     # 3. HSV skin thresholds, OpenCV ranges: hue 0..179 (wraps: hue_lo > hue_hi means [hue_lo, 179] + [0, hue_hi])
     hue_lo: int = 170
     hue_hi: int = 25
@@ -129,6 +133,9 @@ class AnnotateConfig:
             (self.edge_colour_radius_px >= 1, "edge_colour_radius_px must be >= 1"),
             (self.contact_px >= 0 and self.contact_m > 0, "contact_px must be >= 0 and contact_m > 0"),
         ]
+        if self.colour_splitter not in COLOUR_SPLITTERS:
+            known = ", ".join(COLOUR_SPLITTERS.names())
+            checks.append((False, f"colour_splitter: unknown {self.colour_splitter!r}; known: {known}"))
         for name in ("hand_open_px", "hand_close_px", "object_open_px", "object_close_px"):
             checks.append((getattr(self, name) >= 0, f"{name} must be >= 0"))
         for ok, message in checks:
@@ -153,7 +160,7 @@ class AnnotateConfig:
         for key, value in data.items():
             if known[key].type == "str":
                 if not isinstance(value, str):
-                    raise ConfigError(f"{where}{key} must be a string (a file path), got {value!r}")
+                    raise ConfigError(f"{where}{key} must be a string, got {value!r}")
                 values[key] = value
                 continue
             kind = float if known[key].type == "float" else int

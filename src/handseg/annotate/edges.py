@@ -37,6 +37,7 @@ def colour_edges(
     color: np.ndarray,
     depth_m: np.ndarray,
     band: np.ndarray,
+    *,
     rim_px: int,
     shadow_px: int,
     radius_px: int = 5,
@@ -84,7 +85,7 @@ def colour_edges(
 
 
 def keep_held(
-    label: np.ndarray, depth_m: np.ndarray, contact_px: int, contact_m: float, hand: int = 1, obj: int = 2
+    label: np.ndarray, depth_m: np.ndarray, *, contact_px: int, contact_m: float, hand: int = 1, obj: int = 2
 ) -> np.ndarray:
     """Drop object segments that do not touch the hand in 3-D (clutter in the band: objects left on the table).
 
@@ -124,7 +125,7 @@ def keep_held(
 
 
 def thick_surfaces(
-    depth_m: np.ndarray, radius_m: float, fx: float, jump_m: float, jump_rel: float, stride: int = 2
+    depth_m: np.ndarray, radius_m: float, fx: float, *, jump_m: float, jump_rel: float, stride: int = 2
 ) -> np.ndarray:
     """Pixels of surfaces too thick to be a hand or a held object: a torso or head nearer than the hand.
 

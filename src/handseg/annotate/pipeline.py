@@ -1,4 +1,4 @@
-"""The auto-annotation steps of the paper, one function each: depth band, HSV skin, morphology, contour filter."""
+"""The auto-annotation steps of the paper, one function each: depth band, colour split, morphology, contour filter."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from handseg.annotate.align import IDENTITY, register, warp_crop
 from handseg.annotate.boundary import snap_to_depth
-from handseg.annotate.colour_model import ColourModel, classify, load_colour_model
+from handseg.annotate.colour_model import ColourModel
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.edges import colour_edges, keep_held, thick_surfaces
 from handseg.annotate.repair import (
@@ -21,11 +21,10 @@ from handseg.annotate.repair import (
     fill_unassigned,
     find_planes,
     grow_band,
-    refine_skin,
 )
+from handseg.annotate.splitters import ColourCrop, split_colours
 
 BACKGROUND, HAND, OBJECT = 0, 1, 2
-_RGB = np.dtype((np.void, 3))  # one RGB pixel as a single item
 
 
 def nearest_surface(depth_m: np.ndarray, cfg: AnnotateConfig, stride: int = 2) -> float | None:
@@ -53,22 +52,6 @@ def depth_band(depth_m: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.nd
     """Pixels within band_m behind (and front_margin_m in front of) the nearest surface."""
     lo = max(near_m - cfg.front_margin_m, cfg.min_depth_m)
     return (depth_m >= lo) & (depth_m <= near_m + cfg.band_m)
-
-
-def skin_mask(color: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
-    """Skin-coloured pixels by HSV thresholds (OpenCV hue 0..179; hue_lo > hue_hi wraps around red)."""
-    return _skin_in_hsv(cv2.cvtColor(color, cv2.COLOR_RGB2HSV), cfg)
-
-
-def _skin_in_hsv(hsv: np.ndarray, cfg: AnnotateConfig) -> np.ndarray:
-    """skin_mask of pixels already converted to OpenCV HSV."""
-    if cfg.hue_lo <= cfg.hue_hi:
-        mask = cv2.inRange(hsv, (cfg.hue_lo, cfg.sat_lo, cfg.val_lo), (cfg.hue_hi, cfg.sat_hi, cfg.val_hi))
-    else:
-        upper = cv2.inRange(hsv, (cfg.hue_lo, cfg.sat_lo, cfg.val_lo), (179, cfg.sat_hi, cfg.val_hi))
-        lower = cv2.inRange(hsv, (0, cfg.sat_lo, cfg.val_lo), (cfg.hue_hi, cfg.sat_hi, cfg.val_hi))
-        mask = cv2.bitwise_or(upper, lower)
-    return mask.view(bool)
 
 
 def open_close(mask: np.ndarray, open_px: int, close_px: int) -> np.ndarray:
@@ -142,14 +125,6 @@ def _crop_box(band: np.ndarray, margin: int) -> tuple[slice, slice]:
     return slice(max(y - margin, 0), min(y + h + margin, rows)), slice(max(x - margin, 0), min(x + w + margin, cols))
 
 
-def _near_border(rows: slice, cols: slice, shape: tuple[int, int], margin: int) -> np.ndarray:
-    """Pixels of the crop (rows, cols) within `margin` of the full image's border."""
-    h, w = shape
-    y = np.arange(rows.start, rows.stop)[:, None]
-    x = np.arange(cols.start, cols.stop)[None, :]
-    return (y < margin) | (y >= h - margin) | (x < margin) | (x >= w - margin)
-
-
 def annotate_frame(
     depth_m: np.ndarray,
     color: np.ndarray,
@@ -177,7 +152,8 @@ def annotate_frame(
     if diag["plane_px"]:
         scene_depth = cv2.copyTo(depth_m, cv2.compare(planes.view(np.uint8), 0, cv2.CMP_EQ))
     if cfg.body_radius_m > 0:  # then surfaces thicker than a hand (a torso nearer than the hand) go the same way
-        body = thick_surfaces(scene_depth, cfg.body_radius_m, fx or float(w), cfg.grow_jump_m, cfg.grow_jump_rel)
+        body = thick_surfaces(scene_depth, cfg.body_radius_m, fx or float(w), jump_m=cfg.grow_jump_m,
+                              jump_rel=cfg.grow_jump_rel)  # fmt: skip
         if body.any():
             scene_depth = cv2.copyTo(scene_depth, cv2.compare(body.view(np.uint8), 0, cv2.CMP_EQ))
     near = nearest_surface(scene_depth, cfg)
@@ -202,24 +178,11 @@ def annotate_frame(
     band_c = band[rows, cols]
     color_c = warp_crop(color, m, rows, cols, keep_alpha=True)  # work on the band's box only (RGB or RGBA)
     band_c = fill_edge_dropouts(depth_m[rows, cols], band_c, cfg.edge_fill_px, cfg.edge_fill_share)
-    band_c = colour_edges(color_c, depth_m[rows, cols], band_c, cfg.edge_colour_px, cfg.shadow_fill_px,
-                          cfg.edge_colour_radius_px)  # fmt: skip
-    if colour_model is None and cfg.colour_model:
-        colour_model = load_colour_model(cfg.colour_model)
-    if colour_model is not None:  # only band pixels matter: classify those
-        channels = color_c.shape[2]
-        item = _RGB if channels == 3 else np.uint32  # whole pixels as single items: a fast gather
-        pixels = np.ascontiguousarray(color_c).view(item)[..., 0][band_c].view(np.uint8).reshape(1, -1, channels)
-        skin = np.zeros(band_c.shape, bool)
-        border = _near_border(rows, cols, (h, w), cfg.colour_border_px)[band_c] if cfg.colour_border_px else None
-        hsv = cv2.cvtColor(pixels, cv2.COLOR_RGB2HSV)  # (alpha ignored) the skin test and the colour model share it
-        skin[band_c] = classify(pixels[0], _skin_in_hsv(hsv, cfg)[0], colour_model, cfg.colour_adapt_rounds,
-                                cfg.colour_adapt_weight, border, cfg.colour_border_weight, hsv)  # fmt: skip
-    else:
-        color_c = color_c if color_c.shape[2] == 3 else cv2.cvtColor(color_c, cv2.COLOR_RGBA2RGB)
-        skin = refine_skin(color_c, band_c, skin_mask(color_c, cfg), cfg)
-    skin = snap_to_depth(skin, band_c, depth_m[rows, cols], cfg.depth_snap_px, cfg.depth_snap_window_px,
-                         cfg.depth_snap_min_step_m)  # fmt: skip
+    band_c = colour_edges(color_c, depth_m[rows, cols], band_c, rim_px=cfg.edge_colour_px, shadow_px=cfg.shadow_fill_px,
+                          radius_px=cfg.edge_colour_radius_px)  # fmt: skip
+    skin = split_colours(ColourCrop(color_c, band_c, cfg, rows, cols, (h, w), colour_model))  # cfg.colour_splitter
+    skin = snap_to_depth(skin, band_c, depth_m[rows, cols], zone_px=cfg.depth_snap_px,
+                         window_px=cfg.depth_snap_window_px, min_step_m=cfg.depth_snap_min_step_m)  # fmt: skip
     hand = open_close(band_c & skin, cfg.hand_open_px, cfg.hand_close_px) & band_c
     obj = open_close(band_c & ~skin, cfg.object_open_px, cfg.object_close_px) & band_c
     hand, diag["hand_kept"], diag["hand_dropped"] = filter_segments(hand, cfg.theta, cfg.phi)
@@ -228,7 +191,9 @@ def annotate_frame(
     crop[obj] = OBJECT
     crop[hand & (skin | ~obj)] = HAND  # closing can make the masks overlap: the pixel's own colour decides
     crop = fill_unassigned(crop, band_c, skin, cfg.fill_unassigned_px)
-    crop = keep_held(crop, depth_m[rows, cols], cfg.contact_px, cfg.contact_m, HAND, OBJECT)
+    crop = keep_held(
+        crop, depth_m[rows, cols], contact_px=cfg.contact_px, contact_m=cfg.contact_m, hand=HAND, obj=OBJECT
+    )
     label[rows, cols] = crop
     diag["hand_px"] = int(np.count_nonzero(crop == HAND))
     diag["object_px"] = int(np.count_nonzero(crop == OBJECT))

@@ -198,14 +198,6 @@ def estimate_shift(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig) -> 
     return best
 
 
-def shift_image(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """out[y, x] = image[y + dy, x + dx], replicating the border."""
-    if dx == 0 and dy == 0:
-        return image
-    h, w = image.shape[:2]
-    return shifted_crop(image, slice(0, h), slice(0, w), dx, dy)
-
-
 def shifted_crop(image: np.ndarray, rows: slice, cols: slice, dx: int, dy: int) -> np.ndarray:
     """image[rows + dy, cols + dx], replicating the image border where the shifted box leaves it."""
     h, w = image.shape[:2]

@@ -89,6 +89,7 @@ def annotate_source(
     source: Source,
     out: str | Path,
     cfg: AnnotateConfig,
+    *,
     force: bool = False,
     workers: int = 1,
     overlays: bool = True,

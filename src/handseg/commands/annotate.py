@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int
+from handseg.commands.options import DEPTH_SCALE_HELP, RegistryChoices, positive_float, positive_int
+
+SPLITTERS = RegistryChoices("handseg.registry", "COLOUR_SPLITTERS")  # every registered colour splitter
 
 if TYPE_CHECKING:
     from handseg.annotate.config import AnnotateConfig
@@ -32,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", nargs="?", metavar="OUT", help="output dataset folder")
     parser.add_argument("--config", help="annotate YAML path, or the shipped name 'annotate' (default: built-in "
                         "values, as in configs/annotate.yaml)")  # fmt: skip
+    parser.add_argument("--colour-splitter", choices=SPLITTERS, metavar="NAME",
+                        help="how hand is told from object by colour: hsv, colour_model, auto or a registered "
+                        "splitter (default: the config's colour_splitter, auto)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty OUT (or --out file)")
     parser.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     parser.add_argument("--depth-scale", type=positive_float, default=0.001, help=DEPTH_SCALE_HELP)
@@ -56,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     from handseg.experiments.paths import resolve_config
 
     cfg = AnnotateConfig.load(resolve_config(args.config)) if args.config else AnnotateConfig()
+    if args.colour_splitter:
+        from dataclasses import replace
+
+        cfg = replace(cfg, colour_splitter=args.colour_splitter)
     if args.calibrate:
         if args.input or args.out_dir:
             return _usage("--calibrate takes no INPUT/OUT; write the result with --out FILE")

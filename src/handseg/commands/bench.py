@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from handseg.commands.options import positive_int
+from handseg.commands.options import parse_size, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     from handseg.config import parse_value
     from handseg.errors import ConfigError
     from handseg.export.latency import bench_models, markdown
-    from handseg.export.stream import parse_size
     from handseg.models import list_models
     from handseg.utils.io import atomic_write_json, atomic_write_text, check_can_write_file
     from handseg.zoo import list_pretrained

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from handseg.commands.options import int_range, positive_int
+from handseg.commands.options import int_range, parse_size, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,18 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing <table>.md/.json in --results-dir")
 
 
-def _size(text: str) -> tuple[int, int]:
-    from handseg.errors import ConfigError
-
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size: expected WxH such as 160x120, got {text!r}") from None
-    if not (16 <= w <= 4096 and 16 <= h <= 4096):
-        raise ConfigError(f"--size: sides must be in 16..4096, got {text!r}")
-    return w, h
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the missing (row, seed) jobs, then rebuild the tables from every row file."""
     from pathlib import Path
@@ -74,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         finetune_steps=args.finetune_steps,
         val_every=args.val_every,
         frames=args.frames,
-        size=_size(args.size),
+        size=parse_size(args.size, least=16, most=4096, option="--size"),
         workers=args.workers,
         seeds=seeds,
         extra=list(args.set),
@@ -108,10 +96,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{path}: dataset folder not found")
     command = "handseg experiment " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else names)
     if not args.rebuild:
-        run_rows(names, args.out, budget, results_dir, args.rows, args.data, args.real, command)
+        run_rows(names, args.out, budget=budget, results_dir=results_dir, rows=args.rows, data=args.data,
+                 real=args.real, command=command)  # fmt: skip
     tables = load_row_files(results_dir, names)
     for name in names:
-        path = write_table(name, tables[name], TABLES[name], command, results_dir, seeds)
+        path = write_table(name, tables[name], rows=TABLES[name], command=command, results_dir=results_dir, seeds=seeds)
         print(path.read_text())
         print(f"wrote {path}")
     return 0

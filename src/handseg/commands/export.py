@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from handseg.commands.options import int_range, non_negative_float
+from handseg.commands.options import int_range, non_negative_float, parse_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,6 @@ def run(args: argparse.Namespace) -> int:
 
     from handseg.data.preprocess import input_channels
     from handseg.export.onnx import export_onnx
-    from handseg.export.stream import parse_size
     from handseg.loading import load_model
 
     if args.onnx is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from handseg.commands.options import int_range
+from handseg.commands.options import int_range, parse_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,6 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from handseg.export.stream import parse_size
     from handseg.models import build_model, list_models, model_entry
     from handseg.models.flops import count_flops, count_params
 

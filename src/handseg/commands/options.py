@@ -9,9 +9,12 @@ import argparse
 import importlib
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+
+from handseg.errors import ConfigError
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
 class RegistryChoices:
@@ -118,3 +121,26 @@ def device(text: str) -> str:
 
 
 DEPTH_SCALE_HELP = "metres per depth unit: SR300/SR305 0.000125 (1/8 mm), D400 series and millimetre PNGs 0.001"
+
+
+def parse_size(text: str, *, least: int = 8, most: int = 8192, option: str = "size") -> tuple[int, int]:
+    """'640x480' -> (640, 480) (width, height), each side in least..most; a ConfigError naming `option` if not."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ConfigError(f"{option} {text!r} must look like WIDTHxHEIGHT, e.g. 640x480")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (least <= width <= most and least <= height <= most):
+        raise ConfigError(f"{option} {text!r}: width and height must be between {least} and {most}")
+    return width, height
+
+
+def size_arg(least: int = 16, most: int = 8192) -> Callable[[str], tuple[int, int]]:
+    """argparse type of a WIDTHxHEIGHT option: parse_size, a usage error (exit 2) when bad."""
+
+    def size(text: str) -> tuple[int, int]:
+        try:
+            return parse_size(text, least=least, most=most)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from handseg.commands.options import DEPTH_SCALE_HELP, positive_float, positive_int, unit_fraction
+from handseg.commands.options import DEPTH_SCALE_HELP, parse_size, positive_float, positive_int, unit_fraction
 from handseg.loading import BACKEND_HELP, BACKENDS
 
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from handseg.data.sources import open_source
     from handseg.errors import ConfigError
-    from handseg.export.stream import OverlayVideo, parse_size, run_stream
+    from handseg.export.stream import OverlayVideo, run_stream
     from handseg.loading import load_predictor
     from handseg.utils.io import atomic_write_json, check_can_write_file, prepare_output_dir
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--labels needs --out DIR")
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError("--max-frames must be at least 1")
-    size = parse_size(args.size)
+    size = parse_size(args.size) if args.size else None
     out = prepare_output_dir(args.out, args.force) if args.out else None
     if args.video:
         if Path(args.video).suffix.lower() != ".mp4":

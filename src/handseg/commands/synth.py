@@ -7,22 +7,11 @@ the shards into the dataset the unsharded run writes.
 from __future__ import annotations
 
 import argparse
-import re
 
+from handseg.commands.options import size_arg
 from handseg.errors import ConfigError
 
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse WIDTHxHEIGHT (e.g. 640x480) into two positive integers of at least 16."""
-    match = _SIZE.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480")
-    width, height = int(match.group(1)), int(match.group(2))
-    if width < 16 or height < 16 or width > 8192 or height > 8192:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}: width and height must be between 16 and 8192")
-    return width, height
+SIZE = size_arg(16, 8192)  # --size and --render-size
 
 
 def _int_at_least(minimum: int, kind: str, text: str) -> int:
@@ -76,7 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=positive_int, default=None, help="number of frames to render (required)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same bytes)")
     parser.add_argument(
-        "--size", type=parse_size, default=None, help="WIDTHxHEIGHT written (default 640x480; 128x128 with --crop)"
+        "--size",
+        type=SIZE,
+        default=None,
+        help="WIDTHxHEIGHT written (default 640x480; 128x128 with --crop)",
     )
     parser.add_argument(
         "--crop",
@@ -85,7 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hands: render at --render-size, then cut a box around both hands' amodal parts, resized to --size",
     )
     parser.add_argument(
-        "--render-size", type=parse_size, default=None, help="WIDTHxHEIGHT rendered before --crop (default 640x480)"
+        "--render-size",
+        type=SIZE,
+        default=None,
+        help="WIDTHxHEIGHT rendered before --crop (default 640x480)",
     )
     parser.add_argument(
         "--crop-margin", type=float, default=0.15, help="--crop margin on each side, a fraction of the hands' extent"

@@ -24,14 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     parser.add_argument("--no-val", action="store_true", help="no validation (train.val_every_steps=0; no best.ckpt)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="the CPU-scale variant of CONFIG: configs/base/<task>_cpu.yaml over it (160x120, "
+                        "ResNet-18, a few hundred steps), named <config>_cpu")  # fmt: skip
     parser.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) and exit")
     parser.add_argument("--force", action="store_true", help="start the run folder over (deletes its run files)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, apply flags, train, print the summary (best step and scores)."""
-    from handseg.config import load_config
-    from handseg.experiments.paths import resolve_config
+    from handseg.config import load_config, load_raw
+    from handseg.experiments.paths import config_path, resolve_config
 
     overrides = list(args.overrides)
     for flag, key in (("devices", "devices"), ("num_nodes", "num_nodes"), ("accelerator", "accelerator"),
@@ -46,15 +49,22 @@ def run(args: argparse.Namespace) -> int:
     if args.no_val:
         overrides.append("train.val_every_steps=0")
     args.config = resolve_config(args.config)
-    config = load_config(args.config, overrides)
+    layers, stem = (), args.config.stem
+    if args.cpu:  # what each shipped <name>_cpu.yaml twin does: inherit the recipe, then the task's CPU scale
+        layers, stem = (
+            (config_path(f"base/{load_raw(args.config).get('task', 'segmentation')}_cpu.yaml"),),
+            f"{stem}_cpu",
+        )
+        overrides.insert(0, f"name={stem}")
+    config = load_config(args.config, overrides, layers=layers)
     if not config.get("name"):
-        config["name"] = args.config.stem
+        config["name"] = stem
     if args.print_config:
         from handseg.config import dump_config
 
         print(dump_config(config), end="")
         return 0
-    run_dir = args.out or Path("runs") / args.config.stem
+    run_dir = args.out or Path("runs") / stem
 
     from handseg.engine.train import format_summary, train
 

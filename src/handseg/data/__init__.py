@@ -3,8 +3,10 @@
 from handseg.data.format import (
     CLASSES,
     IGNORE_INDEX,
+    NUM_CLASSES,
     NUM_PARTS,
     PART_NAMES,
+    PARTS_PER_HAND,
     DatasetWriter,
     HandsegDataset,
     Intrinsics,
@@ -15,7 +17,9 @@ from handseg.data.format import (
 __all__ = [
     "CLASSES",
     "IGNORE_INDEX",
+    "NUM_CLASSES",
     "NUM_PARTS",
+    "PARTS_PER_HAND",
     "PART_NAMES",
     "DatasetWriter",
     "HandsegDataset",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # typing.NotRequired needs Python 3.11
 
 FORMAT = "handseg-v1"
 CLASSES = ("background", "hand", "object")
+NUM_CLASSES = len(CLASSES)
 IGNORE_INDEX = 255
 PART_NAMES = (
     "palm",
@@ -36,6 +37,7 @@ PART_NAMES = (
     "little_1", "little_2", "little_3",
 )  # fmt: skip
 NUM_PARTS = len(PART_NAMES)
+PARTS_PER_HAND = NUM_PARTS + 1  # logit channels of one hand in the amodal task: the parts and "none"
 SPLITS = ("train", "val", "test")
 HANDS = ("l", "r")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")

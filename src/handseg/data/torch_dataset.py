@@ -38,9 +38,9 @@ class SegmentationDataset(torch.utils.data.Dataset):
         task: str,
         modality: str,
         size: tuple[int, int],
+        *,
         augment: dict[str, Any] | None = None,
         require_target: bool = True,
-        *,
         crop: str | None = None,
         crop_margin: float = DEFAULT_MARGIN,
     ) -> None:
@@ -98,7 +98,9 @@ class EpochSampler(Sampler):
     batch; evaluation (shuffle=False) yields every index exactly once over all ranks.
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world: int = 1):
+    def __init__(
+        self, size: int, batch_size: int, *, seed: int = 0, shuffle: bool = True, rank: int = 0, world: int = 1
+    ):
         self.size, self.batch_size, self.seed, self.shuffle = size, batch_size, seed, shuffle
         self.rank, self.world = rank, world
         self.epoch, self.start_batch = 0, 0

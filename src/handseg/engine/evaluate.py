@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from torch import nn
 from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError
 from handseg.tasks import get_task
+from handseg.utils.timing import time_fn
 
 
 def headline(task: str) -> str:
@@ -55,6 +55,7 @@ def run_eval(
     model: nn.Module,
     loader: Any,
     task: str,
+    *,
     device: Any = "cpu",
     fabric: Any = None,
     loss_fn: nn.Module | None = None,
@@ -112,6 +113,7 @@ def run_eval(
 def measure_latency(
     model: nn.Module,
     in_channels: int,
+    *,
     size: tuple[int, int] = (640, 480),
     device: Any = "cpu",
     repeats: int = 10,
@@ -123,16 +125,8 @@ def measure_latency(
     x = torch.randn(1, in_channels, size[1], size[0], device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        model(x)
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(x)
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else None
+    times = [t * 1000 for t in time_fn(lambda: model(x), repeats, warmup=warmup, sync=sync)]
     return {
         "latency_ms": float(np.median(times)),
         "latency_min_ms": float(min(times)),
@@ -146,6 +140,7 @@ def measure_latency(
 def evaluate(
     model_or_ckpt: nn.Module | str | Path,
     dataset: Any,
+    *,
     config: dict[str, Any] | None = None,
     split: str | None = "val",
     batch_size: int | None = None,

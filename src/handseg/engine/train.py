@@ -36,11 +36,11 @@ from handseg.utils.io import atomic_write_text
 def train(
     config: dict[str, Any],
     run_dir: str | Path,
+    *,
     force: bool = False,
     progress: bool = True,
     stop_after_steps: int | None = None,
     fabric: Any = None,
-    *,
     stop_after_s: float | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) the config into `run_dir`; return {"best": metrics, "last": metrics, "step", ...}.
@@ -54,7 +54,8 @@ def train(
     if config["phases"]:
         if stop_after_s is not None:
             raise ConfigError("a time budget (stop_after_s) applies to single-phase configs only")
-        return train_phases(config, run_dir, force, progress, stop_after_steps, fabric)
+        return train_phases(config, run_dir, force=force, progress=progress, stop_after_steps=stop_after_steps,
+                            fabric=fabric)  # fmt: skip
     fabric = fabric or make_fabric(config["runtime"])
     resume_from = check_run_dir(run_dir, config, force, fabric)
     fabric.barrier()  # every rank has looked at the folder before rank 0 writes into it
@@ -66,7 +67,7 @@ def train(
 
 
 def train_phases(
-    config: dict[str, Any], run_dir: Path, force: bool, progress: bool, stop_after_steps: int | None, fabric: Any
+    config: dict[str, Any], run_dir: Path, *, force: bool, progress: bool, stop_after_steps: int | None, fabric: Any
 ) -> dict[str, Any]:
     """Train the phases one after another; run_dir/best.ckpt and last.ckpt link to the last phase's."""
     fabric = fabric or make_fabric(config["runtime"])
@@ -135,12 +136,14 @@ class Trainer:
             self.task,
             data["modality"],
             size,
-            cfg["augment"],
+            augment=cfg["augment"],
             **crop,
         )
         pin = fabric.device.type == "cuda"  # pinned memory only helps copies to a GPU
         rank, world = fabric.global_rank, fabric.world_size
-        self.train_sampler = EpochSampler(len(train_set), self.batch, cfg["seed"], True, rank, world)
+        self.train_sampler = EpochSampler(
+            len(train_set), self.batch, seed=cfg["seed"], shuffle=True, rank=rank, world=world
+        )
         self.steps_per_epoch = self.train_sampler.batches_per_epoch()
         if self.steps_per_epoch == 0:
             raise ConfigError(
@@ -273,8 +276,8 @@ class Trainer:
         broadcast_buffers(self.fabric, self.raw_model)
         with self.fabric.autocast():
             result = run_eval(
-                self.eval_module, self.val_loader, self.task, self.fabric.device, self.fabric, self.loss_fn,
-                channels_last=self.channels_last,
+                self.eval_module, self.val_loader, self.task, device=self.fabric.device, fabric=self.fabric,
+                loss_fn=self.loss_fn, channels_last=self.channels_last,
             )  # fmt: skip
         metrics = {k: v for k, v in result["metrics"].items() if isinstance(v, int | float | list)}
         metrics.update(get_task(self.task).named_metrics(metrics))

@@ -15,6 +15,7 @@ import torch
 from handseg.config import apply_overrides, load_config
 from handseg.experiments.paths import config_path
 from handseg.utils.io import atomic_write_json, atomic_write_png, prepare_output_dir
+from handseg.utils.timing import median_ms
 
 DEMO_CONFIG = "table2/dense_attention_seg_contour_cpu.yaml"
 
@@ -169,7 +170,8 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool 
         "amodal": {k: v for k, v in (amodal or {}).items() if k != "card"},
     }
     atomic_write_json(out / "summary.json", _jsonable(summary))
-    report = write_demo_report(out, settings, metrics, export, latency, timings, phase_dirs, zoo, amodal=amodal)
+    report = write_demo_report(out, settings=settings, metrics=metrics, export=export, latency=latency, timings=timings,
+                               phase_dirs=phase_dirs, zoo=zoo, amodal=amodal)  # fmt: skip
     _log(f"done in {timings['total_s'] / 60:.1f} min; report: {report.resolve()}")
     return report
 
@@ -214,16 +216,6 @@ def _amodal_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -
     )  # fmt: skip
 
 
-def _median_ms(fn: Any, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
-
-
 def onnx_vs_torch_latency(model: torch.nn.Module, onnx_path: Path, size: tuple[int, int], repeats: int = 5) -> dict:
     """Median batch-1 latency (ms) of eager PyTorch, channels_last PyTorch and ONNX Runtime at `size`."""
     from handseg.export.onnx import OnnxPredictor
@@ -233,12 +225,12 @@ def onnx_vs_torch_latency(model: torch.nn.Module, onnx_path: Path, size: tuple[i
     session = OnnxPredictor(onnx_path, threads=torch.get_num_threads())
     result: dict[str, Any] = {"size": f"{w}x{h}", "threads": torch.get_num_threads(), "repeats": repeats}
     with torch.inference_mode():
-        result["pytorch_eager_ms"] = _median_ms(lambda: model(x), repeats)
+        result["pytorch_eager_ms"] = median_ms(lambda: model(x), repeats)
         model.to(memory_format=torch.channels_last)
         x_cl = x.contiguous(memory_format=torch.channels_last)
-        result["pytorch_channels_last_ms"] = _median_ms(lambda: model(x_cl), repeats)
+        result["pytorch_channels_last_ms"] = median_ms(lambda: model(x_cl), repeats)
         model.to(memory_format=torch.contiguous_format)
-    result["onnxruntime_ms"] = _median_ms(lambda: session.logits(x.numpy()), repeats)
+    result["onnxruntime_ms"] = median_ms(lambda: session.logits(x.numpy()), repeats)
     return result
 
 

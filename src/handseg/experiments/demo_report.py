@@ -122,6 +122,7 @@ def _copy(source: Path, out: Path, name: str) -> str | None:
 
 def write_demo_report(
     out: Path,
+    *,
     settings: Any,
     metrics: dict[str, dict[str, Any]],
     export: dict[str, Any],

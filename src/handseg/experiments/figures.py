@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from handseg.data.format import IGNORE_INDEX
 from handseg.utils.io import atomic_write_png
 from handseg.viz.overlay import colorbar, colorize_labels, depth_gray, put_text, tile, to_display, with_legend
 
@@ -73,7 +74,7 @@ def contour_figure(
 
     label = torch.as_tensor(sample["label"])
     onehot = F.one_hot(label.clamp(0, 2), 3).permute(2, 0, 1)[None].float()
-    onehot[:, :, label == 255] = 0
+    onehot[:, :, label == IGNORE_INDEX] = 0
     columns = [("truth", colorize_labels(label.numpy()), contour_map(onehot[:, 1:]))]
     for name, model in models.items():
         logits = model(x[None]).float()

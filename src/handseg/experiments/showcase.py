@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError
 from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_png
@@ -23,7 +24,7 @@ def _scores(hist: np.ndarray) -> dict[str, float]:
 
 
 def _confusion(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    keep = truth != 255
+    keep = truth != IGNORE_INDEX
     return np.bincount(3 * truth[keep].astype(np.int64) + pred[keep], minlength=9).reshape(3, 3)
 
 
@@ -38,7 +39,7 @@ def _panel(depth_m: np.ndarray, truth: np.ndarray, pred: np.ndarray, caption: st
     gray = colorize_depth(depth_m, near, far).mean(axis=2, keepdims=True).astype(np.uint8).repeat(3, axis=2)
     height = round(depth_m.shape[0] * width / depth_m.shape[1])
     tiles = []
-    for name, labels in (("truth", np.where(truth == 255, 0, truth)), ("prediction", pred)):
+    for name, labels in (("truth", np.where(truth == IGNORE_INDEX, 0, truth)), ("prediction", pred)):
         image = overlay_labels(gray, labels.astype(np.uint8))
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         tiles.append(put_text(np.ascontiguousarray(image), f"{caption} {name}" if name == "truth" else name))

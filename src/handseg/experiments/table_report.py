@@ -194,6 +194,7 @@ def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
 def write_table(
     name: str,
     records: list[dict[str, Any]],
+    *,
     rows: tuple[Any, ...],
     command: str,
     results_dir: Path,

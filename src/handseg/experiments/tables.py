@@ -240,6 +240,7 @@ def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
 def run_row(
     row: Row,
     seed: int,
+    *,
     budget: Budget,
     data_root: str,
     out: str,
@@ -395,6 +396,7 @@ def plan(names: list[str], rows: list[str] | None, seeds: tuple[int, ...]) -> li
 def run_rows(
     names: list[str],
     out: str | Path,
+    *,
     budget: Budget,
     results_dir: str | Path,
     rows: list[str] | None = None,
@@ -424,15 +426,15 @@ def run_rows(
         roots[False] = str(data_root if data is not None else prepare_data(out, budget))
     if any(row.key in amodal for row, _ in todo):
         roots[True] = str(prepare_amodal_data(out, budget))
-    rest = (str(out), str(results_dir), str(real) if real else None, command)
+    rest = {"out": str(out), "results_dir": str(results_dir), "real": str(real) if real else None, "command": command}
 
-    def job(row: Row, seed: int) -> tuple[Any, ...]:
-        return (row, seed, budget, roots[row.key in amodal], *rest)
+    def job(row: Row, seed: int) -> tuple[Row, int, dict[str, Any]]:
+        return row, seed, {"budget": budget, "data_root": roots[row.key in amodal], **rest}
 
     results = []
     if budget.workers <= 1:
         for done, (row, seed) in enumerate(todo, 1):
-            results.append(run_row(*job(row, seed)))
+            results.append(_run_job(job(row, seed)))
             _say(done, len(todo), results[-1])
         return results
     # parallel: CE rows first, then the contour rows that need them
@@ -445,8 +447,9 @@ def run_rows(
     return results
 
 
-def _run_job(job: tuple[Any, ...]) -> dict[str, Any]:
-    return run_row(*job)
+def _run_job(job: tuple[Row, int, dict[str, Any]]) -> dict[str, Any]:
+    row, seed, options = job
+    return run_row(row, seed, **options)
 
 
 def _say(done: int, total: int, result: dict[str, Any]) -> None:

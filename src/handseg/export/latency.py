@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import statistics
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from handseg.errors import HandsegError
+from handseg.utils.timing import time_fn, time_round_robin
 
 LOG = logging.getLogger("handseg.bench")
 
@@ -34,24 +34,6 @@ def model_io(name: str) -> tuple[int, int]:
     return registry_io(name)
 
 
-def time_fn(
-    fn: Callable[[], Any], repeats: int, warmup: int = 2, sync: Callable[[], None] | None = None
-) -> list[float]:
-    """Wall times (s) of `repeats` calls after `warmup` calls; `sync` (e.g. cuda.synchronize) closes each call."""
-    for _ in range(warmup):
-        fn()
-    if sync:
-        sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def _row(name: str, mode: str, times: list[float], **extra: Any) -> dict[str, Any]:
     return {
         "model": name,
@@ -61,20 +43,6 @@ def _row(name: str, mode: str, times: list[float], **extra: Any) -> dict[str, An
         "repeats": len(times),
         **extra,
     }
-
-
-def time_round_robin(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 2) -> dict[str, list[float]]:
-    """Wall times of several functions called in turn (one call each per round), so load changes hit all alike."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int, threads: int | None) -> list[dict]:

@@ -52,6 +52,7 @@ def export_onnx(
     model: Any,
     path: str | Path,
     in_channels: int,
+    *,
     opset: int = 17,
     config: dict[str, Any] | None = None,
     trace_size: tuple[int, int] = (160, 120),

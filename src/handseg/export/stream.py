@@ -23,19 +23,6 @@ from handseg.tasks import get_task
 from handseg.utils.io import _file_mode
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'320x240' -> (320, 240) (width, height); None stays None."""
-    if text is None:
-        return None
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"size {text!r} must look like WIDTHxHEIGHT, e.g. 320x240") from None
-    if width < 8 or height < 8:
-        raise ConfigError(f"size {text!r} is too small (at least 8x8)")
-    return width, height
-
-
 def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
     """Frames of a folder of uint16 depth PNGs, or of a handseg-v1 dataset folder (depth/ + optional color/)."""
     return iter(DepthFolderSource(folder, depth_scale_m, with_color))

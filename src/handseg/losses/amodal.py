@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from handseg.data.format import NUM_PARTS
 from handseg.errors import ConfigError, DataError
 
 
@@ -18,7 +19,7 @@ class AmodalLoss(nn.Module):
     or averaged (reduction="mean"). `base` is a single-hand loss module (CE or Dice+CE).
     """
 
-    def __init__(self, base: nn.Module, num_parts: int = 16, reduction: str = "sum") -> None:
+    def __init__(self, base: nn.Module, num_parts: int = NUM_PARTS, reduction: str = "sum") -> None:
         super().__init__()
         if reduction not in ("sum", "mean"):
             raise ConfigError(f"amodal loss: reduction must be 'sum' or 'mean', got {reduction!r}")

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError, DataError
 
 
@@ -21,12 +23,39 @@ def check_inputs(logits: torch.Tensor, target: torch.Tensor, name: str) -> None:
 
 
 def valid_target(target: torch.Tensor, num_classes: int, ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(valid mask N x H x W bool, target with ignored pixels set to 0 as int64); rejects labels outside 0..C-1."""
+    """(valid mask N x H x W bool, target with ignored pixels set to 0 as int64); rejects labels outside 0..C-1.
+
+    The range check reads one bool back from the device: the only host sync of a loss's input checks.
+    """
     valid = target != ignore_index
     safe = torch.where(valid, target, torch.zeros_like(target)).long()
-    if safe.numel() and (safe.min().item() < 0 or safe.max().item() >= num_classes):
+    if safe.numel() and bool(((safe < 0) | (safe >= num_classes)).any()):
         raise DataError(None, f"target labels must be in 0..{num_classes - 1} or {ignore_index}")
     return valid, safe
+
+
+class CheckedLoss(nn.Module):
+    """Base of the pixel losses: forward checks logits and target once, then calls compute(logits, valid, safe).
+
+    A loss made of others (Dice+CE, CE+contour) checks once and calls its parts' compute, so the label check and
+    its host sync run once per step whatever the number of parts.
+    """
+
+    name = "loss"  # names the loss in input errors
+    ignore_index: int = IGNORE_INDEX
+
+    def check(self, logits: torch.Tensor) -> None:
+        """Checks of this loss's options against the logits (class weights, channels), before the labels are read."""
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        check_inputs(logits, target, self.name)
+        self.check(logits)
+        valid, safe = valid_target(target, logits.shape[1], self.ignore_index)
+        return self.compute(logits, valid, safe)
+
+    def compute(self, logits: torch.Tensor, valid: torch.Tensor, safe: torch.Tensor) -> torch.Tensor:
+        """The loss of checked inputs: valid = not ignored (N x H x W bool), safe = labels with ignored set to 0."""
+        raise NotImplementedError
 
 
 def one_hot(safe: torch.Tensor, valid: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:

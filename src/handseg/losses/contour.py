@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError
 from handseg.losses.ce import PAPER_WEIGHTS, CrossEntropyLoss
-from handseg.losses.common import check_inputs, one_hot, valid_target, zero_loss
+from handseg.losses.common import CheckedLoss, one_hot, zero_loss
 
 SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))  # = outer(SMOOTH_TAPS, DIFF_TAPS)
 SMOOTH_TAPS = (1.0, 2.0, 1.0)
@@ -93,7 +93,7 @@ def contour_loss_from_probs(
     return (diff * keep).sum() / kept
 
 
-class ContourLoss(nn.Module):
+class ContourLoss(CheckedLoss):
     """Contour loss: mean_{c >= 1, i kept} (B(E(softmax(logits)_c)) - B(E(onehot(y)_c)))_i^2.
 
     E = per-channel Sobel magnitude sqrt(gx^2 + gy^2 + eps), B = 5x5 Gaussian with sigma 2.121, both fixed
@@ -102,17 +102,19 @@ class ContourLoss(nn.Module):
     (see contour_loss_from_probs). Computed in float32.
     """
 
-    def __init__(self, ignore_index: int = 255, eps: float = EDGE_EPS) -> None:
+    name = "contour"
+
+    def __init__(self, ignore_index: int = IGNORE_INDEX, eps: float = EDGE_EPS) -> None:
         super().__init__()
         self.ignore_index = ignore_index
         self.eps = eps
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_inputs(logits, target, "contour")
-        c = logits.shape[1]
-        if c < 2:
+    def check(self, logits: torch.Tensor) -> None:
+        if logits.shape[1] < 2:
             raise ConfigError("contour: needs at least 2 classes (background + one more)")
-        valid, safe = valid_target(target, c, self.ignore_index)
+
+    def compute(self, logits: torch.Tensor, valid: torch.Tensor, safe: torch.Tensor) -> torch.Tensor:
+        c = logits.shape[1]
         probs = torch.softmax(logits.float(), dim=1)
         # Ignored pixels set to 0 in both maps: only to keep values finite, they are masked out anyway.
         probs = probs * valid.unsqueeze(1)
@@ -120,24 +122,32 @@ class ContourLoss(nn.Module):
         return contour_loss_from_probs(probs[:, 1:], hot[:, 1:], valid, self.eps)
 
 
-class CEContourLoss(nn.Module):
+class CEContourLoss(CheckedLoss):
     """Fine-tuning loss alpha * CE + beta * contour (alpha 1, beta 0.005; CE weights default 1/5/5)."""
+
+    name = "ce"
 
     def __init__(
         self,
         alpha: float = 1.0,
         beta: float = 0.005,
         weights: Sequence[float] | None = PAPER_WEIGHTS,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         eps: float = EDGE_EPS,
     ) -> None:
         super().__init__()
         if not (math.isfinite(alpha) and math.isfinite(beta)) or alpha < 0 or beta < 0:
             raise ConfigError(f"ce_contour: alpha and beta must be finite and >= 0, got {alpha}, {beta}")
+        self.ignore_index = ignore_index
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.ce = CrossEntropyLoss(weights=weights, ignore_index=ignore_index)
         self.contour = ContourLoss(ignore_index=ignore_index, eps=eps)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.alpha * self.ce(logits, target) + self.beta * self.contour(logits, target)
+    def check(self, logits: torch.Tensor) -> None:
+        self.ce.check(logits)
+        self.contour.check(logits)
+
+    def compute(self, logits: torch.Tensor, valid: torch.Tensor, safe: torch.Tensor) -> torch.Tensor:
+        ce, contour = self.ce.compute(logits, valid, safe), self.contour.compute(logits, valid, safe)
+        return self.alpha * ce + self.beta * contour

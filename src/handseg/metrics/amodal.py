@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from handseg.data.format import IGNORE_INDEX, NUM_PARTS
 from handseg.errors import DataError
 from handseg.metrics.confusion import labels_from_logits
 
 HANDS = ("left", "right")
-IGNORE = 255
 
 
 def _part_ious(hist: np.ndarray, min_pixels: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def _part_ious(hist: np.ndarray, min_pixels: int) -> np.ndarray:
     return np.where(true >= min_pixels, iou, np.nan)
 
 
-def amodal_part_iou(pred_hand: Any, target_hand: Any, min_pixels: int = 20, num_parts: int = 16) -> np.ndarray:
+def amodal_part_iou(pred_hand: Any, target_hand: Any, min_pixels: int = 20, num_parts: int = NUM_PARTS) -> np.ndarray:
     """IoU of parts 1..num_parts of one hand in one image (H x W label maps 0..num_parts; target 255 ignored).
 
     IoU_k = |pred == k and true == k| / |pred == k or true == k| over non-ignored pixels; a part with fewer than
@@ -61,7 +61,7 @@ def _confusions(pred: torch.Tensor, target: torch.Tensor, num_parts: int) -> np.
     index = torch.add(pred, target, alpha=k).add_(offset).reshape(-1)
     counts = torch.bincount(index, minlength=n * hands * 256 * k).view(n, hands, 256, k)
     hist = counts[:, :, :k]
-    if int(counts.sum() - hist.sum() - counts[:, :, 255].sum()) != 0:
+    if int(counts.sum() - hist.sum() - counts[:, :, IGNORE_INDEX].sum()) != 0:
         raise DataError(None, f"target part labels must be in 0..{num_parts} or 255, found values in {k}..254")
     return hist.cpu().numpy()
 
@@ -80,12 +80,12 @@ def hidden_mask(parts: Any, visible: Any) -> Any:
 
     parts, visible: ... x 2 x H x W (numpy or torch, same kind); 255 in either (ignore / unknown) is never hidden.
     """
-    return (parts > 0) & (parts != IGNORE) & (visible != parts) & (visible != IGNORE)
+    return (parts > 0) & (parts != IGNORE_INDEX) & (visible != parts) & (visible != IGNORE_INDEX)
 
 
 def _restrict(target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """The target with every pixel outside `keep` set to 255 (ignored)."""
-    return torch.where(keep, target, torch.full_like(target, IGNORE))
+    return torch.where(keep, target, torch.full_like(target, IGNORE_INDEX))
 
 
 class AmodalPartIoU:
@@ -104,7 +104,7 @@ class AmodalPartIoU:
     A visible value of 255 marks a pixel whose visibility is unknown: it is in neither region.
     """
 
-    def __init__(self, num_parts: int = 16, min_pixels: int = 20) -> None:
+    def __init__(self, num_parts: int = NUM_PARTS, min_pixels: int = 20) -> None:
         self.num_parts = num_parts
         self.min_pixels = min_pixels
         self.reset()
@@ -148,11 +148,13 @@ class AmodalPartIoU:
                 )
             target = target.long()
             hidden = hidden_mask(target, visible)
-            seen = ~hidden & (visible != IGNORE)
+            seen = ~hidden & (visible != IGNORE_INDEX)
             ious[:, 1] = _part_ious(_confusions(pred, _restrict(target, hidden), self.num_parts), self.min_pixels)
             ious[:, 2] = _part_ious(_confusions(pred, _restrict(target, seen), self.num_parts), self.min_pixels)
             counts[:, :, 0] = hidden.sum(dim=(2, 3)).cpu().numpy()
-            counts[:, :, 1] = ((target > 0) & (target != IGNORE) & (visible != IGNORE)).sum(dim=(2, 3)).cpu().numpy()
+            counts[:, :, 1] = (
+                ((target > 0) & (target != IGNORE_INDEX) & (visible != IGNORE_INDEX)).sum(dim=(2, 3)).cpu().numpy()
+            )
         self._ious.append(ious)
         self._counts.append(counts)
         self._ids += names
@@ -227,7 +229,7 @@ def occlusion_stats(samples: Iterable[dict[str, Any]], *, min_pixels: int = 20) 
         hidden = hidden_mask(parts, visible)
         per_hand = hidden.sum(axis=(1, 2))
         totals["frames"] += 1
-        totals["amodal"] += int(((parts > 0) & (parts != IGNORE)).sum())
+        totals["amodal"] += int(((parts > 0) & (parts != IGNORE_INDEX)).sum())
         totals["hidden"] += int(per_hand.sum())
         totals["occluded"] += int((per_hand >= min_pixels).any())
         label = sample.get("label")

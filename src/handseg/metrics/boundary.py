@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from handseg.data.format import IGNORE_INDEX
 from handseg.errors import DataError
 from handseg.metrics.confusion import labels_from_logits
 
@@ -29,7 +30,7 @@ def _distance_to(boundary: np.ndarray) -> np.ndarray:
 
 
 def boundary_counts(
-    pred: np.ndarray, target: np.ndarray, cls: int, tol: float = 2, ignore_index: int = 255
+    pred: np.ndarray, target: np.ndarray, cls: int, tol: float = 2, ignore_index: int = IGNORE_INDEX
 ) -> tuple[int, int, int, int]:
     """(matched predicted, predicted, matched true, true) boundary pixels of class `cls` at distance <= tol.
 
@@ -67,7 +68,7 @@ def f_from_counts(matched_pred: int, n_pred: int, matched_true: int, n_true: int
     return 2 * precision * recall / (precision + recall), precision, recall
 
 
-def boundary_fscore(pred: Any, target: Any, cls: int, tol: float = 2, ignore_index: int = 255) -> float:
+def boundary_fscore(pred: Any, target: Any, cls: int, tol: float = 2, ignore_index: int = IGNORE_INDEX) -> float:
     """Boundary F-score of class `cls` between two H x W label maps at a tol-pixel tolerance (NaN: no boundary)."""
     return f_from_counts(*boundary_counts(_numpy(pred), _numpy(target), cls, tol, ignore_index))[0]
 
@@ -81,7 +82,7 @@ def _numpy(x: Any) -> np.ndarray:
 class BoundaryFScore:
     """Streaming boundary F-score: matched/total boundary counts of each class summed over frames, F at the end."""
 
-    def __init__(self, classes: Sequence[int] = (1, 2), tol: float = 2, ignore_index: int = 255) -> None:
+    def __init__(self, classes: Sequence[int] = (1, 2), tol: float = 2, ignore_index: int = IGNORE_INDEX) -> None:
         self.classes = tuple(int(c) for c in classes)
         self.tol = tol
         self.ignore_index = ignore_index

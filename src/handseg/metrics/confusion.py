@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from handseg.data.format import IGNORE_INDEX, NUM_CLASSES
 from handseg.errors import ConfigError, DataError
 
 # Targets and predictions (checked to lie in 0..C-1) are combined as index = target * C + pred and counted with
@@ -83,7 +84,9 @@ class ConfusionMatrix:
     counting and the next sync() reduces again.
     """
 
-    def __init__(self, num_classes: int = 3, ignore_index: int = 255, device: torch.device | str | None = None):
+    def __init__(
+        self, num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE_INDEX, device: torch.device | str | None = None
+    ):
         if not 1 <= num_classes < _BINS:
             raise ConfigError(f"ConfusionMatrix: num_classes must be in 1..{_BINS - 1}, got {num_classes}")
         if not num_classes <= ignore_index < _BINS:

@@ -44,6 +44,7 @@ class AttentionUNet(SegmentationModel):
         self,
         in_channels: int = 3,
         num_classes: int = 34,
+        *,
         width: int = 32,
         depth: int = 4,
         backbone: str | None = None,

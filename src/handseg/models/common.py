@@ -11,7 +11,7 @@ class ConvBNReLU(nn.Sequential):
     """Conv2d (no bias) -> BatchNorm2d -> ReLU, 'same' padding for odd kernels."""
 
     def __init__(
-        self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1, relu: bool = True
+        self, in_ch: int, out_ch: int, kernel_size: int = 3, *, stride: int = 1, dilation: int = 1, relu: bool = True
     ) -> None:
         padding = dilation * (kernel_size - 1) // 2
         layers: list[nn.Module] = [

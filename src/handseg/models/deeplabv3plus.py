@@ -25,6 +25,7 @@ class DeepLabV3Plus(SegmentationModel):
         self,
         in_channels: int = 1,
         num_classes: int = 3,
+        *,
         backbone: str = "resnet50",
         output_stride: int = 16,
         pretrained_path: str | Path | None = None,

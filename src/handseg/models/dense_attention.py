@@ -73,6 +73,7 @@ class DenseAttentionSeg(SegmentationModel):
         self,
         in_channels: int = 1,
         num_classes: int = 3,
+        *,
         backbone: str = "resnet50",
         output_stride: int = 16,
         pretrained_path: str | Path | None = None,

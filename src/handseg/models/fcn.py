@@ -31,6 +31,7 @@ class FCN(SegmentationModel):
         variant: int,
         in_channels: int = 1,
         num_classes: int = 3,
+        *,
         backbone: str = "resnet50",
         pretrained_path: str | Path | None = None,
         backbone_width: int = 64,
@@ -67,7 +68,9 @@ def fcn32s(
     backbone_width: int = 64,
 ) -> FCN:
     """FCN-32s on ResNet (OS32): layer4 score, fixed bilinear x32 upsampling."""
-    return FCN(32, in_channels, num_classes, backbone, pretrained_path, backbone_width)
+    return FCN(
+        32, in_channels, num_classes, backbone=backbone, pretrained_path=pretrained_path, backbone_width=backbone_width
+    )
 
 
 @register_model("fcn16s")
@@ -79,7 +82,9 @@ def fcn16s(
     backbone_width: int = 64,
 ) -> FCN:
     """FCN-16s on ResNet (OS32): layer4 + layer3 scores, a learnable x2 deconvolution, fixed bilinear x16."""
-    return FCN(16, in_channels, num_classes, backbone, pretrained_path, backbone_width)
+    return FCN(
+        16, in_channels, num_classes, backbone=backbone, pretrained_path=pretrained_path, backbone_width=backbone_width
+    )
 
 
 @register_model("fcn8s")
@@ -91,4 +96,6 @@ def fcn8s(
     backbone_width: int = 64,
 ) -> FCN:
     """FCN-8s on ResNet (OS32): layer4 + layer3 + layer2 scores, two learnable x2 deconvolutions, fixed bilinear x8."""
-    return FCN(8, in_channels, num_classes, backbone, pretrained_path, backbone_width)
+    return FCN(
+        8, in_channels, num_classes, backbone=backbone, pretrained_path=pretrained_path, backbone_width=backbone_width
+    )

@@ -59,6 +59,7 @@ class GCN(SegmentationModel):
         self,
         in_channels: int = 1,
         num_classes: int = 3,
+        *,
         backbone: str = "resnet50",
         pretrained_path: str | Path | None = None,
         backbone_width: int = 64,

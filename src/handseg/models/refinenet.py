@@ -86,6 +86,7 @@ class RefineNet(SegmentationModel):
         self,
         in_channels: int = 1,
         num_classes: int = 3,
+        *,
         backbone: str = "resnet50",
         pretrained_path: str | Path | None = None,
         backbone_width: int = 64,

@@ -66,6 +66,7 @@ class UNetResNetSCSE(SegmentationModel):
         self,
         in_channels: int = 3,
         num_classes: int = 34,
+        *,
         backbone: str = "resnet50",
         pretrained_path: str | Path | None = None,
         backbone_width: int = 64,

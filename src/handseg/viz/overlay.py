@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from handseg.data.format import IGNORE_INDEX
+
 # background, hand, object; 255 (ignore) is drawn grey.
 LABEL_COLORS = np.array([[0, 0, 0], [230, 70, 60], [60, 140, 240]], np.uint8)
 IGNORE_COLOR = np.array([128, 128, 128], np.uint8)
@@ -30,7 +32,7 @@ def colorize_labels(label: np.ndarray) -> np.ndarray:
     """RGB picture of a visible-label map (0 bg, 1 hand, 2 object, 255 ignore)."""
     label = np.asarray(label)
     out = LABEL_COLORS[np.clip(label, 0, 2).astype(np.intp)]
-    out[label == 255] = IGNORE_COLOR
+    out[label == IGNORE_INDEX] = IGNORE_COLOR
     return out
 
 

@@ -21,6 +21,7 @@ def _to_uint8(array: np.ndarray | None) -> np.ndarray | None:
 def convert(
     src: str | Path,
     dst: str | Path,
+    *,
     format: str = "auto",
     force: bool = False,
     skip_bad: bool = False,

@@ -108,6 +108,7 @@ class DexYCBReader(Reader):
     def __init__(
         self,
         root: str | Path,
+        *,
         skip_bad: bool = False,
         intrinsics: Intrinsics | None = None,
         intrinsics_file: str | Path | None = None,

@@ -106,6 +106,7 @@ class EthAmodalReader(Reader):
     def __init__(
         self,
         root: str | Path,
+        *,
         skip_bad: bool = False,
         splits: tuple[str, ...] = ("train", "val"),
         size: int = 128,

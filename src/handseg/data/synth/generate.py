@@ -289,6 +289,7 @@ def _clear_stale(root: Path) -> None:
 def generate_dataset(
     out: str | Path,
     frames: int,
+    *,
     seed: int = 0,
     size: tuple[int, int] = (640, 480),
     workers: int = 1,
@@ -297,7 +298,6 @@ def generate_dataset(
     progress: bool = True,
     val_objects: Sequence[str] | None = None,
     compression: int = 1,
-    *,
     crop: str | None = None,
     render_size: tuple[int, int] | None = None,
     crop_margin: float = DEFAULT_MARGIN,
