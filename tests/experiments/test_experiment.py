@@ -9,7 +9,8 @@ import pytest
 
 from handseg.cli import main
 from handseg.errors import ConfigError
-from handseg.experiments.table_report import verdict
+from handseg.experiments.row_records import late_gain
+from handseg.experiments.table_report import flatness_line, verdict
 from handseg.experiments.tables import TABLES, Budget, plan, row_config
 
 
@@ -46,6 +47,19 @@ def test_verdict_needs_two_standard_errors() -> None:
     assert verdict([0.50, 0.51, 0.52], [0.60, 0.61, 0.62]).endswith("reversed")
     assert "not resolved" in verdict([0.50, 0.60, 0.55], [0.52, 0.58, 0.50])
     assert "not decided" in verdict([0.6], [0.5])
+
+
+def test_late_gain_tells_a_flat_curve_from_a_rising_one() -> None:
+    def record(values: list[float]) -> dict:
+        return {"curve": [{"step": 500 * (i + 1), "miou_hand_object": v} for i, v in enumerate(values)]}
+
+    rising = record([0.10, 0.20, 0.30, 0.40])  # steps 500..2000: the last quarter is step 2000 alone
+    assert late_gain(rising) == pytest.approx(0.10)
+    flat = record([0.10, 0.40, 0.45, 0.44, 0.46, 0.45, 0.47, 0.46])  # last quarter (steps 3500, 4000): 0.47
+    assert late_gain(flat) == pytest.approx(0.01)  # over the best before it, 0.46: under one point
+    assert late_gain({"curve": []}) is None and late_gain(record([0.3])) is None
+    line = flatness_line([rising, flat])
+    assert "1 of 2 (row, seed) runs here are flat" in line
 
 
 def _real_copy(data: Path, tmp_path: Path) -> Path:
@@ -91,6 +105,7 @@ def test_seeds_write_row_files_resume_and_rebuild(tmp_path: Path, capsys: pytest
     assert contour["real"] is not None and 0 <= contour["real"]["pixel_acc"] <= 1 and contour["seed"] == 1
     table = (results / "table2.md").read_text()
     assert "| DenseAttentionSeg + contour loss | 2 (0,1) |" in table and " ± " in table and "| 93.94 |" in table
+    assert "last-quarter gain" in table and "(row, seed) runs here are flat" in table
     assert "contour fine-tuning helps" in table and (results / "table2_miou.png").stat().st_size > 1000
     assert (results / "table2_curves.png").stat().st_size > 1000
 

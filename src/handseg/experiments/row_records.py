@@ -36,3 +36,22 @@ def group(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     for record in records:
         out.setdefault(record["row"]["key"], []).append(record)
     return out
+
+
+# A row's validation curve counts as flat when its best score in the last quarter of its steps beats its best
+# score before that by less than this many points of mean IOU (issue 19: "trained until the curve is flat").
+FLAT_GAIN_POINTS = 1.0
+LATE_SHARE = 0.25
+
+
+def late_gain(record: dict[str, Any], key: str = "miou_hand_object") -> float | None:
+    """Best score of the last quarter of the curve's steps minus the best before it (a fraction); None if too short."""
+    curve = [(point["step"], point[key]) for point in record.get("curve", []) if point.get(key) is not None]
+    if not curve:
+        return None
+    split = (1.0 - LATE_SHARE) * max(step for step, _ in curve)
+    early = [value for step, value in curve if step <= split]
+    late = [value for step, value in curve if step > split]
+    if not early or not late:
+        return None
+    return max(late) - max(early)

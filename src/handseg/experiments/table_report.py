@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from handseg.experiments.row_records import _value, group, summarize
+from handseg.experiments.row_records import FLAT_GAIN_POINTS, LATE_SHARE, _value, group, late_gain, summarize
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 PAPER = (
@@ -73,6 +73,7 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
         "params (M)",
         "CPU ms",
         "train min",
+        "last-quarter gain",
         "paper mean IOU",
         "paper pixel acc.",
         "paper mean IU",
@@ -104,6 +105,7 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
             f"{found[0]['params_m']:.2f}" if found else "-",
             _cell([r["latency"]["latency_ms"] for r in found], 1, 0),
             _cell([r["train_s"] / 60 for r in found], 1, 1),
+            _cell([g for r in found if (g := late_gain(r)) is not None], 100, 1),
             f"{paper['miou_hand_object']:.2f}" if "miou_hand_object" in paper else "-",
             f"{paper['pixel_acc']:.2f}" if "pixel_acc" in paper else "-",
             f"{paper['mean_iu']:.2f}" if "mean_iu" in paper else "-",
@@ -191,6 +193,17 @@ def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
     return "\n".join(lines)
 
 
+def flatness_line(records: list[dict[str, Any]]) -> str:
+    """How flat the validation curves are: the rule and how many (row, seed) runs meet it."""
+    gains = [g for r in records if (g := late_gain(r)) is not None]
+    flat = sum(g * 100 < FLAT_GAIN_POINTS for g in gains)
+    return (
+        f"Flat curve: the best validation mean IOU of the last {LATE_SHARE:.0%} of a run's steps beats its best "
+        f"before that by less than {FLAT_GAIN_POINTS:g} point (column 'last-quarter gain', points); "
+        f"{flat} of {len(gains)} (row, seed) runs here are flat."
+    )
+
+
 def write_table(
     name: str,
     records: list[dict[str, Any]],
@@ -229,7 +242,8 @@ def write_table(
         f"best.ckpt) for {budget.get('contour_steps', '-')} more steps (the paper's 10 of 150 epochs) at "
         f"{budget.get('finetune_lr_ratio', '-')} x the lr.  ",
         f"Cells: mean ± sample std over the seeds listed (no ± with one seed). CPU ms: batch 1 at {lat}, one "
-        "thread, median, measured right after each row's training while another training used the other core.",
+        "thread, median, measured right after each row's training while another training used the other core.  ",
+        "" if amodal else flatness_line(records),
         "",
     ]
     if missing:
