@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import inspect
 import math
 import os
 from pathlib import Path
@@ -11,7 +12,11 @@ from typing import Any
 
 import yaml
 
-from handseg.errors import ConfigError
+from handseg.data.crop import check_crop
+from handseg.data.readers import READERS
+from handseg.errors import CheckpointError, ConfigError
+from handseg.losses import build_loss, list_losses
+from handseg.models import model_entry
 from handseg.registry import CALLBACKS, OPTIMIZERS, SCHEDULES
 from handseg.registry import TASKS as TASK_REGISTRY
 
@@ -275,7 +280,6 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     cap = data["val_max_frames"]
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         raise ConfigError(f"data.val_max_frames: must be a positive integer or null, got {cap!r}")
-    from handseg.data.crop import check_crop
 
     check_crop(data["crop"], data["crop_margin"], "data.crop")
     _check_format(data["format"])
@@ -405,10 +409,6 @@ def _check_synthetic(synthetic: Any) -> None:
 
 def _check_model_options(model: dict[str, Any]) -> None:
     """model.*: a registered name and options of the builder's types (counts >= 1, finite numbers)."""
-    import inspect
-
-    from handseg.models import model_entry
-
     name = model.get("name")
     if not isinstance(name, str):
         raise ConfigError(f"model.name: expected a registry name, got {name!r}")
@@ -438,15 +438,12 @@ def _check_model_options(model: dict[str, Any]) -> None:
 
 def _check_loss_options(loss: dict[str, Any]) -> None:
     """loss.*: numbers finite; the loss is built once here so that its own checks run at load time."""
-    from handseg.losses import build_loss
-
     for key, value in loss.items():
         values = value if isinstance(value, list) else [value]
         for item in values:
             if isinstance(item, float) and not math.isfinite(item):
                 raise ConfigError(f"loss.{key}: expected finite numbers, got {value!r}")
     kwargs = {k: v for k, v in loss.items() if k != "name"}
-    from handseg.losses import list_losses
 
     if loss["name"] not in list_losses():
         raise ConfigError(f"loss.name: unknown loss {loss['name']!r}; choose one of {', '.join(list_losses())}")
@@ -460,8 +457,6 @@ def _check_loss_options(loss: dict[str, Any]) -> None:
 
 def _check_format(name: Any) -> None:
     """data.format: auto or a registered dataset reader."""
-    from handseg.data.readers import READERS
-
     if name != "auto" and (not isinstance(name, str) or name not in READERS):
         known = ", ".join(e.name for e in sorted(READERS.entries(), key=lambda entry: entry.info["priority"]))
         raise ConfigError(f"data.format: expected auto or one of {known}, got {name!r}")
@@ -469,8 +464,6 @@ def _check_format(name: Any) -> None:
 
 def check_model_config(config: Any, source: str | Path) -> dict[str, Any]:
     """The config a checkpoint or ONNX file carries: checked for what rebuilding and running the model reads."""
-    from handseg.errors import CheckpointError
-
     if not isinstance(config, dict):
         raise CheckpointError(f"{source}: its config is not a mapping (got {type(config).__name__})")
     model, data = config.get("model"), config.get("data", {})

@@ -20,6 +20,8 @@ looks them up without importing those layers.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +29,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from handseg.errors import CheckpointError, ConfigError
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; torch, handseg.config and handseg.models (which import torch) are
+# imported inside the functions that use them (tests/test_cli.py).
+from handseg.errors import CheckpointError, ConfigError, HandsegError
 from handseg.registry import Registry
+
+try:
+    from numpy._core import multiarray
+except ImportError:  # numpy < 2
+    from numpy.core import multiarray  # type: ignore[no-redef]
 
 BACKENDS = ("auto", "pytorch", "onnxruntime", "openvino", "openvino-bf16")
 BACKEND_HELP = (
@@ -92,8 +102,6 @@ def config_fields(config: dict[str, Any]) -> tuple[str, str]:
 
 def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
     """Load a checkpoint dict, with a clear error for a missing, corrupt or foreign file."""
-    import warnings
-
     import torch
 
     path = Path(path)
@@ -120,17 +128,11 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
 
 def _legacy_numpy_globals() -> list[Any]:
     """What an older checkpoint's NumPy RNG key (a uint32 array) needs from the unpickler, and nothing more."""
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray  # type: ignore[no-redef]
     return [multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType]
 
 
 def _load_failure(exc: Exception) -> str:
     """One line saying why torch.load refused or failed to read a checkpoint."""
-    import re
-
     text = str(exc)
     found = re.search(r"unsupported global:? (?:GLOBAL )?(\S+)", text, re.IGNORECASE)
     if found:
@@ -167,7 +169,6 @@ def find_store(ref: Any) -> ModelStore | None:
 def model_from_checkpoint(ckpt: dict[str, Any]) -> Any:
     """The model of a read checkpoint, built from its config and its weights loaded (eval mode)."""
     from handseg.config import check_model_config
-    from handseg.errors import HandsegError
     from handseg.models import build_model
 
     check_model_config(ckpt["config"], ckpt["path"])

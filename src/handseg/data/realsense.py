@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from handseg.data.format import Frame, Intrinsics
@@ -67,8 +68,6 @@ def _frame_arrays(frameset: Any, depth_scale: float) -> tuple[np.ndarray, np.nda
         elif fmt in (rs.format.rgba8, rs.format.bgra8):
             color = color[..., [2, 1, 0]] if fmt == rs.format.bgra8 else color[..., :3]
         elif fmt == rs.format.yuyv:
-            import cv2
-
             h, w = color_frame.get_height(), color_frame.get_width()
             color = cv2.cvtColor(np.ascontiguousarray(color).view(np.uint8).reshape(h, w, 2), cv2.COLOR_YUV2RGB_YUYV)
         elif fmt != rs.format.rgb8:

@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from handseg.data import realsense
 from handseg.data.format import Frame, HandsegDataset, Intrinsics, Manifest, read_depth_png
-from handseg.errors import DataError, HandsegError
+from handseg.data.realsense import iter_camera
+from handseg.errors import DataError
 from handseg.utils.io import read_png
 
 __all__ = [
@@ -202,10 +204,6 @@ class RecordingSource:
         self.path = path
         self.color = color
         self.need_color = need_color
-        try:
-            from handseg.data import realsense
-        except ImportError as exc:
-            raise HandsegError(f"{path}: cannot read RealSense recordings here ({exc})") from None
         self._realsense = realsense
 
     def __len__(self) -> int:
@@ -240,8 +238,6 @@ class CameraSource:
         return 0  # unbounded
 
     def __iter__(self) -> Iterator[Frame]:
-        from handseg.data.realsense import iter_camera
-
         frames = iter_camera(self.serial, color=self.color)
         try:
             yield from frames

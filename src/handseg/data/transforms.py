@@ -77,7 +77,7 @@ class Augment:
     """Training-time augmentation to a fixed size, configured by the config's `augment` section."""
 
     def __init__(self, size: tuple[int, int], params: dict[str, Any] | None = None, swap_hands: bool = True) -> None:
-        import albumentations as A
+        import albumentations as A  # ~1.6 s to import: only training augments
 
         self.size = (int(size[0]), int(size[1]))
         self.params = {key: 0.0 for key in AUGMENT_KEYS} | {"crop_scale": None} | dict(params or {})

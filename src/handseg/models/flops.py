@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -34,8 +36,6 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...], device: str | to
 
 def _to_meta(model: nn.Module) -> nn.Module:
     """A meta-device copy of `model` (no data), for shape-only passes."""
-    import copy
-
     meta = copy.deepcopy(model) if not _is_meta(model) else model
     return meta.to("meta")
 

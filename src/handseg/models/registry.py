@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from handseg.errors import ConfigError
+from handseg.registry import TASKS as TASK_REGISTRY
 from handseg.registry import Registry
 
 TASKS = ("segmentation", "amodal")
@@ -82,9 +83,7 @@ def model_entry(name: str) -> ModelEntry:
 def model_io(name: str, modality: str | None = None) -> tuple[int, int]:
     """(in_channels, num_classes) of the registered model `name`: its task's classes, `modality`'s channels
     (default: the task's own modality, depth for segmentation, rgb for amodal)."""
-    from handseg.registry import TASKS
-
-    return TASKS.get(model_entry(name).task).io(modality)
+    return TASK_REGISTRY.get(model_entry(name).task).io(modality)
 
 
 def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.Module:

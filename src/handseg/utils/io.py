@@ -108,6 +108,11 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; cv2 and torch are imported inside the functions that use them
+# (tests/test_cli.py).
+
+
 def _load_isal() -> Any:
     """ISA-L's zlib (python-isal), or None where it is not installed."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from handseg.data.format import PART_NAMES
@@ -28,8 +29,6 @@ def hatch(image: np.ndarray, mask: np.ndarray, period: int = HATCH_PERIOD) -> np
 
 def legend(width: int, columns: int = 4, row_height: int = 16) -> np.ndarray:
     """White strip of `width` pixels with a swatch and the name of each of the 16 parts."""
-    import cv2
-
     rows = -(-len(PART_NAMES) // columns)
     strip = np.full((rows * row_height + 4, width, 3), 255, np.uint8)
     cell = width // columns

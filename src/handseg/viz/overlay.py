@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import colorsys
+
+import cv2
 import numpy as np
 
-from handseg.data.format import IGNORE_INDEX
+from handseg.data.format import IGNORE_INDEX, PART_NAMES
 
 # background, hand, object; 255 (ignore) is drawn grey.
 LABEL_COLORS = np.array([[0, 0, 0], [230, 70, 60], [60, 140, 240]], np.uint8)
@@ -13,8 +16,6 @@ IGNORE_COLOR = np.array([128, 128, 128], np.uint8)
 
 def _part_colors() -> np.ndarray:
     """17 colours: 0 none (black), palm grey-white, then each finger a hue, lighter towards the tip."""
-    import colorsys
-
     colors = np.zeros((17, 3), np.uint8)
     colors[1] = (220, 220, 220)
     hues = (0.0, 0.13, 0.33, 0.55, 0.8)  # thumb, index, middle, ring, little
@@ -43,8 +44,6 @@ def colorize_parts(parts: np.ndarray) -> np.ndarray:
 
 def colorize_depth(depth_m: np.ndarray, near: float | None = None, far: float | None = None) -> np.ndarray:
     """RGB picture of a depth map in metres (near = bright; missing = black), range from valid pixels."""
-    import cv2
-
     depth_m = np.asarray(depth_m, np.float32)
     valid = depth_m > 0
     if not valid.any():
@@ -94,8 +93,6 @@ def tile(images: list[np.ndarray], columns: int, gap: int = 4, fill: int = 255) 
 
 def put_text(image: np.ndarray, text: str, org: tuple[int, int] = (4, 14), scale: float = 0.4) -> np.ndarray:
     """Write a small caption with a dark outline onto an RGB image (in place; returned for chaining)."""
-    import cv2
-
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return image
@@ -130,10 +127,6 @@ def to_display(image: np.ndarray, width: int = DISPLAY_WIDTH) -> np.ndarray:
 
 def legend_strip(width: int, kind: str = "labels", scale: float = 0.45) -> np.ndarray:
     """A white strip naming the colours: background/hand/object (kind 'labels') or the 16 amodal parts ('parts')."""
-    import cv2
-
-    from handseg.data.format import PART_NAMES
-
     if kind == "labels":
         items = [(name, LABEL_COLORS[k]) for k, name in enumerate(LABEL_NAMES)]
     elif kind == "parts":
@@ -166,8 +159,6 @@ def with_legend(image: np.ndarray, kind: str = "labels") -> np.ndarray:
 
 def colorbar(height: int, lo: float, hi: float, width: int = 64) -> np.ndarray:
     """A vertical inferno colour bar (hi at the top) with its two end values written beside it."""
-    import cv2
-
     ramp = np.linspace(255, 0, height).astype(np.uint8)[:, None].repeat(14, axis=1)
     bar = cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)[..., ::-1]
     out = np.full((height, width, 3), 255, np.uint8)

@@ -10,6 +10,7 @@ import numpy as np
 
 from handseg.utils.io import atomic_write_bytes
 
+# matplotlib (~0.3 s with pyplot) is imported when a plot is drawn, after selecting the Agg backend.
 CURVE_METRICS = ("miou_hand_object", "mean_iu", "pixel_acc", "miou", "visible_miou", "hidden_miou")  # amodal: part mIoU
 
 

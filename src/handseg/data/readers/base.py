@@ -11,10 +11,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from handseg.data.format import Intrinsics, Sample, check_sample_id
+from handseg.data.format import HandsegDataset, Intrinsics, Sample, check_sample_id
 from handseg.errors import ConfigError, DataError
 from handseg.registry import Registry
 from handseg.utils.io import decode_png, read_file_bytes
+
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; cv2 is imported inside the functions that use them
+# (tests/test_cli.py).
 
 JPEG_START = b"\xff\xd8\xff"
 JPEG_END = b"\xff\xd9"
@@ -243,8 +247,6 @@ class ReaderSplit:
 def open_split(root: str | Path, split: str, *, format: str = "auto", skip: tuple[str, ...] = (), **opts: Any) -> Any:
     """The frames of `split` of a dataset in any registered format (`opts`: the reader's options); a handseg-v1
     folder is read directly (`skip`: kinds not read, see HandsegDataset)."""
-    from handseg.data.format import HandsegDataset
-
     root = Path(root)
     if format == "handseg-v1" or (format == "auto" and (root / "manifest.json").is_file()):
         return HandsegDataset(root, split, skip=skip)

@@ -13,6 +13,10 @@ from handseg.data.readers.base import metres_to_raw, open_dataset
 from handseg.errors import DataError, HandsegError
 from handseg.utils.io import check_output_dir, staged_output_dir
 
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; tqdm is imported inside the functions that use them
+# (tests/test_cli.py).
+
 
 def _to_uint8(array: np.ndarray | None) -> np.ndarray | None:
     return None if array is None else array.astype(np.uint8)

@@ -38,6 +38,10 @@ from handseg.data.readers.base import (
 )
 from handseg.errors import DataError
 
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; cv2 and yaml are imported inside the functions that use them
+# (tests/test_cli.py).
+
 DEXYCB_DEPTH_SCALE = 0.001
 DEXYCB_INTRINSICS = Intrinsics(width=640, height=480, fx=615.0, fy=615.0, cx=320.0, cy=240.0, depth_scale_m=0.001)
 HAND_VALUE = 255

@@ -31,6 +31,10 @@ from handseg.data.readers.base import Reader, check_shape, check_uint8_rgb, deco
 from handseg.data.readers.lmdb_io import LmdbStore, load_torch_object
 from handseg.errors import DataError
 
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; cv2 is imported inside the functions that use them
+# (tests/test_cli.py).
+
 LEFT_OFFSET = 16
 MAX_BBOX_COORD = 1e5  # pixels; InterHand images are 334x512
 _IMAGE_PREFIXES = ("data/InterHand2.6M/images/", "data/InterHand/images/")

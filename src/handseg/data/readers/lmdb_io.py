@@ -6,7 +6,18 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from handseg.errors import DataError
+
+# `handseg --help` imports this module (the CLI's option choices), so it imports only the standard library, numpy
+# and handseg modules that --help loads anyway; lmdb and torch are imported inside the functions that use them
+# (tests/test_cli.py).
+
+try:
+    from numpy._core import multiarray
+except ImportError:  # numpy < 2
+    from numpy.core import multiarray  # type: ignore[no-redef]
 
 
 class _SharedEnv:
@@ -135,12 +146,6 @@ def write_lmdb(path: str | Path, items: dict[str, bytes], map_size: int | None =
 
 def _numpy_safe_globals() -> list[Any]:
     """Numpy reconstruction functions and dtype classes that torch's weights_only unpickler may accept."""
-    import numpy as np
-
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray  # type: ignore[no-redef]
     allowed: list[Any] = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
     allowed += [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
     return allowed

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from handseg.data.synth.generate import generate_dataset
+from handseg.data.synth.shards import merge_shards
 from handseg.errors import ConfigError, OutputExistsError
 
 
 def _render_shard(out: str, frames: int, shard: tuple[int, int], options: dict[str, Any]) -> str:
     """One Ray task: write shard `shard` of the run into `out` (single-threaded, like a generate_dataset worker)."""
-    from handseg.data.synth.generate import generate_dataset
-
     return str(generate_dataset(out, frames, shard=shard, progress=False, force=True, workers=1, **options))
 
 
@@ -44,7 +44,6 @@ def generate_with_ray(
         import ray
     except ImportError:
         raise ConfigError("generate_with_ray needs Ray: pip install 'handseg[cluster]'") from None
-    from handseg.data.synth.shards import merge_shards
 
     if not isinstance(shards, int) or shards < 1:
         raise ConfigError(f"shards must be a positive integer, got {shards!r}")

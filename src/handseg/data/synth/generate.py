@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import inspect
 import json
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
 from handseg.data.crop import DEFAULT_MARGIN, check_crop, finish_frame
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
@@ -199,9 +203,6 @@ _WORKER: dict[str, Any] = {}
 def keep_freed_memory() -> None:
     """Ask glibc to keep freed memory: frames allocate and free the same MB-sized arrays, which it would otherwise
     return to the system and fault back in page by page (about a fifth of the rendering time). No-op elsewhere."""
-    import ctypes
-    import ctypes.util
-
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: arrays up to 64 MB come from the heap...
@@ -216,8 +217,6 @@ def _init_worker(
     _WORKER.update(writer=writer, seed=seed, size=size, options=options or {})
     keep_freed_memory()
     if child:  # one process per core: keep OpenCV from starting threads of its own
-        import cv2
-
         cv2.setNumThreads(1)
 
 
@@ -378,14 +377,10 @@ def generate_dataset(
 
 
 def _run(tasks, writer, seed, size, workers, progress, options=None) -> list[tuple[str, str, str]]:
-    from tqdm import tqdm
-
     bar = tqdm(total=len(tasks), desc="synth", unit="frame", disable=not progress)
     results = []
     try:
         if workers == 1:  # one core, like each worker process: OpenCV single-threaded while we run
-            import cv2
-
             _init_worker(writer, seed, size, options=options)
             threads = cv2.getNumThreads()
             cv2.setNumThreads(1)

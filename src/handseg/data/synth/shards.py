@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from handseg.data.format import SPLITS, DatasetWriter, Manifest, read_split
 from handseg.data.synth.generate import _clear_stale
 from handseg.errors import ConfigError, DataError
@@ -133,8 +135,6 @@ def merge_shards(
     out: str | Path, shard_dirs: Sequence[str | Path], *, force: bool = False, progress: bool = True
 ) -> Path:
     """Join the N shard folders of one synthetic run into a handseg-v1 dataset at `out`, as the unsharded run."""
-    from tqdm import tqdm
-
     manifest, shards = check_shards(shard_dirs)
     out = Path(out)
     resolved = {Path(d).resolve() for d, _ in shards}
