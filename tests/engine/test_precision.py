@@ -45,16 +45,14 @@ def test_bf16_mixed_autocasts_forward_with_fp32_weights(
 ) -> None:
     calls = spy_on_convs(monkeypatch)
     losses: list[tuple[torch.dtype, torch.dtype]] = []
-    import handseg.losses
-
-    build_loss = handseg.losses.build_loss
+    build_loss = train_module.build_loss
 
     def spied_loss(name: str, **kwargs: Any) -> torch.nn.Module:
         module = build_loss(name, **kwargs)
         module.register_forward_hook(lambda m, inputs, out: losses.append((inputs[0].dtype, out.dtype)))
         return module
 
-    monkeypatch.setattr(handseg.losses, "build_loss", spied_loss)
+    monkeypatch.setattr(train_module, "build_loss", spied_loss)
     config = tiny_config(tiny_dataset, max_steps=2, val_every_steps=2, channels_last=True)
     config["runtime"]["precision"] = "bf16-mixed"
     result = train(config, tmp_path / "run", progress=False)

@@ -15,7 +15,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tqdm import tqdm
+
+from handseg.engine.loggers import TrainingLoggers
+from handseg.engine.runlog import read_metrics_csv
 from handseg.registry import CALLBACKS
+from handseg.utils.io import atomic_write_json
+from handseg.viz.plots import plot_curves
 
 
 class Callback:
@@ -71,8 +77,6 @@ class ProgressBar(Callback):
     """A tqdm bar of the steps on rank 0 (when the run shows progress), with loss, images/s and lr."""
 
     def before_train(self, trainer: Any) -> None:
-        from tqdm import tqdm
-
         shown = trainer.progress and trainer.fabric.is_global_zero
         self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=trainer.run_dir.name, unit="step",
                         disable=not shown, dynamic_ncols=True)  # fmt: skip
@@ -93,8 +97,6 @@ class RunLogger(Callback):
     step and validation, and metrics.json (best and last validation), from rank 0."""
 
     def before_train(self, trainer: Any) -> None:
-        from handseg.engine.loggers import TrainingLoggers
-
         zero = trainer.fabric.is_global_zero
         self.log = TrainingLoggers(trainer.config, trainer.run_dir, trainer.step) if zero else None
 
@@ -108,7 +110,6 @@ class RunLogger(Callback):
     def after_validation(self, trainer: Any, metrics: dict[str, Any], is_best: bool) -> None:
         if self.log is None:
             return
-        from handseg.utils.io import atomic_write_json
 
         scalars = {k: v for k, v in metrics.items() if not isinstance(v, list) and k != "step"}
         self.log.log(trainer.step, self._epoch(trainer), "val", {"wall_s": trainer.wall(), **scalars})
@@ -127,9 +128,6 @@ class Curves(Callback):
         if not trainer.fabric.is_global_zero:
             return
         try:
-            from handseg.engine.runlog import read_metrics_csv
-            from handseg.viz.plots import plot_curves
-
             rows = read_metrics_csv(trainer.run_dir / "metrics.csv")
             plot_curves(rows, trainer.run_dir / "curves.png", title=trainer.run_dir.name)
         except Exception as exc:  # a plot must never stop training

@@ -5,28 +5,26 @@ What a checkpoint holds is described in handseg.loading, the one place that rebu
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from handseg.loading import load_model, model_spec, read_checkpoint
+from handseg.utils.io import atomic_torch_save
 
 __all__ = ["load_model", "model_spec", "read_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Write a checkpoint atomically (temp file + rename): a kill never leaves a half-written file."""
-    from handseg.utils.io import atomic_torch_save
-
     atomic_torch_save(state, path)
 
 
 def rng_state() -> dict[str, Any]:
     """The random states of Python, NumPy and torch (CPU and CUDA) of this process."""
-    import random
-
-    import numpy as np
-    import torch
-
     kind, key, pos, has_gauss, cached = np.random.get_state()
     # Plain values only (no NumPy array), so the checkpoint loads with weights_only=True.
     numpy_state = (str(kind), [int(v) for v in key], int(pos), int(has_gauss), float(cached))
@@ -38,11 +36,6 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what rng_state() returned."""
-    import random
-
-    import numpy as np
-    import torch
-
     random.setstate(state["python"])
     kind, key, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))

@@ -8,10 +8,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from handseg.data.format import IGNORE_INDEX
+from handseg.data.format import IGNORE_INDEX, HandsegDataset
+from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
+from handseg.engine.report import write_eval_outputs
 from handseg.errors import ConfigError
+from handseg.loading import load_model
 from handseg.tasks import get_task
+from handseg.utils.io import check_output_dir, staged_output_dir
 from handseg.utils.timing import time_fn
 
 
@@ -64,8 +69,6 @@ def run_eval(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Metrics (+ mean loss) over a loader; with per_frame, a list of per-frame scores by dataset index."""
-    from tqdm import tqdm
-
     was_training = model.training
     model.eval()
     tracker = Tracker(task, device)
@@ -158,10 +161,6 @@ def evaluate(
     with out_dir, also writes metrics.json, metrics.md, per_frame.csv, confusion.png (segmentation) and
     overlays of the worst frames (worst/).
     """
-    from handseg.data.format import HandsegDataset
-    from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
-    from handseg.loading import load_model
-
     if isinstance(model_or_ckpt, str | Path):
         model, config = load_model(model_or_ckpt)
     else:
@@ -169,8 +168,6 @@ def evaluate(
         if config is None:
             raise ConfigError("evaluate(model, ...) needs the model's config")
     if out_dir is not None:
-        from handseg.utils.io import check_output_dir
-
         check_output_dir(out_dir, force)  # refused early; written (via a temp sibling) only once all frames ran
     task, data_cfg = config["task"], config["data"]
     reader = HandsegDataset(dataset, split=split) if isinstance(dataset, str | Path) else dataset
@@ -196,9 +193,6 @@ def evaluate(
     metrics["name"] = config.get("name") or config["model"]["name"]
     metrics["task"] = task
     if out_dir is not None:
-        from handseg.engine.report import write_eval_outputs
-        from handseg.utils.io import staged_output_dir
-
         with staged_output_dir(out_dir, force) as staging:
             write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)
     return metrics

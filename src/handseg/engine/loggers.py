@@ -18,11 +18,14 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 from handseg.config import check_log_config
+from handseg.engine.runlog import RunLog, flatten
 from handseg.errors import ConfigError
+from handseg.utils.io import atomic_write_json
 
 DEFAULT_LOGGERS = ["csv", "tensorboard"]
 PACKAGES = {"wandb": "wandb", "mlflow": "mlflow"}  # logger -> the package it needs (pip name = import name)
@@ -43,6 +46,7 @@ def _require(name: str) -> None:
 
 def _build(name: str, options: dict[str, Any], run_dir: Path, start_step: int, state: dict[str, Any]) -> Any:
     """One Lightning logger writing into (or next to) the run folder."""
+    # lightning's loggers import in seconds (and wandb/mlflow are optional): only the loggers a run names are imported
     if name == "tensorboard":
         from lightning.fabric.loggers import TensorBoardLogger
 
@@ -56,7 +60,6 @@ def _build(name: str, options: dict[str, Any], run_dir: Path, start_step: int, s
         if state.get("wandb_id") and "id" not in options:
             options |= {"id": state["wandb_id"], "resume": "allow"}
         return WandbLogger(**options)
-    import os
 
     from lightning.pytorch.loggers import MLFlowLogger
 
@@ -73,8 +76,6 @@ def _build(name: str, options: dict[str, Any], run_dir: Path, start_step: int, s
 
 def scalars(kind: str, values: dict[str, Any]) -> dict[str, float]:
     """The finite numbers of a row as `<kind>/<key>` (nested values flattened as in metrics.csv)."""
-    from handseg.engine.runlog import flatten
-
     out = {}
     for key, value in flatten(values).items():
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
@@ -86,9 +87,6 @@ class TrainingLoggers:
     """What the training loop logs into: metrics.csv (always) and the configured Lightning loggers."""
 
     def __init__(self, config: dict[str, Any], run_dir: str | Path, start_step: int = 0) -> None:
-        from handseg.engine.runlog import RunLog
-        from handseg.utils.io import atomic_write_json
-
         run_dir = Path(run_dir)
         log = config.get("log") or {"loggers": DEFAULT_LOGGERS}
         check_log_config(log)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from handseg.data.format import Frame, Intrinsics, depth_metres
+from handseg.data.preprocess import make_input
 from handseg.data.sources import DatasetSource
+from handseg.data.transforms import resize_sample
 from handseg.errors import ConfigError, DataError
+from handseg.loading import open_predictor
+from handseg.tasks import get_task
+from handseg.utils.io import atomic_write_png, check_output_dir, read_file_bytes, read_png, staged_output_dir
+from handseg.viz.overlay import depth_gray
 
 SUFFIXES = (".png", ".npy", ".tif", ".tiff")
 MAX_SIDE = 8192  # larger frames are refused: a 16k x 16k input needs tens of GB at the model's size
@@ -36,14 +45,10 @@ class PredictResult(list):
 
 def _read_array(path: Path) -> np.ndarray:
     """The pixels of a PNG, 16-bit TIFF or .npy file as stored (RGB order for colour)."""
-    from handseg.utils.io import read_file_bytes, read_png
-
     suffix = path.suffix.lower()
     if suffix == ".png":
         return read_png(path)
     if suffix == ".npy":
-        import io
-
         try:
             array = np.load(io.BytesIO(read_file_bytes(path)), allow_pickle=False)
         except ValueError as exc:  # object arrays (pickles) and damaged headers
@@ -53,7 +58,6 @@ def _read_array(path: Path) -> np.ndarray:
         if not isinstance(array, np.ndarray):
             raise DataError(path, "not a .npy array")
         return array
-    import cv2
 
     data = read_file_bytes(path)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
@@ -192,13 +196,6 @@ def predict(
     the result. Output goes to a temporary sibling folder renamed to `out_dir` on success. Inputs are resized to
     the model's training size and the logits resized back to each input's size. Returns the ids written.
     """
-    from tqdm import tqdm
-
-    from handseg.data.preprocess import make_input
-    from handseg.data.transforms import resize_sample
-    from handseg.tasks import get_task
-    from handseg.utils.io import check_output_dir, staged_output_dir
-
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {batch_size!r}")
     check_output_dir(out_dir, force)  # before loading a model or reading inputs
@@ -233,8 +230,6 @@ def predict(
 
 def _open_predictor(ckpt: str | Path, backend: str, device: str | None) -> Any:
     """The Predictor (PyTorch, ONNX Runtime or OpenVINO) of `ckpt`; a graph must carry its handseg config."""
-    from handseg.loading import open_predictor
-
     predictor = open_predictor(ckpt, backend, threads=torch.get_num_threads(), device=device)
     if not predictor.config:
         raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
@@ -243,10 +238,6 @@ def _open_predictor(ckpt: str | Path, backend: str, device: str | None) -> Any:
 
 def write_prediction(out: Path, frame_id: str, sample: dict[str, Any], pred: np.ndarray, task: str, overlays: bool):
     """Write one frame's label map (or two part maps) and its overlay picture."""
-    from handseg.tasks import get_task
-    from handseg.utils.io import atomic_write_png
-    from handseg.viz.overlay import depth_gray
-
     spec = get_task(task)
     spec.write_labels(out / spec.prediction_folder, frame_id, pred)
     if overlays:

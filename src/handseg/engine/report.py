@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from handseg.data.format import CLASSES, PART_NAMES
 from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_json, atomic_write_png, atomic_write_text
+from handseg.viz.plots import plot_confusion
 
 
 def _pct(value: Any) -> str:
@@ -39,8 +41,6 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
 
 def _per_part_table(metrics: dict[str, Any]) -> str:
     """Per-part IoU (%) of all, visible and hidden pixels, and the hidden share, as Markdown (amodal)."""
-    from handseg.data.format import PART_NAMES
-
     rows = [("all pixels", metrics.get("per_part")), ("visible parts", metrics.get("visible_per_part")),
             ("hidden parts", metrics.get("hidden_per_part"))]  # fmt: skip
     rows = [(title, values) for title, values in rows if values]
@@ -91,9 +91,6 @@ def write_eval_outputs(
         writer.writerow([frame["id"]] + [f"{frame[k]:.6g}" for k in keys])
     atomic_write_text(out_dir / "per_frame.csv", text.getvalue())
     if "confusion" in metrics:  # the segmentation tracker's matrix
-        from handseg.data.format import CLASSES
-        from handseg.viz.plots import plot_confusion
-
         plot_confusion(metrics["confusion"], list(CLASSES), out_dir / "confusion.png", title=config["model"]["name"])
     key = get_task(task).headline
     ranked = sort_worst(frames, key)

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from handseg.errors import DataError
 from handseg.utils.io import atomic_write_text
 
 COLUMNS = (
@@ -31,8 +32,6 @@ TEXT_COLUMNS = ("kind",)
 def read_metrics_csv(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a metrics.csv with numbers parsed (empty cells become None, text stays text); a torn last row
     (a kill during its append) is dropped."""
-    from handseg.errors import DataError
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -103,7 +102,7 @@ class RunLog:
         self._rewrite(kept)
         self.writer = None
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only when events are written
 
             self.writer = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=start_step if start_step else None)
 

@@ -8,15 +8,19 @@ from typing import Any
 
 import torch
 
-from handseg.config import BUDGET_KEYS, diff_configs, validate
+from handseg.config import BUDGET_KEYS, diff_configs, read_yaml, validate
+from handseg.data.synth import generate_dataset
 from handseg.errors import ConfigError, DataError, OutputExistsError
+from handseg.loading import load_weights_into, model_spec, read_checkpoint
+from handseg.models import build_model
+from handseg.utils.io import remove_stale_tmp
 
 RUN_FILES = ("config.yaml", "last.ckpt", "best.ckpt", "metrics.csv", "metrics.json", "curves.png", "tb")
 
 
 def make_fabric(runtime: dict[str, Any]) -> Any:
     """A launched Fabric for the runtime section (devices > 1 or several nodes -> DDP; gloo on CPU)."""
-    from lightning.fabric import Fabric
+    from lightning.fabric import Fabric  # ~3 s to import: only training and evaluation launch one
 
     strategy = runtime["strategy"]
     if strategy == "auto" and (runtime["devices"] > 1 or runtime["num_nodes"] > 1):
@@ -50,8 +54,6 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
     `force`, which deletes the run's files (only those handseg writes) and starts over. The budget
     (train.max_steps, train.epochs) may differ: a larger one continues the run.
     """
-    from handseg.loading import read_checkpoint
-
     last = run_dir / "last.ckpt"
     if force:
         if fabric.is_global_zero and run_dir.is_dir():
@@ -68,8 +70,6 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
     if run_dir.exists() and not run_dir.is_dir():
         raise OutputExistsError(f"{run_dir}: exists and is not a folder")
     if run_dir.is_dir() and fabric.is_global_zero:
-        from handseg.utils.io import remove_stale_tmp
-
         remove_stale_tmp(run_dir)  # left by a kill during an atomic write; nothing writes them before training
     if last.is_file():
         diff = _config_diff(read_checkpoint(last)["config"], config)
@@ -81,8 +81,6 @@ def check_run_dir(run_dir: Path, config: dict[str, Any], force: bool, fabric: An
             )
         return last
     if (run_dir / "config.yaml").is_file():  # started, killed before its first checkpoint
-        from handseg.config import read_yaml
-
         diff = _config_diff(read_yaml(run_dir / "config.yaml"), config)
         if diff:
             raise ConfigError(
@@ -120,8 +118,6 @@ def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
     if not synth:
         raise DataError(root, "dataset not found (set data.root, or data.synthetic to generate one)")
     if fabric is None or fabric.is_global_zero:
-        from handseg.data.synth import generate_dataset
-
         size = tuple(synth.get("size", data["size"]))
         generate_dataset(
             root,
@@ -145,9 +141,6 @@ def ensure_dataset(config: dict[str, Any], fabric: Any = None) -> Path:
 
 def build_model_from_config(config: dict[str, Any]) -> torch.nn.Module:
     """The registry model of the config, with init_from weights loaded when set."""
-    from handseg.loading import model_spec
-    from handseg.models import build_model
-
     name, kwargs = model_spec(config)
     model = build_model(name, **kwargs)
     if config.get("init_from"):
@@ -157,8 +150,6 @@ def build_model_from_config(config: dict[str, Any]) -> torch.nn.Module:
 
 def load_init_weights(model: torch.nn.Module, config: dict[str, Any]) -> None:
     """Load the model weights of config['init_from'] (a checkpoint, run folder or zoo name) into `model`."""
-    from handseg.loading import load_weights_into
-
     load_weights_into(model, config["init_from"], model_name=config["model"]["name"])
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from handseg.config import check_schedule
+from handseg.config import DEFAULTS, check_schedule
 from handseg.errors import ConfigError
 from handseg.registry import OPTIMIZERS, SCHEDULES
 
@@ -142,6 +142,4 @@ class Schedule:
 
 def build_scheduler(optimizer: Any, schedule: dict[str, Any], total_steps: int = 1) -> Schedule:
     """The config's schedule over a budget of `total_steps` optimisation steps."""
-    from handseg.config import DEFAULTS
-
     return Schedule(optimizer, {**DEFAULTS["schedule"], **schedule}, total_steps)

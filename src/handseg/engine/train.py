@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from handseg.config import deep_merge, dump_config, validate
+from handseg.data.readers.base import open_split
+from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
 from handseg.engine.callbacks import build_callbacks
 from handseg.engine.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from handseg.engine.evaluate import headline, run_eval
@@ -28,7 +31,9 @@ from handseg.engine.runtime import (
     link_or_copy,
     make_fabric,
 )
-from handseg.errors import ConfigError
+from handseg.engine.schedule import build_optimizer, build_scheduler
+from handseg.errors import ConfigError, DataError
+from handseg.losses import build_loss
 from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_text
 
@@ -122,9 +127,6 @@ class Trainer:
 
     # ----- setup -------------------------------------------------------------------------------------------
     def _setup_data(self) -> None:
-        from handseg.data.readers.base import open_split
-        from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
-
         cfg, fabric = self.config, self.fabric
         data = cfg["data"]
         root = ensure_dataset(cfg, fabric)
@@ -169,9 +171,6 @@ class Trainer:
 
     def _val_reader(self, root: Path) -> Any:
         """The validation split's frames; a missing or empty split is an error naming it."""
-        from handseg.data.readers.base import open_split
-        from handseg.errors import DataError
-
         split = self.config["data"]["val_split"]
         hint = "set data.val_split, or train without validation: train.val_every_steps: 0 (--no-val)"
         try:
@@ -183,9 +182,6 @@ class Trainer:
         return reader
 
     def _setup_model(self, resume: dict[str, Any] | None) -> None:
-        from handseg.engine.schedule import build_optimizer, build_scheduler
-        from handseg.losses import build_loss
-
         cfg, fabric = self.config, self.fabric
         fabric.seed_everything(cfg["seed"], verbose=False)
         init = dict(cfg, init_from=None) if resume else cfg  # resumed weights replace init_from's anyway
@@ -267,8 +263,6 @@ class Trainer:
     def _say(self, text: str) -> None:
         """Print a line on rank 0 without breaking the progress bar."""
         if self.fabric.is_global_zero:
-            from tqdm import tqdm
-
             tqdm.write(text)
 
     def validate(self) -> tuple[dict[str, Any], bool]:
