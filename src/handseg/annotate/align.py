@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from handseg.annotate.config import AnnotateConfig
+from handseg.annotate.repair import estimate_shift, shifted_crop
 
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
@@ -201,8 +202,6 @@ def warp_crop(color: np.ndarray, m: np.ndarray, rows: slice, cols: slice, keep_a
     With keep_alpha the result may stay RGBA (alpha 255) where it was warped that way.
     """
     if np.allclose(m, IDENTITY, atol=1e-4):
-        from handseg.annotate.repair import shifted_crop
-
         return shifted_crop(color, rows, cols, 0, 0)
     shifted = m.copy()
     shifted[:, 2] += m[:, :2] @ np.array([cols.start, rows.start], np.float64)
@@ -226,7 +225,6 @@ def register(color: np.ndarray, band: np.ndarray, cfg: AnnotateConfig, depth_m: 
         return IDENTITY.copy()
     if cfg.align_subpixel:
         return estimate_alignment(color, band, cfg, depth_m)
-    from handseg.annotate.repair import estimate_shift
 
     dx, dy = estimate_shift(color, band, cfg)
     return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])

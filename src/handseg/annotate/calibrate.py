@@ -11,7 +11,7 @@ import numpy as np
 from handseg.annotate.align import register, warp_crop
 from handseg.annotate.colour_model import ColourModel, hsv_bins
 from handseg.annotate.config import AnnotateConfig
-from handseg.annotate.pipeline import HAND, OBJECT, depth_band, nearest_surface
+from handseg.annotate.pipeline import HAND, OBJECT, annotate_frame, depth_band, nearest_surface
 from handseg.data.format import IGNORE_INDEX
 from handseg.errors import ConfigError
 
@@ -115,8 +115,6 @@ def fit_hsv(values: np.ndarray, is_hand: np.ndarray, rounds: int = 3) -> tuple[d
 
 def frame_score(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: AnnotateConfig) -> float:
     """Mean over frames of the mean of hand IoU and object IoU of the whole pipeline."""
-    from handseg.annotate.pipeline import annotate_frame
-
     scores = []
     for depth_m, color, label in frames:
         pred = annotate_frame(depth_m, color, cfg).label

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from handseg.errors import DataError
+from handseg.utils.io import atomic_write_bytes
 
 BINS = (45, 32, 16)  # hue (4 OpenCV units per bin), saturation (8), value (16)
 SIZE = BINS[0] * BINS[1] * BINS[2]
@@ -180,8 +181,6 @@ class ColourModel:
 
     def save(self, path: str | Path) -> None:
         """Write as .npz, atomically."""
-        from handseg.utils.io import atomic_write_bytes
-
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer, ratio=self.ratio, known=self.known, bins=np.array(BINS), sigma=self.sigma,

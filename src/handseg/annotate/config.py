@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from handseg.config import read_yaml
 from handseg.errors import ConfigError
 from handseg.registry import COLOUR_SPLITTERS
 
@@ -179,8 +182,6 @@ class AnnotateConfig:
     @classmethod
     def load(cls, path: str | Path) -> AnnotateConfig:
         """Read a YAML file (the top-level mapping, or its `annotate:` entry)."""
-        from handseg.config import read_yaml
-
         path = Path(path)
         data = read_yaml(path)
         if isinstance(data, dict) and isinstance(data.get("annotate"), dict):
@@ -194,7 +195,5 @@ class AnnotateConfig:
 
     def dump_yaml(self, comment: str = "") -> str:
         """YAML text of this config under an `annotate:` key, with an optional header comment."""
-        import yaml
-
         header = "".join(f"# {line}\n" for line in comment.splitlines())
         return header + yaml.safe_dump({"annotate": self.to_dict()}, sort_keys=False)

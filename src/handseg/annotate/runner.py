@@ -12,14 +12,18 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
+from handseg.annotate.colour_model import load_colour_model
 from handseg.annotate.config import AnnotateConfig
 from handseg.annotate.pipeline import annotate_frame
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.data.sources import Frame, Source
 from handseg.errors import DataError
 from handseg.utils.io import atomic_write_png, atomic_write_text
+from handseg.viz.overlay import depth_gray, overlay_labels, with_legend
 
 DIAGNOSTIC_COLUMNS = (
     "id", "near_m", "plane_px", "band_px", "hand_px", "object_px", "hand_kept", "hand_dropped",
@@ -30,8 +34,6 @@ DIAGNOSTIC_COLUMNS = (
 
 def render_overlay(color: np.ndarray, depth_m: np.ndarray, label: np.ndarray) -> np.ndarray:
     """Side-by-side picture for review: labels over color | labels over coloured depth."""
-    from handseg.viz.overlay import depth_gray, overlay_labels, with_legend
-
     left = overlay_labels(color, label, alpha=0.45)
     right = overlay_labels(depth_gray(depth_m), label, alpha=0.45)
     gap = np.full((color.shape[0], 4, 3), 255, np.uint8)
@@ -74,7 +76,6 @@ _WORKER: _FrameWriter | None = None
 def _init_worker(writer: _FrameWriter) -> None:
     global _WORKER
     _WORKER = writer
-    import cv2
 
     cv2.setNumThreads(1)
 
@@ -96,8 +97,6 @@ def annotate_source(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Annotate every frame of `source` into the handseg-v1 dataset `out`; return a summary."""
-    from tqdm import tqdm
-
     out = Path(out)
     ids = getattr(source, "ids", None)
     first = source.load(ids[0]) if ids else None  # type: ignore[union-attr]
@@ -122,8 +121,6 @@ def annotate_source(
         (out / "overlays").mkdir(exist_ok=True)
     frame_writer = _FrameWriter(out, cfg, intr, overlays)
     if cfg.colour_model:  # keep a copy of the colour model with the parameters, so OUT is self-contained
-        from handseg.annotate.colour_model import load_colour_model
-
         load_colour_model(cfg.colour_model).save(out / "annotate.colour.npz")
         cfg = replace(cfg, colour_model=str(out / "annotate.colour.npz"))
         frame_writer.cfg = cfg

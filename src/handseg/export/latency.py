@@ -7,6 +7,7 @@ The GPU paths are written against the documented PyTorch APIs but were never run
 
 from __future__ import annotations
 
+import copy
 import logging
 import statistics
 import tempfile
@@ -16,8 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from handseg.data.preprocess import input_channels
 from handseg.errors import HandsegError
+from handseg.export.onnx import OnnxPredictor, export_onnx
+from handseg.export.openvino_backend import OpenVinoPredictor, openvino_available
+from handseg.loading import load_model
+from handseg.models import build_model, list_models
+from handseg.models import model_io as registry_io
+from handseg.models.flops import count_params
 from handseg.utils.timing import time_fn, time_round_robin
 
 LOG = logging.getLogger("handseg.bench")
@@ -29,8 +38,6 @@ GPU_MODES = ("cuda_fp32", "cuda_bf16", "cuda_compile", "cuda_graphs")
 
 def model_io(name: str) -> tuple[int, int]:
     """(in_channels, num_classes) a benchmark feeds a registered model: depth -> 3 classes, amodal rgb -> 34."""
-    from handseg.models import model_io as registry_io
-
     return registry_io(name)
 
 
@@ -47,12 +54,6 @@ def _row(name: str, mode: str, times: list[float], **extra: Any) -> dict[str, An
 
 def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int, threads: int | None) -> list[dict]:
     """Eager, channels_last, ONNX Runtime and OpenVINO timings, measured round-robin."""
-    import copy
-
-    import torch
-
-    from handseg.export.onnx import export_onnx
-
     fns: dict[str, Callable[[], Any]] = {}
     extra: dict[str, dict[str, Any]] = {}
     if "eager" in modes:
@@ -80,10 +81,7 @@ def _cpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: in
 def _graph_predictor(path: Path, mode: str, threads: int) -> Any:
     """The ONNX Runtime or OpenVINO predictor of an exported graph for a bench mode."""
     if mode == "onnxruntime":
-        from handseg.export.onnx import OnnxPredictor
-
         return OnnxPredictor(path, threads=threads, require_metadata=False)
-    from handseg.export.openvino_backend import OpenVinoPredictor
 
     precision = "bf16" if mode == "openvino_bf16" else "fp32"
     return OpenVinoPredictor(path, threads=threads, precision=precision, require_metadata=False)
@@ -91,15 +89,11 @@ def _graph_predictor(path: Path, mode: str, threads: int) -> Any:
 
 def default_modes(gpu: bool) -> tuple[str, ...]:
     """Modes timed when none are named: the CPU ones, OpenVINO fp32 where installed, the GPU ones on a GPU."""
-    from handseg.export.openvino_backend import openvino_available
-
     return CPU_MODES + (("openvino",) if openvino_available() else ()) + (GPU_MODES if gpu else ())
 
 
 def _gpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: int) -> list[dict]:
     """CUDA timings (untested here: no GPU was available when this was written)."""
-    import torch
-
     rows = []
     model = model.cuda().eval()
     xg = x.cuda()
@@ -137,12 +131,7 @@ def _gpu_rows(model: Any, name: str, x: Any, modes: tuple[str, ...], repeats: in
 
 def _bench_model(name: str, model_args: dict[str, Any] | None) -> tuple[Any, int]:
     """(model in eval mode, input channels): a registry model built fresh, or a zoo model with its trained weights."""
-    from handseg.models import build_model, list_models
-
     if name not in list_models():
-        from handseg.data.preprocess import input_channels
-        from handseg.loading import load_model
-
         model, config = load_model(name)  # a zoo model is timed as published: --model-arg does not apply
         return model, input_channels(config["data"].get("modality", "depth"))
     in_ch, classes = model_io(name)
@@ -159,10 +148,6 @@ def bench_models(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Latency rows (model, mode, median_ms, min_ms, ...) for every model and mode at `size` (width, height)."""
-    import torch
-
-    from handseg.models.flops import count_params
-
     if threads:
         torch.set_num_threads(threads)
     gpu = torch.cuda.is_available()

@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from handseg.config import check_model_config
+from handseg.data.preprocess import input_channels
 from handseg.errors import CheckpointError, ConfigError, HandsegError
+from handseg.export.contract import input_contract
 from handseg.utils.io import atomic_write_bytes, check_can_write_file
 
 INPUT_NAME = "input"
@@ -27,9 +32,6 @@ CONFIG_KEY = "handseg_config"
 
 def _padded_wrapper(model: Any) -> Any:
     """nn.Module that pads to the model's stride with traced (dynamic) pad sizes, runs it, crops the logits."""
-    import torch
-    import torch.nn.functional as F
-
     stride = int(getattr(model, "stride", 1) or 1)
 
     class PaddedExport(torch.nn.Module):
@@ -68,8 +70,7 @@ def export_onnx(
     adds its name and version) for users of plain ONNX Runtime. Raises HandsegError when the outputs differ by
     more than `atol`.
     """
-    import onnx
-    import torch
+    import onnx  # ~0.6 s to import: only export needs it
 
     path = Path(path)
     if path.suffix.lower() != ".onnx":
@@ -101,8 +102,6 @@ def export_onnx(
         raise HandsegError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     proto = onnx.load_from_string(buffer.getvalue())
     if config is not None:
-        from handseg.export.contract import input_contract
-
         contract = input_contract(config, zoo)
         for key, value in {CONFIG_KEY: json.dumps(config, default=str), **contract}.items():
             entry = proto.metadata_props.add()
@@ -135,7 +134,7 @@ def export_onnx(
 
 def _session(model: bytes | str, threads: int | None) -> Any:
     """A CPU ONNX Runtime session with all graph optimisations."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # loads its native runtime: only ONNX inference needs it
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -165,8 +164,6 @@ def check_graph_config(path: Path, config: dict[str, Any], in_channels: Any, req
     """Check a graph's config (when present or required) and that its input channels fit the config's modality."""
     if not (config or required):
         return
-    from handseg.config import check_model_config
-    from handseg.data.preprocess import input_channels
 
     check_model_config(config, path)
     needed = input_channels((config.get("data") or {}).get("modality", "depth"))

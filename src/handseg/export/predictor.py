@@ -5,13 +5,16 @@ Predictor, TorchPredictor, load_predictor and the backend names live in handseg.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from handseg.data.preprocess import make_input
+from handseg.data.preprocess import input_channels, make_input
 from handseg.errors import ConfigError
+from handseg.export.onnx import OnnxPredictor, export_onnx
+from handseg.export.openvino_backend import OpenVinoPredictor, import_openvino
 from handseg.loading import (
     BACKEND_HELP,
     BACKENDS,
@@ -55,14 +58,10 @@ def frame_input(predictor: Predictor, depth_m: np.ndarray | None, color: np.ndar
 def load_graph_predictor(model: str | Path, backend: str, threads: int | None = None, *, is_onnx: bool = False) -> Any:
     """An ONNX Runtime or OpenVINO predictor of a .onnx file (`is_onnx`: whatever its name), or of a checkpoint, run
     folder or zoo name exported to ONNX (with its config and input contract in the metadata) in a temporary folder."""
-    import tempfile
-
-    from handseg.export.onnx import OnnxPredictor
 
     def make(path: str | Path) -> Any:
         if backend == "onnxruntime":
             return OnnxPredictor(path, threads=threads)
-        from handseg.export.openvino_backend import OpenVinoPredictor
 
         return OpenVinoPredictor(path, threads=threads, precision="bf16" if backend == "openvino-bf16" else "fp32")
 
@@ -71,11 +70,7 @@ def load_graph_predictor(model: str | Path, backend: str, threads: int | None = 
     if is_onnx or str(model).lower().endswith(".onnx"):
         return make(model)
     if backend.startswith("openvino"):
-        from handseg.export.openvino_backend import import_openvino
-
         import_openvino()  # a missing package is reported before the export's work
-    from handseg.data.preprocess import input_channels
-    from handseg.export.onnx import export_onnx
 
     loaded = open_model(model)
     zoo = None

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
 from handseg.data.sources import DepthFolderSource, Frame
 from handseg.errors import ConfigError, DataError, HandsegError
 from handseg.export.predictor import Predictor, frame_input
 from handseg.tasks import get_task
 from handseg.utils.io import _file_mode
+from handseg.viz.overlay import depth_gray
 
 
 def iter_folder(folder: str | Path, depth_scale_m: float | None = None, with_color: bool = True) -> Iterator[Frame]:
@@ -34,7 +37,6 @@ def resize_frame(
     """Resize depth (nearest: no mixing with missing pixels) and color (area) to (width, height)."""
     if size is None or (depth.shape[1], depth.shape[0]) == size:
         return depth, color
-    import cv2
 
     depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
     if color is not None:
@@ -76,8 +78,6 @@ class OverlayVideo:
         self.frames = 0
 
     def write(self, rgb: np.ndarray) -> None:
-        import cv2
-
         if self.writer is None:
             h, w = rgb.shape[:2]
             self.size = (w, h)
@@ -100,8 +100,6 @@ class OverlayVideo:
 
 def overlay_frame(depth: np.ndarray, color: np.ndarray | None, labels: np.ndarray, task: str, text: str) -> np.ndarray:
     """RGB picture of one frame's labels over its color image (or its colourised depth)."""
-    from handseg.viz.overlay import depth_gray
-
     base = color if color is not None else depth_gray(depth)
     return get_task(task).overlay(base, labels, text)
 
@@ -149,8 +147,6 @@ def run_stream(
     progress: bool = True,
 ) -> StreamStats:
     """Segment every frame of a source; write label PNGs into `labels_dir` and overlays into `video` when given."""
-    from tqdm import tqdm
-
     frames = iter(frames)  # a Source or an iterator: closing the iterator stops a recording's player or a camera
 
     smoother = LogitSmoother(smooth)

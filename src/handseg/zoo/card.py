@@ -8,9 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+from handseg.data.format import PART_NAMES
+from handseg.data.preprocess import DEPTH_CENTER_M, DEPTH_SCALE_M, IMAGENET_MEAN, IMAGENET_STD, input_channels
 from handseg.errors import ConfigError, DataError
 from handseg.tasks import get_task
-from handseg.zoo.store import CARD_FORMAT, read_card, read_json_object
+from handseg.utils.io import atomic_write_json, atomic_write_text
+from handseg.zoo.store import CARD_FORMAT, get_model, read_card, read_json_object
 
 METRIC_SETS = ("synthetic", "dexycb")
 # Keys that describe the weights file itself: only publishing may set them, never a merged EXTRA.json.
@@ -49,8 +52,6 @@ def plain(value: Any) -> Any:
 
 def input_contract(config: dict[str, Any]) -> dict[str, Any]:
     """What a caller must feed the model: modality, units, normalisation, missing-depth value, training size."""
-    from handseg.data.preprocess import DEPTH_CENTER_M, DEPTH_SCALE_M, IMAGENET_MEAN, IMAGENET_STD, input_channels
-
     data = config["data"]
     modality = data.get("modality", "depth")
     width, height = (int(v) for v in data["size"])
@@ -208,8 +209,6 @@ def render_markdown(card: dict[str, Any]) -> str:
 
 def _per_part_lines(metrics: dict[str, Any]) -> list[str]:
     """Per-part IoU of each metrics set that has them: all, visible and hidden part pixels."""
-    from handseg.data.format import PART_NAMES
-
     lines: list[str] = []
     for which in METRIC_SETS:
         m = metrics.get(which) or {}
@@ -226,8 +225,6 @@ def _per_part_lines(metrics: dict[str, Any]) -> list[str]:
 
 def write_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:
     """Write NAME.json and NAME.md atomically; return their paths."""
-    from handseg.utils.io import atomic_write_json, atomic_write_text
-
     card = plain(card)
     card["format"] = CARD_FORMAT
     json_path, md_path = folder / f"{card['name']}.json", folder / f"{card['name']}.md"
@@ -243,8 +240,6 @@ def update_card(
     extra: str | Path | None = None,
 ) -> Path:
     """Set a zoo card's metrics (set -> an eval metrics.json) and merge an EXTRA.json; rewrite JSON and MD."""
-    from handseg.zoo.store import get_model
-
     entry = get_model(name)
     card = read_card(entry.card_path)
     if extra is not None:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from safetensors.torch import save as save_safetensors
 
+from handseg import __version__
+from handseg.data.preprocess import make_input
+from handseg.data.synth import render_frame
 from handseg.errors import CheckpointError, HandsegError, OutputExistsError
-from handseg.zoo.card import METRIC_SETS, input_contract, merge_extra, output_contract, plain
+from handseg.loading import model_spec, read_checkpoint
+from handseg.models import build_model
+from handseg.models.flops import count_params
+from handseg.tasks import get_task
+from handseg.utils.io import atomic_write_bytes
+from handseg.zoo.card import METRIC_SETS, input_contract, merge_extra, output_contract, plain, write_card
 from handseg.zoo.store import CARD_FORMAT, check_name, package_dir, read_json_object, sha256_bytes
 
 MAX_BYTES = 20_000_000  # the zoo ships inside the package: a model over 20 MB does not belong there
@@ -20,8 +31,6 @@ FP16_CHECK_SEED = 9_172_023  # a seed no shipped dataset uses, so the check fram
 
 def _training_info(ckpt: dict[str, Any], data: str | Path | None) -> dict[str, Any]:
     """Where the training data came from (the dataset manifest's generator block when it can be found)."""
-    import json
-
     config = ckpt["config"]
     root = Path(data) if data is not None else Path(str(config["data"].get("root", ""))).expanduser()
     manifest: dict[str, Any] = {}
@@ -49,12 +58,6 @@ def _training_info(ckpt: dict[str, Any], data: str | Path | None) -> dict[str, A
 
 def fp16_agreement(model: Any, config: dict[str, Any], *, frames: int = 4) -> dict[str, Any]:
     """Share of pixels whose labels match between `model` and its fp16-rounded weights, on synthetic frames."""
-    import torch
-
-    from handseg.data.preprocess import make_input
-    from handseg.data.synth import render_frame
-    from handseg.tasks import get_task
-
     task, modality = config.get("task", "segmentation"), config["data"].get("modality", "depth")
     width, height = (int(v) for v in config["data"]["size"])
     rounded = copy.deepcopy(model)
@@ -94,15 +97,6 @@ def publish(
     card). `card_json` is merged into the card (metrics, latency, training.command, description ...). `data` is
     the training dataset folder when its config's data.root does not lead there from here (for its generator).
     """
-    import torch
-    from safetensors.torch import save as save_safetensors
-
-    from handseg.loading import model_spec, read_checkpoint
-    from handseg.models import build_model
-    from handseg.models.flops import count_params
-    from handseg.utils.io import atomic_write_bytes
-    from handseg.zoo.card import write_card
-
     check_name(name)
     folder = Path(out) if out is not None else package_dir()
     targets = [folder / f"{name}{suffix}" for suffix in (".safetensors", ".json", ".md")]
@@ -142,8 +136,6 @@ def publish(
             f"{ckpt['path']}: {name}.safetensors would be {len(blob) / 1e6:.1f} MB, over the zoo's "
             f"{MAX_BYTES / 1e6:.0f} MB limit{hint}"
         )
-
-    from handseg import __version__
 
     card: dict[str, Any] = {
         "format": CARD_FORMAT,

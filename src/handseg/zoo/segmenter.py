@@ -6,15 +6,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from handseg.data.preprocess import make_input
+from handseg.data.transforms import resize_sample
 from handseg.errors import ConfigError
+from handseg.loading import open_model
+from handseg.tasks import get_task
 
 
 def load_model(ref: str | Path, *, device: str = "cpu") -> Any:
     """A zoo model by name, or a checkpoint / run folder, in eval mode; `.card` (zoo card or None), `.config`."""
-    from handseg.loading import open_model
-
     loaded = open_model(ref)
     model = loaded.model
     model.card = loaded.card
@@ -44,9 +49,6 @@ class Segmenter:
 
     def _input(self, depth_m: Any, color: Any) -> tuple[np.ndarray, tuple[int, int]]:
         """C x h x w model input at the training size and the frame's own (height, width)."""
-        from handseg.data.preprocess import make_input
-        from handseg.data.transforms import resize_sample
-
         if self.modality in ("rgb", "rgbd") and color is None:
             raise ConfigError(f"this model reads {self.modality}: pass color= (HxWx3 uint8 RGB aligned to depth)")
         if depth_m is None:
@@ -70,8 +72,6 @@ class Segmenter:
         return make_input(sample["depth"], sample.get("color"), self.modality), depth.shape
 
     def _logits(self, batch: np.ndarray) -> Any:
-        import torch
-
         x = torch.from_numpy(np.ascontiguousarray(batch, np.float32)).to(self.device)
         with torch.inference_mode():
             return self.model(x).float().cpu()
@@ -106,9 +106,6 @@ class Segmenter:
 
     def predict(self, depth_m: Any, *, color: Any = None) -> Any:
         """Labels (uint8 HxW; amodal 2xHxW) of one depth map, or of each map of an NxHxW array or a list."""
-        import cv2
-
-        from handseg.tasks import get_task
 
         def finish(logit: Any, shape: tuple[int, int]) -> np.ndarray:
             labels = get_task(self.task).labels(logit[None].numpy())[0]
@@ -123,9 +120,6 @@ class Segmenter:
 
     def predict_proba(self, depth_m: Any, *, color: Any = None) -> Any:
         """Class probabilities (float32 KxHxW; amodal: softmax per hand) resized bilinearly to each input's size."""
-        import torch.nn.functional as F
-
-        from handseg.tasks import get_task
 
         def finish(logit: Any, shape: tuple[int, int]) -> np.ndarray:
             full = F.interpolate(logit[None], size=shape, mode="bilinear", align_corners=False)[0]

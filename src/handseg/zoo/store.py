@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handseg.errors import CheckpointError, DataError
+from safetensors.torch import load as load_safetensors
+
+from handseg.errors import CheckpointError, ConfigError, DataError
 from handseg.loading import STORES, LoadedModel
+from handseg.models import build_model
 from handseg.models.registry import WEIGHTS
 
 ZOO_ENV = "HANDSEG_ZOO_PATH"
@@ -48,8 +51,6 @@ def is_zoo_name(ref: Any) -> bool:
 
 def check_name(name: str) -> str:
     """`name` if it is a valid zoo name, else a ConfigError saying what a name may hold."""
-    from handseg.errors import ConfigError
-
     if not NAME_RE.match(name):
         raise ConfigError(f"zoo name {name!r}: use 1-64 lowercase letters, digits, '-' or '_' (starting alphanumeric)")
     return name
@@ -155,8 +156,6 @@ def sha256_bytes(data: bytes) -> str:
 
 def read_weights(entry: ZooModel, *, verify: bool = True) -> dict[str, Any]:
     """The state dict (torch tensors as stored: fp16 or fp32) of a zoo entry, its sha256 checked against the card."""
-    from safetensors.torch import load as load_safetensors
-
     path = entry.weights_path
     try:
         data = path.read_bytes()
@@ -194,8 +193,6 @@ def load_state_into(model: Any, entry: ZooModel, *, verify: bool = True) -> Any:
 
 def load_pretrained(name: str, *, verify: bool = True) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """(model in eval mode, training config, card) of the zoo model `name`."""
-    from handseg.models import build_model
-
     entry = get_model(name)
     model = build_model(entry.card["model"]["name"], **entry.card["model"]["kwargs"])
     load_state_into(model, entry, verify=verify)
@@ -205,9 +202,6 @@ def load_pretrained(name: str, *, verify: bool = True) -> tuple[Any, dict[str, A
 def build_with_weights(name: str, weights: str, kwargs: dict[str, Any]) -> Any:
     """build_model(name, weights=...): the zoo model's card options as defaults (`kwargs` override), its checked
     weights loaded; train mode, as any built model."""
-    from handseg.errors import ConfigError
-    from handseg.models import build_model
-
     zoo = get_model(weights)
     if zoo.card["model"]["name"] != name:
         raise ConfigError(f"zoo model {weights!r} is a {zoo.card['model']['name']!r}, not a {name!r}")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from handseg.annotate.review.store import ReviewStore, frame_ids
@@ -26,8 +27,6 @@ LABEL_CONFIG = """<View>
 
 def label_polygons(label: np.ndarray, min_area: float = 4.0) -> list[dict[str, Any]]:
     """Label Studio polygonlabels results (points in % of the image) of the hand and object regions of a label map."""
-    import cv2
-
     height, width = label.shape
     results = []
     for value, name in CLASS_NAMES.items():

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+from handseg.annotate.review.store import ReviewStore, frame_ids
 from handseg.errors import DataError, OutputExistsError
 from handseg.utils.io import atomic_write_png, read_png
 
@@ -117,8 +119,6 @@ def brush_mask(value: dict[str, Any], width: int, height: int, where: str) -> np
 
 def polygon_mask(value: dict[str, Any], width: int, height: int, where: str) -> np.ndarray:
     """The boolean mask of one polygonlabels result (points in percent of the image, as the export writes them)."""
-    import cv2
-
     points = value.get("points")
     try:
         xy = np.asarray(points, np.float64).reshape(-1, 2)
@@ -165,8 +165,6 @@ def _frame_id(task: dict[str, Any], ids: set[str], where: str) -> str:
 
 def read_corrections(root: Path, export: Path) -> tuple[list[Correction], int]:
     """Every corrected frame of a Label Studio JSON export, checked; and how many tasks had no annotation yet."""
-    from handseg.annotate.review.store import frame_ids
-
     try:
         tasks = json.loads(export.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -225,8 +223,6 @@ def import_corrected(root: str | Path, export: str | Path, *, force: bool = Fals
     in label_auto/; a frame corrected before (it has one there) is replaced only with `force`. Corrected frames
     are marked accepted in review.json.
     """
-    from handseg.annotate.review.store import ReviewStore
-
     root, export = Path(root), Path(export)
     if not (root / "label").is_dir():
         raise DataError(root, "not an annotated handseg-v1 dataset (no label/ folder)")

@@ -16,8 +16,13 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from handseg.annotate.review.diagnostics import diagnostics_payload
 from handseg.annotate.review.store import DECISIONS, ReviewStore, frame_ids
+from handseg.annotate.runner import render_overlay
+from handseg.data.format import Manifest
 from handseg.errors import DataError, HandsegError
+from handseg.utils.io import encode_png, read_png
+from handseg.viz.overlay import colorize_depth, colorize_labels
 
 HOST = "127.0.0.1"
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript", "style.css": "text/css"}
@@ -49,8 +54,6 @@ class ReviewApp:
         self.name = self.root.name
         self.depth_scale_m = 0.001
         if manifest.exists():
-            from handseg.data.format import Manifest
-
             m = Manifest.load(self.root)
             self.name, self.depth_scale_m = m.name, m.sensor.depth_scale_m
 
@@ -86,9 +89,6 @@ class ReviewApp:
 
     def image(self, kind: str, sample_id: str) -> bytes | None:
         """PNG bytes of one picture of a frame (None if the frame or its files are missing)."""
-        from handseg.utils.io import encode_png, read_png
-        from handseg.viz.overlay import colorize_depth, colorize_labels
-
         if kind in ("overlay", "color"):
             stored = self.file("overlays" if kind == "overlay" else "color", sample_id)
             if stored is not None:
@@ -105,7 +105,6 @@ class ReviewApp:
             return encode_png(colorize_labels(label))
         if kind == "color":
             return None
-        from handseg.annotate.runner import render_overlay
 
         color_path = self.file("color", sample_id)
         color = read_png(color_path, color=True) if color_path else colorize_depth(depth)
@@ -159,8 +158,6 @@ class ReviewHandler(BaseHTTPRequestHandler):
                 return self._error(HTTPStatus.NOT_FOUND)
             return self._send(HTTPStatus.OK, _static(name), STATIC_FILES[name])
         if path == "/api/diagnostics":  # diagnostics.csv with a risk score per frame (review/diagnostics.py)
-            from handseg.annotate.review.diagnostics import diagnostics_payload
-
             return self._json(HTTPStatus.OK, diagnostics_payload(self.app.root, self.app.ids))
         if path == "/api/frames":
             return self._json(HTTPStatus.OK, self.app.frames())
