@@ -13,9 +13,21 @@ import numpy as np
 import torch
 
 from handseg.config import apply_overrides, load_config
+from handseg.data.format import HandsegDataset
+from handseg.data.synth import generate_dataset
+from handseg.data.torch_dataset import SegmentationDataset
+from handseg.engine.evaluate import evaluate
+from handseg.engine.report import _render, predict_sample
+from handseg.engine.train import train
+from handseg.experiments.demo_report import write_demo_report
+from handseg.experiments.figures import attention_figure, contour_figure
 from handseg.experiments.paths import config_path
+from handseg.experiments.showcase import amodal_showcase, showcase
+from handseg.export.onnx import OnnxPredictor, export_onnx
+from handseg.loading import load_model
 from handseg.utils.io import atomic_write_json, atomic_write_png, prepare_output_dir
 from handseg.utils.timing import median_ms
+from handseg.zoo.store import find_model
 
 DEMO_CONFIG = "table2/dense_attention_seg_contour_cpu.yaml"
 
@@ -84,17 +96,6 @@ def _frame_rows(path: Path) -> list[dict[str, Any]]:
 
 def run_demo(out: str | Path, settings: DemoSettings | None = None, force: bool = False) -> Path:
     """Run every step into `out` and return the path of report.html."""
-    from handseg.data.format import HandsegDataset
-    from handseg.data.synth import generate_dataset
-    from handseg.data.torch_dataset import SegmentationDataset
-    from handseg.engine.evaluate import evaluate
-    from handseg.engine.report import _render, predict_sample
-    from handseg.engine.train import train
-    from handseg.experiments.demo_report import write_demo_report
-    from handseg.experiments.figures import attention_figure, contour_figure
-    from handseg.export.onnx import export_onnx
-    from handseg.loading import load_model
-
     settings = settings or DemoSettings()
     out = prepare_output_dir(out, force)
     timings: dict[str, float] = {}
@@ -180,8 +181,6 @@ def _shipped_step(
     name: str | None, kind: str, message: str, timings: dict[str, float], key: str, run: Any
 ) -> dict[str, Any] | None:
     """Step 0: run `run()` (a showcase of the shipped model `name`) and time it, or skip when not in the zoo."""
-    from handseg.zoo.store import find_model
-
     if not name:
         return None
     if find_model(name) is None:
@@ -196,8 +195,6 @@ def _shipped_step(
 
 def _zoo_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> dict[str, Any] | None:
     """Step 0: the shipped model segments fresh synthetic frames (and the real frames given) in seconds."""
-    from handseg.experiments.showcase import showcase
-
     where = f" and {settings.real}" if settings.real else ""
     return _shipped_step(
         settings.zoo_model, "model ", f"segments {settings.zoo_frames} fresh synthetic frames{where}", timings,
@@ -208,8 +205,6 @@ def _zoo_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> d
 
 def _amodal_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -> dict[str, Any] | None:
     """Step 0b: the shipped amodal model draws both hands' parts, hidden ones included, on fresh hand crops."""
-    from handseg.experiments.showcase import amodal_showcase
-
     return _shipped_step(
         settings.amodal_model, "amodal model ", f"finds hand parts in {settings.amodal_frames} fresh crops", timings,
         "amodal_s", lambda: amodal_showcase(out / "zoo", settings.amodal_model, frames=settings.amodal_frames),
@@ -218,8 +213,6 @@ def _amodal_step(out: Path, settings: DemoSettings, timings: dict[str, float]) -
 
 def onnx_vs_torch_latency(model: torch.nn.Module, onnx_path: Path, size: tuple[int, int], repeats: int = 5) -> dict:
     """Median batch-1 latency (ms) of eager PyTorch, channels_last PyTorch and ONNX Runtime at `size`."""
-    from handseg.export.onnx import OnnxPredictor
-
     w, h = size
     x = torch.randn(1, 1, h, w)
     session = OnnxPredictor(onnx_path, threads=torch.get_num_threads())

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from handseg.data.format import IGNORE_INDEX
+from handseg.losses.contour import contour_map
 from handseg.utils.io import atomic_write_png
 from handseg.viz.overlay import colorbar, colorize_labels, depth_gray, put_text, tile, to_display, with_legend
 
@@ -26,8 +28,6 @@ def _caption(image: np.ndarray, text: str, width: int = 240) -> np.ndarray:
 
 def heatmap(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """HxW floats -> RGB picture (inferno), scaled to [lo, hi] (the map's own range by default)."""
-    import cv2
-
     lo = float(values.min()) if lo is None else lo
     hi = float(values.max()) if hi is None else hi
     gray = (np.clip((values - lo) / max(hi - lo, 1e-8), 0, 1) * 255).astype(np.uint8)
@@ -70,8 +70,6 @@ def contour_figure(
     models: dict[str, torch.nn.Module], x: torch.Tensor, sample: dict[str, Any], path: str | Path
 ) -> Path:
     """Blurred Sobel contour maps of the hand and object channels: truth, then each model's softmax (Figure 8)."""
-    from handseg.losses.contour import contour_map
-
     label = torch.as_tensor(sample["label"])
     onehot = F.one_hot(label.clamp(0, 2), 3).permute(2, 0, 1)[None].float()
     onehot[:, :, label == IGNORE_INDEX] = 0

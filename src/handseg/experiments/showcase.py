@@ -6,18 +6,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
-from handseg.data.format import IGNORE_INDEX
+from handseg.data.crop import finish_frame
+from handseg.data.format import IGNORE_INDEX, HandsegDataset
+from handseg.data.synth import render_frame
 from handseg.errors import ConfigError
+from handseg.metrics import scores_from_confusion
+from handseg.metrics.amodal import AmodalPartIoU
 from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_png
+from handseg.viz.amodal import amodal_parts_picture
+from handseg.viz.overlay import colorize_depth, depth_gray, overlay_labels, put_text, tile
+from handseg.zoo import Segmenter
 
 
 def _scores(hist: np.ndarray) -> dict[str, float]:
     """IU of hand and object and their mean (%) from a 3x3 confusion matrix (FCN definitions, DESIGN section 4)."""
-    from handseg.metrics import scores_from_confusion
-
     scores = scores_from_confusion(hist)
     return {"hand_iu": 100 * float(scores["iu"][1]), "object_iu": 100 * float(scores["iu"][2]),
             "miou_hand_object": 100 * float(scores["miou_hand_object"])}  # fmt: skip
@@ -30,10 +36,6 @@ def _confusion(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 def _panel(depth_m: np.ndarray, truth: np.ndarray, pred: np.ndarray, caption: str, width: int = 320) -> np.ndarray:
     """Truth and prediction over greyscale depth, side by side, captioned (the model reads depth only)."""
-    import cv2
-
-    from handseg.viz.overlay import colorize_depth, overlay_labels, put_text, tile
-
     valid = depth_m[depth_m > 0]
     near, far = (float(np.percentile(valid, 1)), float(np.percentile(valid, 99))) if valid.size else (None, None)
     gray = colorize_depth(depth_m, near, far).mean(axis=2, keepdims=True).astype(np.uint8).repeat(3, axis=2)
@@ -62,11 +64,6 @@ def showcase(
     Writes `out/synthetic.png` and `out/real.png` (truth and prediction over depth) and returns the scores:
     mean IOU of hand and object over all frames of each set, frames/s of the Segmenter, and the model's card.
     """
-    from handseg.data.format import HandsegDataset
-    from handseg.data.synth import render_frame
-    from handseg.viz.overlay import tile
-    from handseg.zoo import Segmenter
-
     out = Path(out)
     segmenter = Segmenter(model)
     result: dict[str, Any] = {"model": str(model), "card": segmenter.card}
@@ -107,13 +104,6 @@ def amodal_showcase(
     hidden behind the other hand or the object hatched, a part legend below. Returns part mIoU (20-pixel rule) on
     all, visible and hidden part pixels, frames/s of the Segmenter, and the model's card.
     """
-    from handseg.data.crop import finish_frame
-    from handseg.data.synth import render_frame
-    from handseg.metrics.amodal import AmodalPartIoU
-    from handseg.viz.amodal import amodal_parts_picture
-    from handseg.viz.overlay import depth_gray, tile
-    from handseg.zoo import Segmenter
-
     out = Path(out)
     segmenter = Segmenter(model)
     if not get_task(segmenter.task).part_maps:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from handseg.experiments.row_records import _value, group, summarize
 
 
 def _pyplot() -> Any:
+    """pyplot on the Agg backend, imported when a plot is drawn (~0.3 s): the backend must be chosen first."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,8 +24,6 @@ def plot_miou(
     records: list[dict[str, Any]], rows: tuple[Any, ...], out_png: Path, key: str, real: bool, title: str
 ) -> Path:
     """Bars of the mean over seeds with +-1 sample std error bars, synthetic beside real, one group per row."""
-    import numpy as np
-
     plt = _pyplot()
     by_key = group(records)
     shown = [row for row in rows if row.key in by_key]

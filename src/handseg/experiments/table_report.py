@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import platform
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from handseg.experiments.row_records import FLAT_GAIN_POINTS, LATE_SHARE, _value, group, late_gain, summarize
+from handseg.experiments.table_plots import plot_curves, plot_miou
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 PAPER = (
@@ -31,10 +35,6 @@ HEADLINE = "miou_hand_object"
 
 def machine_line() -> str:
     """CPU, cores, torch: the context of the timings."""
-    import os
-
-    import torch
-
     cpu = platform.processor()
     try:
         cpu = next(
@@ -285,8 +285,6 @@ def write_table(
         {"table": name, "command": command, "machine": machine_line(), "rows": records},
     )
     if records:
-        from handseg.experiments.table_plots import plot_curves, plot_miou
-
         key = "miou" if amodal else HEADLINE
         plot_miou(records, rows, results_dir / f"{name}_miou.png", key, real=not amodal, title=name)
         plot_curves(records, rows, results_dir / f"{name}_curves.png", key, title=name)

@@ -20,8 +20,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handseg.errors import ConfigError
+import numpy as np
+import torch
+
+from handseg.config import deep_merge, load_config, validate
+from handseg.data.synth import generate_dataset
+from handseg.engine.evaluate import evaluate, measure_latency
+from handseg.engine.train import train
+from handseg.errors import ConfigError, DataError
+from handseg.experiments.paths import config_path
+from handseg.experiments.table_report import machine_line
+from handseg.loading import load_model
 from handseg.tasks import get_task
+from handseg.utils.io import atomic_write_json
 
 LOG = logging.getLogger("handseg.experiment")
 
@@ -164,9 +175,6 @@ class Budget:
 
 def row_config(row: Row, budget: Budget, data_root: Path, seed: int = 0, ce_best: Path | None = None) -> dict:
     """The row's config with the shared data, seed and step budget; a contour row as a fine-tuning of `ce_best`."""
-    from handseg.config import deep_merge, load_config, validate
-    from handseg.experiments.paths import config_path
-
     base = [
         f"data.root={data_root}",
         "data.synthetic=null",
@@ -227,8 +235,6 @@ def row_file(results_dir: Path, key: str, seed: int) -> Path:
 
 def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
     """Metrics without bulky entries (confusion, per-image lists), as JSON-able numbers."""
-    import numpy as np
-
     out = {}
     for key, value in metrics.items():
         if key in ("per_image", "frames_list"):
@@ -249,14 +255,6 @@ def run_row(
     command: str = "",
 ) -> dict[str, Any]:
     """Train (or resume) and evaluate one (row, seed) in this process; write and return its row file."""
-    import torch
-
-    from handseg.engine.evaluate import evaluate, measure_latency
-    from handseg.engine.train import train
-    from handseg.experiments.table_report import machine_line
-    from handseg.loading import load_model
-    from handseg.utils.io import atomic_write_json
-
     target = row_file(Path(results_dir), row.key, seed)
     if target.is_file():
         return json.loads(target.read_text(encoding="utf-8"))
@@ -333,8 +331,6 @@ def _budget_record(budget: Budget) -> dict[str, Any]:
 
 def prepare_data(out: Path, budget: Budget) -> Path:
     """The shared synthetic benchmark (held-out object types in val), generated once when no dataset is given."""
-    from handseg.data.synth import generate_dataset
-
     root = out / "data"
     if not (root / "manifest.json").is_file():
         generate_dataset(
@@ -351,8 +347,6 @@ def prepare_data(out: Path, budget: Budget) -> Path:
 
 def prepare_amodal_data(out: Path, budget: Budget) -> Path:
     """The amodal rows' benchmark: hand-centred crops (held-out object types in val), generated once."""
-    from handseg.data.synth import generate_dataset
-
     if budget.amodal_data:
         return Path(budget.amodal_data)
     root = out / "data-amodal"
@@ -405,8 +399,6 @@ def run_rows(
     command: str = "",
 ) -> list[dict[str, Any]]:
     """Run every missing (row, seed) of the named tables, one process at a time unless budget.workers > 1."""
-    from handseg.errors import DataError
-
     jobs = plan(names, rows, budget.seeds)
     out = Path(out)
     if data is not None:
@@ -463,8 +455,6 @@ def _say(done: int, total: int, result: dict[str, Any]) -> None:
 
 def load_row_files(results_dir: str | Path, names: list[str]) -> dict[str, list[dict[str, Any]]]:
     """{table: [row files of its rows, every seed]} from <results_dir>/rows/; every file must share one budget."""
-    from handseg.errors import DataError
-
     folder = Path(results_dir) / "rows"
     wanted = {row.key for name in names for row in TABLES[name]}
     found: dict[str, list[dict[str, Any]]] = {}
