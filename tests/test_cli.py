@@ -30,6 +30,14 @@ def test_unknown_command_exits_2() -> None:
     assert "unknown command 'nope'" in result.stderr and "predict" in result.stderr
 
 
+def test_help_imports_no_heavy_library() -> None:
+    """`handseg --help` stays fast: the parser of every subcommand is built without torch, OpenCV or the like."""
+    heavy = ("torch", "cv2", "lightning", "matplotlib", "onnx", "onnxruntime", "albumentations", "tqdm", "yaml")
+    code = f"import sys, handseg.cli; handseg.cli.build_parser(); print([m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
 def test_mistyped_command_gets_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trian", "table2/fcn8s_cpu"]) == 2
     assert "did you mean train" in capsys.readouterr().err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from handseg.commands.options import DEPTH_SCALE_HELP, RegistryChoices, positive_float, positive_int
@@ -62,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = AnnotateConfig.load(resolve_config(args.config)) if args.config else AnnotateConfig()
     if args.colour_splitter:
-        from dataclasses import replace
-
         cfg = replace(cfg, colour_splitter=args.colour_splitter)
     if args.calibrate:
         if args.input or args.out_dir:
@@ -77,8 +77,6 @@ def run(args: argparse.Namespace) -> int:
         return _usage("--workers must be >= 1")
     if args.depth_scale <= 0:
         return _usage("--depth-scale must be > 0")
-
-    from pathlib import Path
 
     from handseg.annotate.runner import annotate_source
     from handseg.data.sources import open_source
@@ -102,8 +100,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace, cfg: AnnotateConfig) -> int:
     """Fit HSV thresholds on labelled frames and write the config YAML."""
-    from dataclasses import replace
-
     import numpy as np
 
     from handseg.annotate.calibrate import calibrate

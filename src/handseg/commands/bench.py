@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from handseg.commands.options import parse_size, positive_int
 
@@ -28,8 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from handseg.config import parse_value
     from handseg.errors import ConfigError
     from handseg.export.latency import bench_models, markdown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from handseg.commands.options import int_range, parse_size, positive_int
 
@@ -46,8 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the missing (row, seed) jobs, then rebuild the tables from every row file."""
-    from pathlib import Path
-
     from handseg.errors import ConfigError
     from handseg.experiments.table_report import write_table
     from handseg.experiments.tables import TABLES, Budget, load_row_files, plan, run_rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from handseg.commands.options import int_range, non_negative_float, parse_size
 
@@ -20,8 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from handseg.data.preprocess import input_channels
     from handseg.export.onnx import export_onnx
     from handseg.loading import load_model

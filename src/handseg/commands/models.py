@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 
 from handseg.commands.options import int_range, parse_size
 
@@ -25,8 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print name, task, input channels, classes, parameters (M) and GFLOPs of each model."""
-    import inspect
-
     import torch
 
     from handseg.models import build_model, list_models, model_entry

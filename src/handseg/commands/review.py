@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import webbrowser
 
 from handseg.commands.options import non_negative_int, port, unit_fraction
 
@@ -75,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['accepted']} accepted, {summary['rejected']} rejected, {summary['unreviewed']} not reviewed; "
             f"wrote splits/train.txt ({summary['train']}) and splits/val.txt ({summary['val']}) in {args.dataset}"
         )
-        import logging
 
         for split in ("train", "val"):
             if summary[split] == 0:  # training needs both; say so now rather than at `handseg train`
@@ -92,8 +93,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"reviewing {len(server.app.ids)} frames ({counts['accepted']} accepted, {counts['rejected']} rejected)")
     print(f"open {server.url}  (Ctrl-C to stop; decisions are saved to {server.app.store.path})", flush=True)
     if not args.no_browser:
-        import webbrowser
-
         webbrowser.open(server.url)
     try:
         server.serve_forever()

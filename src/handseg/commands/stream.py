@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from handseg.commands.options import DEPTH_SCALE_HELP, parse_size, positive_float, positive_int, unit_fraction
 from handseg.loading import BACKEND_HELP, BACKENDS
@@ -45,8 +46,6 @@ def backend_name(predictor: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from handseg.data.sources import open_source
     from handseg.errors import ConfigError
     from handseg.export.stream import OverlayVideo, run_stream

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -107,8 +108,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    import json
-
     from handseg.errors import ConfigError
     from handseg.zoo import get_model, update_card
     from handseg.zoo.card import render_markdown
