@@ -21,6 +21,9 @@ def test_quick_amodal_rows_train_on_hand_crops(tmp_path: Path) -> None:
     assert manifest["generator"]["crop"]["mode"] == "hands" and not (out / "data").exists()
     table = (results / "amodal.md").read_text()
     assert "| visible parts | hidden parts |" in table and "ETH ablation order (U-Net, CE < U-Net, Dice+CE)" in table
+    # the header describes crops at the rows' own size and batch, not the segmentation rows' resolution or phases
+    assert "hand-centred crops at each row config's size" in table and "read at" not in table
+    assert "contour rows" not in table and "batch 8" not in table
     rows = json.loads((results / "amodal.json").read_text())["rows"]
     assert [r["row"]["key"] for r in rows] == ["unet_ce", "unet_dice_ce"]
     assert all("hidden_miou" in r["metrics"] and "visible_miou" in r["metrics"] for r in rows)
