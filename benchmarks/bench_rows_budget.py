@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handseg.experiments.row_records import FLAT_GAIN_POINTS, LATE_SHARE, late_gain, summarize
+from handseg.experiments.row_records import FLAT_GAIN_POINTS, LATE_SHARE, count_flat, summarize
 from handseg.experiments.tables import TABLES, read_curve
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
@@ -88,11 +88,10 @@ def main() -> int:
         cells, changes, per_budget = [], [], {}
         for index, (steps, by_row) in enumerate(budgets):
             records = by_row.get(key, [])
-            gains = [g for g in (late_gain(r) for r in records) if g is not None]
-            flat = sum(100 * g < FLAT_GAIN_POINTS for g in gains)
+            flat, judged = count_flat(records)
             synthetic = [r["metrics"][KEY] for r in records]
             real = [r["real"][KEY] for r in records if r.get("real")]
-            cells += [cell(synthetic), cell(real), f"{flat} of {len(gains)}" if gains else "-"]
+            cells += [cell(synthetic), cell(real), f"{flat} of {judged}" if judged else "-"]
             per_budget[steps] = {
                 "seeds": [r["seed"] for r in records],
                 "synthetic": synthetic,

@@ -55,3 +55,9 @@ def late_gain(record: dict[str, Any], key: str = "miou_hand_object") -> float | 
     if not early or not late:
         return None
     return max(late) - max(early)
+
+
+def count_flat(records: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many of the records' curves are flat (late gain under FLAT_GAIN_POINTS), and how many could be judged."""
+    gains = [gain for record in records if (gain := late_gain(record)) is not None]
+    return sum(100 * gain < FLAT_GAIN_POINTS for gain in gains), len(gains)

@@ -11,7 +11,15 @@ from typing import Any
 
 import torch
 
-from handseg.experiments.row_records import FLAT_GAIN_POINTS, LATE_SHARE, _value, group, late_gain, summarize
+from handseg.experiments.row_records import (
+    FLAT_GAIN_POINTS,
+    LATE_SHARE,
+    _value,
+    count_flat,
+    group,
+    late_gain,
+    summarize,
+)
 from handseg.experiments.table_plots import plot_curves, plot_miou
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
@@ -195,12 +203,11 @@ def amodal_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> str:
 
 def flatness_line(records: list[dict[str, Any]]) -> str:
     """How flat the validation curves are: the rule and how many (row, seed) runs meet it."""
-    gains = [g for r in records if (g := late_gain(r)) is not None]
-    flat = sum(g * 100 < FLAT_GAIN_POINTS for g in gains)
+    flat, judged = count_flat(records)
     return (
         f"Flat curve: the best validation mean IOU of the last {LATE_SHARE:.0%} of a run's steps beats its best "
         f"before that by less than {FLAT_GAIN_POINTS:g} point (column 'last-quarter gain', points); "
-        f"{flat} of {len(gains)} (row, seed) runs here are flat."
+        f"{flat} of {judged} (row, seed) runs here are flat."
     )
 
 
@@ -228,9 +235,10 @@ def write_table(
     size = "x".join(str(v) for v in budget.get("size", []))
     lat = "x".join(str(v) for v in budget.get("latency_size", []))
     commands = sorted({r.get("command", "") for r in records if r.get("command")})
+    data = records[0]["data"] if records else "-"
     if amodal:  # the amodal rows keep their configs' crop size and batch; there is no contour phase or DexYCB
         data_line = (
-            f"Data: {records[0]['data'] if records else '-'}: hand-centred crops at each row config's size (128x128 "
+            f"Data: {data}: hand-centred crops at each row config's size (128x128 "
             "for the shipped rows); the figures are on its whole validation split, whose object types (mug, torus) "
             "training never sees.  "
         )
@@ -240,7 +248,7 @@ def write_table(
         )
     else:
         data_line = (
-            f"Data: {records[0]['data'] if records else '-'} read at {size}; the synthetic figures are on its whole "
+            f"Data: {data} read at {size}; the synthetic figures are on its whole "
             "validation split, whose object types (mug, torus) training never sees; DexYCB: 74 real D415 depth "
             "frames (`--split test`, labels ignore the forearm), never trained on.  "
         )
