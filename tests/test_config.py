@@ -60,12 +60,14 @@ def test_overrides_are_yaml_typed(tmp_path: Path) -> None:
         ("model.num_classes=5", "model.num_classes"),
         ("data.crop=face", "data.crop"),
         ("data.crop_margin=5", "data.crop_margin"),
+        ("data.forearm=arm", "data.forearm"),
+        ("task=amodal data.forearm=ignore", "data.forearm"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, override: str, key: str) -> None:
     path = write(tmp_path / "c.yaml", "model: {name: unet}\n")
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        load_config(path, [override])
+        load_config(path, override.split())
 
 
 def test_malformed_override_and_yaml(tmp_path: Path) -> None:

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
         "crop": None,  # None | hands: cut each frame to a box around both hands' amodal parts (needs part maps)
         "crop_margin": 0.15,  # data.crop margin on each side, a fraction of the hands' extent
         "val_max_frames": None,  # validate during training on the val split's first N frames (None: all)
+        # hand: the forearm is hand (handseg labels); ignore: forearm pixels (hand outside every part map) are left
+        # out of the loss and the validation score, as for real labels that stop at the wrist (needs part maps)
+        "forearm": "hand",
     },
     "augment": {
         "crop_scale": None,  # [min, max] area fraction of a random resized crop; None = plain resize
@@ -281,6 +284,10 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         raise ConfigError(f"data.val_max_frames: must be a positive integer or null, got {cap!r}")
 
+    if data["forearm"] not in ("hand", "ignore"):
+        raise ConfigError(f"data.forearm: expected hand or ignore, got {data['forearm']!r}")
+    if data["forearm"] == "ignore" and cfg["task"] != "segmentation":
+        raise ConfigError(f"data.forearm: ignore applies to hand/object segmentation, not to task {cfg['task']!r}")
     check_crop(data["crop"], data["crop_margin"], "data.crop")
     _check_format(data["format"])
     if cfg["optim"]["name"] not in OPTIMIZERS:

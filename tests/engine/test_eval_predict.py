@@ -110,3 +110,32 @@ def test_ddp_two_processes_match_single_process_eval(tiny_dataset: Path, tmp_pat
     for key in ("pixel_acc", "mean_acc", "mean_iu", "fw_iu", "miou_hand_object"):
         assert single[key] == ddp_metrics[key], key
     assert single["confusion"] == ddp_metrics["confusion"]
+
+
+def test_eval_ignore_forearm_skips_exactly_the_hand_pixels_outside_the_parts(
+    trained_run: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from handseg.data.format import DatasetWriter, Intrinsics, Manifest
+    from handseg.errors import ConfigError
+
+    run_dir, _ = trained_run
+    writer = DatasetWriter(tmp_path / "arm", Manifest(name="arm", sensor=Intrinsics(width=64, height=48)), force=True)
+    depth = np.full((48, 64), 900, np.uint16)
+    depth[10:30, 10:50] = 500
+    label = np.zeros((48, 64), np.uint8)
+    label[10:30, 10:50] = 1  # hand and forearm
+    parts = np.zeros((2, 48, 64), np.uint8)
+    parts[1, 10:30, 10:25] = 1  # only the first 15 columns are palm
+    writer.write("a000", depth, label=label, parts=parts)
+    writer.finish({"val": ["a000"]})
+    scored = evaluate(run_dir, tmp_path / "arm", progress=False)
+    without = evaluate(run_dir, tmp_path / "arm", progress=False, ignore_forearm=True)
+    assert scored["pixels"] - without["pixels"] == 20 * 25  # the forearm's pixels, no more
+    assert without["forearm"] == "ignored" and scored["forearm"] == "scored as hand"
+    no_parts = DatasetWriter(
+        tmp_path / "np", Manifest(name="np", sensor=Intrinsics(width=64, height=48), has_parts=False)
+    )
+    no_parts.write("b000", depth, label=label)
+    no_parts.finish({"val": ["b000"]})
+    with pytest.raises(ConfigError, match="has no part maps"):
+        evaluate(run_dir, tmp_path / "np", progress=False, ignore_forearm=True)

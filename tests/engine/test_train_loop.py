@@ -133,3 +133,29 @@ def test_amodal_task_trains(tiny_dataset: Path, tmp_path: Path, tiny_config) -> 
     config["augment"] = {"hflip": 0.5, "translate": 0.3, "scale": 0.3, "rotate": 5, "color_jitter": 0.3}
     result = train(config, tmp_path / "amodal", progress=False)
     assert result["step"] == 3 and 0.0 <= result["last"]["miou"] <= 1.0
+
+
+def test_forearm_ignore_reads_part_maps_and_validation_skips_the_forearm(tmp_path: Path, tiny_config) -> None:
+    import numpy as np
+
+    from handseg.data.format import DatasetWriter, Intrinsics, Manifest
+    from handseg.engine.train import unused_kinds
+
+    assert unused_kinds("segmentation", "depth", None) == ("color", "parts")
+    assert unused_kinds("segmentation", "depth", None, "ignore") == ("color",)  # the part maps tell the forearm
+    writer = DatasetWriter(tmp_path / "arm", Manifest(name="arm", sensor=Intrinsics(width=64, height=48)))
+    depth = np.full((48, 64), 900, np.uint16)
+    depth[10:30, 10:50] = 500
+    label = np.zeros((48, 64), np.uint8)
+    label[10:30, 10:50] = 1
+    parts = np.zeros((2, 48, 64), np.uint8)
+    parts[0, 10:30, 10:25] = 1  # palm; columns 25-49 are forearm
+    for k in range(2):
+        writer.write(f"a{k}", depth, label=label, parts=parts)
+    writer.finish({"train": ["a0", "a1"], "val": ["a0", "a1"]})
+    scored = {}
+    for forearm in ("hand", "ignore"):
+        config = tiny_config(tmp_path / "arm", max_steps=2, val_every_steps=2)
+        config["data"]["forearm"] = forearm
+        scored[forearm] = train(config, tmp_path / forearm, progress=False)["last"]["pixels"]
+    assert scored["hand"] - scored["ignore"] == 2 * 20 * 25  # validation skips exactly the forearm pixels

@@ -36,7 +36,8 @@ def test_card_holds_what_design_section_8_asks(published: Path, tiny_ckpt: Path,
     training = card["training"]
     assert training["generator_version"] == GENERATOR_VERSION and training["dataset"] == zoo_data.name
     assert training["recipe"] == "tiny_zoo" and training["step"] == 1 and training["command"] is None
-    assert card["metrics"] == {"synthetic": None, "dexycb": None} and card["latency"] is None
+    assert card["metrics"] == {"synthetic": None, "synthetic_no_forearm": None, "dexycb": None}
+    assert card["latency"] is None
     text = (published / "tiny.md").read_text()
     assert card["sha256"] in text and "(depth_m - 0.6) / 0.25" in text and "64x48" in text
 
@@ -112,7 +113,8 @@ def test_card_json_merged_and_protected_keys_refused(tiny_ckpt: Path, tmp_path: 
         )
     )
     card = publish(tiny_ckpt, name="m", out=tmp_path / "zoo", card_json=extra)
-    assert card["metrics"] == {"synthetic": {"miou_hand_object": 0.81, "frames": 100}, "dexycb": None}
+    assert card["metrics"]["synthetic"] == {"miou_hand_object": 0.81, "frames": 100}
+    assert card["metrics"]["synthetic_no_forearm"] is None and card["metrics"]["dexycb"] is None
     assert card["latency"] == {"cpu_320x240_ms": 12.5}
     assert card["training"]["command"] == "handseg train configs/realtime_cpu.yaml"
     assert card["training"]["step"] == 1  # merged, not replaced

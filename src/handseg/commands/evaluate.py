@@ -22,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worst", type=non_negative_int, default=8, help="overlays of the N worst frames (default 8)")
     parser.add_argument("--workers", type=non_negative_int, default=0, help="data-loading worker processes")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output folder")
+    parser.add_argument(
+        "--ignore-forearm",
+        action="store_true",
+        help="do not score hand pixels outside the part maps (the forearm), as real datasets with wrist-length "
+        "hand masks (DexYCB) do; needs part maps",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(
         args.checkpoint, args.dataset, split=split, batch_size=args.batch_size, out_dir=out, latency=args.latency,
         device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.quiet,
+        ignore_forearm=args.ignore_forearm,
     )  # fmt: skip
     print(metrics_table(metrics, metrics.get("name")))
     print(f"wrote {out}/ (metrics.json, metrics.md, per_frame.csv, worst/*.png)")

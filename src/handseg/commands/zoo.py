@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     card.add_argument("name", help="zoo name")
     card.add_argument(
         "--metrics", action="append", default=[], metavar="SET=FILE",
-        help="set the card's metrics of SET (synthetic or dexycb) from a `handseg eval` metrics.json (repeatable)",
+        help="set the card's metrics of SET (synthetic, synthetic_no_forearm or dexycb) from a `handseg eval` "
+        "metrics.json (repeatable)",
     )  # fmt: skip
     card.add_argument("--card-json", type=Path, help="JSON merged into the card (latency, training.command, ...)")
     card.add_argument("--json", action="store_true", help="print the JSON card instead of the Markdown one")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from handseg.data.forearm import IgnoreForearm
 from handseg.data.format import IGNORE_INDEX, HandsegDataset
 from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
 from handseg.engine.report import write_eval_outputs
@@ -154,12 +155,14 @@ def evaluate(
     worst: int = 8,
     force: bool = False,
     progress: bool = True,
+    ignore_forearm: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a model (or checkpoint / run folder) on a dataset (handseg-v1 folder or a Sample reader).
 
     Inputs are resized to the training size of the config (config["data"]["size"]). Returns the metrics dict;
     with out_dir, also writes metrics.json, metrics.md, per_frame.csv, confusion.png (segmentation) and
-    overlays of the worst frames (worst/).
+    overlays of the worst frames (worst/). With `ignore_forearm`, hand pixels outside the part maps are not scored
+    (the convention of real datasets whose hand masks stop at the wrist, handseg.data.forearm).
     """
     if isinstance(model_or_ckpt, str | Path):
         model, config = load_model(model_or_ckpt)
@@ -173,6 +176,12 @@ def evaluate(
     reader = HandsegDataset(dataset, split=split) if isinstance(dataset, str | Path) else dataset
     if len(reader) == 0:
         raise ConfigError(f"{dataset}: split {split!r} has no frames")
+    if ignore_forearm:
+        if task != "segmentation":
+            raise ConfigError(f"ignore_forearm applies to hand/object segmentation, not to a {task} model")
+        if isinstance(reader, HandsegDataset) and not reader.manifest.has_parts:
+            raise ConfigError(f"{dataset}: has no part maps, so the forearm cannot be told from the hand")
+        reader = IgnoreForearm(reader)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device).eval()
     crop = {"crop": data_cfg.get("crop"), "crop_margin": data_cfg.get("crop_margin", 0.15)}
@@ -192,6 +201,7 @@ def evaluate(
     metrics["model"] = config["model"]["name"]
     metrics["name"] = config.get("name") or config["model"]["name"]
     metrics["task"] = task
+    metrics["forearm"] = "ignored" if ignore_forearm else "scored as hand"
     if out_dir is not None:
         with staged_output_dir(out_dir, force) as staging:
             write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)

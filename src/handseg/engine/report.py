@@ -34,6 +34,8 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
     extra = ""
     if iu:
         extra = f"\n\nIU per class (%): background {_pct(iu[0])}, hand {_pct(iu[1])}, object {_pct(iu[2])}"
+        if metrics.get("forearm") == "ignored":
+            extra += " (forearm pixels not scored: hand = palm and fingers)"
     extra += _per_part_table(metrics)  # amodal
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |"]
     return "\n".join(lines) + extra + "\n"

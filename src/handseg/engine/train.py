@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from handseg.config import deep_merge, dump_config, validate
+from handseg.data.forearm import IgnoreForearm
 from handseg.data.readers.base import open_split
 from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
 from handseg.engine.callbacks import build_callbacks
@@ -132,9 +133,9 @@ class Trainer:
         root = ensure_dataset(cfg, fabric)
         size = tuple(data["size"])
         crop = {"crop": data["crop"], "crop_margin": data["crop_margin"]}
-        self.skip = unused_kinds(self.task, data["modality"], data["crop"])
+        self.skip = unused_kinds(self.task, data["modality"], data["crop"], data["forearm"])
         train_set = SegmentationDataset(
-            open_split(root, data["train_split"], format=data["format"], skip=self.skip),
+            self._forearm(open_split(root, data["train_split"], format=data["format"], skip=self.skip)),
             self.task,
             data["modality"],
             size,
@@ -179,7 +180,11 @@ class Trainer:
             raise DataError(exc.path, f"{exc.problem}; {hint}") from None
         if len(reader) == 0:
             raise DataError(root / "splits" / f"{split}.txt", f"validation split {split!r} is empty; {hint}")
-        return reader
+        return self._forearm(reader)
+
+    def _forearm(self, reader: Any) -> Any:
+        """The reader, with its forearm pixels labelled ignore when data.forearm is ignore."""
+        return IgnoreForearm(reader) if self.config["data"]["forearm"] == "ignore" else reader
 
     def _setup_model(self, resume: dict[str, Any] | None) -> None:
         cfg, fabric = self.config, self.fabric
@@ -374,12 +379,13 @@ class Trainer:
         }
 
 
-def unused_kinds(task: str, modality: str, crop: str | None) -> tuple[str, ...]:
-    """The frame files a run never reads: colour for depth input, part maps unless amodal or cropped to hands."""
+def unused_kinds(task: str, modality: str, crop: str | None, forearm: str = "hand") -> tuple[str, ...]:
+    """The frame files a run never reads: colour for depth input, part maps unless amodal, cropped to hands or
+    told the forearm from the hand by them."""
     skip = []
     if modality == "depth":
         skip.append("color")
-    if not get_task(task).part_maps and crop is None:
+    if not get_task(task).part_maps and crop is None and forearm == "hand":
         skip.append("parts")
     return tuple(skip)
 

@@ -15,7 +15,9 @@ from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_json, atomic_write_text
 from handseg.zoo.store import CARD_FORMAT, get_model, read_card, read_json_object
 
-METRIC_SETS = ("synthetic", "dexycb")
+METRIC_SETS = ("synthetic", "synthetic_no_forearm", "dexycb")
+# synthetic_no_forearm: the synthetic val split scored as DexYCB's labels are (forearm not scored, handseg.data.forearm)
+METRIC_SET_TITLES = {"synthetic_no_forearm": "synthetic, forearm not scored"}
 # Keys that describe the weights file itself: only publishing may set them, never a merged EXTRA.json.
 PROTECTED_KEYS = ("format", "name", "task", "model", "config", "input", "weights", "sha256", "dtype", "file_bytes")
 HEADLINE = (
@@ -170,9 +172,12 @@ def render_markdown(card: dict[str, Any]) -> str:
     header = "| data | frames | " + " | ".join(label for _, label in headline) + " |"
     lines += [header, "|" + "---|" * (len(headline) + 2)]
     for which in METRIC_SETS:
+        if amodal and which == "synthetic_no_forearm":  # part maps have no forearm to leave out
+            continue
         m = metrics.get(which) or {}
         cells = [_fmt(m.get(key)) for key, _ in headline]
-        lines.append(f"| {which} | {m.get('frames', '—')} | " + " | ".join(cells) + " |")
+        title = METRIC_SET_TITLES.get(which, which)
+        lines.append(f"| {title} | {m.get('frames', '—')} | " + " | ".join(cells) + " |")
     lines += ["", "—: not measured yet (or not defined for this task)."]
     if amodal:
         lines += _per_part_lines(metrics)
