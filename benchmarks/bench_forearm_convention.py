@@ -57,9 +57,10 @@ def correlations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         pearson = float(np.corrcoef(synth, real)[0, 1])
         ranks = [np.argsort(np.argsort(v)) for v in (synth, real)]
         spearman = float(np.corrcoef(*ranks)[0, 1])
-        gap = float(np.mean(synth - real))
+        gap = synth - real
         out.append({"synthetic figure": key.replace(" hand IU", ""), "runs": len(rows), "Pearson r": round(pearson, 3),
-                    "Spearman rho": round(spearman, 3), "mean synthetic - real (points)": round(gap, 1)})  # fmt: skip
+                    "Spearman rho": round(spearman, 3), "mean synthetic - real (points)": round(float(gap.mean()), 1),
+                    "its std over runs": round(float(gap.std()), 1)})  # fmt: skip
     return out
 
 
