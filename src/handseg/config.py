@@ -286,7 +286,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
 
     if data["forearm"] not in ("hand", "ignore"):
         raise ConfigError(f"data.forearm: expected hand or ignore, got {data['forearm']!r}")
-    if data["forearm"] == "ignore" and cfg["task"] != "segmentation":
+    if data["forearm"] == "ignore" and TASK_REGISTRY.get(cfg["task"]).part_maps:
         raise ConfigError(f"data.forearm: ignore applies to hand/object segmentation, not to task {cfg['task']!r}")
     check_crop(data["crop"], data["crop_margin"], "data.crop")
     _check_format(data["format"])

@@ -177,7 +177,7 @@ def evaluate(
     if len(reader) == 0:
         raise ConfigError(f"{dataset}: split {split!r} has no frames")
     if ignore_forearm:
-        if task != "segmentation":
+        if get_task(task).part_maps:
             raise ConfigError(f"ignore_forearm applies to hand/object segmentation, not to a {task} model")
         if isinstance(reader, HandsegDataset) and not reader.manifest.has_parts:
             raise ConfigError(f"{dataset}: has no part maps, so the forearm cannot be told from the hand")
