@@ -144,7 +144,7 @@ def test_cli_publish_card_update_and_listing(tiny_ckpt: Path, tmp_path: Path, mo
     capsys.readouterr()
     assert main(["models", "--pretrained"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("das-test"))
-    assert row.split() == ["das-test", "segmentation", "depth", "64x48", "0.99", "2.0", "fp16", "-", "75.1"]
+    assert row.split() == ["das-test", "segmentation", "depth", "64x48", "0.99", "2.0", "fp16", "-", "-", "75.1"]
     assert main(["zoo", "card", "das-test", "--metrics", "real=x.json"]) == 1
     assert "metrics set 'real'" in capsys.readouterr().err
     assert main(["zoo", "verify"]) == 0

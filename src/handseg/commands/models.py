@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
         from handseg.commands.zoo import zoo_table
 
         print(zoo_table())
-        print("mIOU = mean IOU of hand and object (part mIoU for amodal models), from each model's card.")
+        print(
+            "mIOU = mean IOU of hand and object (part mIoU for amodal models), from each model's card; no forearm = "
+            "the synthetic frames scored as DexYCB's wrist-length labels (handseg eval --ignore-forearm)."
+        )
         return 0
     width, height = parse_size(args.size)
     names = args.names or list_models()
