@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import RESULTS, machine, markdown_table
+from handseg.utils.io import atomic_write_json, atomic_write_text
 
 
 def find_runs(roots: list[Path]) -> list[Path]:
@@ -30,17 +31,14 @@ def find_runs(roots: list[Path]) -> list[Path]:
     return sorted({p.parent for root in roots for p in root.rglob("best.ckpt")})
 
 
-def scores(run: Path, synthetic: Path, real: Path, frames: int) -> dict[str, Any]:
-    """Hand and object IU (%) of one run: synthetic forearm scored / ignored, and real."""
-    from handseg.data.format import HandsegDataset, read_split
+def scores(run: Path, synthetic: Any, real: Path) -> dict[str, Any]:
+    """Hand and object IU (%) of one run: synthetic frames (a reader) forearm scored / ignored, and real."""
     from handseg.engine.evaluate import evaluate
 
-    ids = read_split(synthetic, "val")[:frames]
-    subset = HandsegDataset(synthetic, split=None, ids=ids)
     row: dict[str, Any] = {"run": str(run)}
-    for key, dataset, ignore in (("synthetic", subset, False), ("synthetic_no_forearm", subset, True),
-                                 ("real", real, False)):  # fmt: skip
-        split = "test" if dataset is real else None
+    for key, dataset, split, ignore in (("synthetic", synthetic, None, False),
+                                        ("synthetic_no_forearm", synthetic, None, True),
+                                        ("real", real, "test", False)):  # fmt: skip
         metrics = evaluate(run, dataset, split=split, progress=False, ignore_forearm=ignore, worst=0)
         row[f"{key} hand IU"] = round(100 * metrics["iu"][1], 2)
         row[f"{key} object IU"] = round(100 * metrics["iu"][2], 2)
@@ -122,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             if line.strip():
                 row = json.loads(line)
                 done[row["run"]] = row
+    from handseg.data.format import HandsegDataset, read_split
+
+    subset = HandsegDataset(args.synthetic, split=None, ids=read_split(args.synthetic, "val")[: args.frames])
     rows = []
     for run in runs:
         if str(run) not in done:
-            done[str(run)] = scores(run, args.synthetic, args.real, args.frames)
+            done[str(run)] = scores(run, subset, args.real)
             if args.cache is not None:  # one line per finished run: a killed benchmark resumes where it stopped
                 with args.cache.open("a") as cache:
                     cache.write(json.dumps(done[str(run)]) + "\n")
@@ -154,13 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.note:
         text += ["", args.note]
     text += ["", "Per run:", "", markdown_table(rows, columns)]
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(text) + "\n")
-    tmp.replace(args.out)
-    payload = {"command": command, "machine": info, "correlations": table, "rows": rows}
-    tmp_json = outputs[1].with_suffix(".json.tmp")
-    tmp_json.write_text(json.dumps(payload, indent=1) + "\n")
-    tmp_json.replace(outputs[1])
+    atomic_write_text(args.out, "\n".join(text) + "\n")
+    atomic_write_json(outputs[1], {"command": command, "machine": info, "correlations": table, "rows": rows})
     print(f"wrote {args.out}")
     return 0
 

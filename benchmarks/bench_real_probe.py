@@ -15,7 +15,6 @@ Writes benchmarks/results/real_probe.md (table), .json and .png (hand and object
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import RESULTS, machine, markdown_table
+from handseg.utils.io import atomic_write_json, atomic_write_text
 
 FAR_WALL_M = 2.5
 Change = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
@@ -177,12 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.note:
         text += ["", args.note]
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(text) + "\n")
-    tmp.replace(args.out)
-    tmp_json = outputs[1].with_suffix(".json.tmp")
-    tmp_json.write_text(json.dumps({"command": command, "machine": info, "rows": rows}, indent=1) + "\n")
-    tmp_json.replace(outputs[1])
+    atomic_write_text(args.out, "\n".join(text) + "\n")
+    atomic_write_json(outputs[1], {"command": command, "machine": info, "rows": rows})
     print(f"wrote {args.out}")
     return 0
 

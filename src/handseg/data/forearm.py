@@ -43,7 +43,6 @@ class IgnoreForearm:
 
     def __init__(self, reader: Any) -> None:
         self.reader = reader
-        self.ids = getattr(reader, "ids", None)
 
     def __len__(self) -> int:
         return len(self.reader)
@@ -51,7 +50,7 @@ class IgnoreForearm:
     def __getitem__(self, index: int) -> Sample:
         return ignore_forearm(self.reader[index])
 
-    def __getattr__(self, name: str) -> Any:  # intrinsics, manifest, name, ...: those of the wrapped reader
+    def __getattr__(self, name: str) -> Any:  # ids, intrinsics, manifest, ...: the wrapped reader's
         if name == "reader":  # not set yet (unpickling in a loader worker): no recursion
             raise AttributeError(name)
         return getattr(self.reader, name)
