@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from handseg.cli import main
@@ -103,7 +104,14 @@ def test_seeds_write_row_files_resume_and_rebuild(tmp_path: Path, capsys: pytest
     assert contour["init_from"] == str(out / "seed1" / das.key / "best.ckpt") and contour["own_steps"] == 2
     assert [p["step"] for p in contour["curve"]][-1] == 4 + 2  # its curve continues the CE row's
     assert contour["real"] is not None and 0 <= contour["real"]["pixel_acc"] <= 1 and contour["seed"] == 1
+    # the synthetic val split scored again with the forearm not scored: fewer pixels, the same frames
+    scored = np.asarray(contour["metrics"]["confusion"]).sum()
+    scored_no_forearm = np.asarray(contour["metrics_no_forearm"]["confusion"]).sum()
+    assert 0 < scored_no_forearm < scored
+    assert contour["metrics_no_forearm"]["frames"] == contour["metrics"]["frames"]
     table = (results / "table2.md").read_text()
+    no_forearm_cells = [line.split(" | ")[9] for line in table.splitlines() if line.startswith("| DenseAttentionSeg")]
+    assert no_forearm_cells and all(" ± " in cell for cell in no_forearm_cells)
     assert "| DenseAttentionSeg + contour loss | 2 (0,1) |" in table and " ± " in table and "| 93.94 |" in table
     assert "last-quarter gain" in table and "(row, seed) runs here are flat" in table
     assert "contour fine-tuning helps" in table and (results / "table2_miou.png").stat().st_size > 1000
@@ -126,3 +134,16 @@ def test_unknown_row_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
     argv = ["experiment", "table2", "--quick", "--out", str(tmp_path), "--rows", "nope"]
     assert main(argv) == 1
     assert "unknown row" in capsys.readouterr().err
+
+
+def test_row_files_without_the_forearm_free_figure_show_a_dash() -> None:
+    from handseg.experiments.table_report import segmentation_table
+
+    row = {r.key: r for r in TABLES["table2"]}["fcn8s"]
+    metrics = {"miou_hand_object": 0.5, "iu": [0.9, 0.6, 0.4]}
+    old = {"row": {"key": "fcn8s"}, "seed": 0, "metrics": metrics, "real": None, "params_m": 1.0}
+    old |= {"latency": {"latency_ms": 5.0}, "train_s": 60.0, "curve": []}
+    new = dict(old, seed=1, metrics_no_forearm={"miou_hand_object": 0.3, "iu": [0.9, 0.2, 0.4]})
+    cells = lambda records: segmentation_table(records, (row,)).splitlines()[-1].split(" | ")  # noqa: E731
+    assert cells([old])[9:11] == ["-", "-"]
+    assert cells([old, new])[9:11] == ["30.00", "20.00"]  # only the row file that has it counts

@@ -6,10 +6,14 @@ import math
 import statistics
 from typing import Any
 
+# Where a row file keeps each of its evaluations: synthetic val, the real set, synthetic val with the forearm not
+# scored (the real set's labelling convention, handseg.data.forearm; row files written before it lack the entry).
+SOURCES = {"synthetic": "metrics", "real": "real", "no_forearm": "metrics_no_forearm"}
 
-def _value(record: dict[str, Any], key: str, real: bool = False) -> float | None:
-    """A metric of a row file (iu_hand / iu_object from the iu list), or None."""
-    metrics = record.get("real") if real else record.get("metrics")
+
+def _value(record: dict[str, Any], key: str, real: bool = False, *, source: str | None = None) -> float | None:
+    """A metric of a row file (iu_hand / iu_object from the iu list), or None; `source` names a SOURCES entry."""
+    metrics = record.get(SOURCES[source or ("real" if real else "synthetic")])
     if not metrics:
         return None
     if key in ("iu_hand", "iu_object"):

@@ -75,6 +75,8 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
         "f.w. IU",
         "IU hand",
         "IU object",
+        "no-forearm mean IOU",
+        "no-forearm IU hand",
         "DexYCB mean IOU",
         "DexYCB IU hand",
         "DexYCB IU object",
@@ -93,8 +95,8 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
         found = by_key.get(row.key, [])
         seeds = ",".join(str(r["seed"]) for r in found)
 
-        def col(key: str, real: bool = False, found: list[dict[str, Any]] = found) -> str:
-            return _cell([v for r in found if (v := _value(r, key, real)) is not None])
+        def col(key: str, real: bool = False, found: list[dict[str, Any]] = found, source: str | None = None) -> str:
+            return _cell([v for r in found if (v := _value(r, key, real, source=source)) is not None])
 
         paper = row.paper
         cells = [
@@ -107,6 +109,8 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
             col("fw_iu"),
             col("iu_hand"),
             col("iu_object"),
+            col(HEADLINE, source="no_forearm"),
+            col("iu_hand", source="no_forearm"),
             col(HEADLINE, True),
             col("iu_hand", True),
             col("iu_object", True),

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from handseg.config import deep_merge, load_config, validate
+from handseg.data.format import HandsegDataset
 from handseg.data.synth import generate_dataset
 from handseg.engine.evaluate import evaluate, measure_latency
 from handseg.engine.train import train
@@ -275,6 +276,20 @@ def run_row(
     synthetic = evaluate(
         run_dir / "best.ckpt", data_root, split="val", out_dir=run_dir / "eval", force=True, progress=False
     )
+    no_forearm = None
+    if not get_task(config["task"]).part_maps and HandsegDataset(data_root, split="val").manifest.has_parts:
+        # scored as real hand masks that stop at the wrist are (DexYCB): the figure comparable to the real one
+        no_forearm = _plain(
+            evaluate(
+                run_dir / "best.ckpt",
+                data_root,
+                split="val",
+                out_dir=run_dir / "eval_no_forearm",
+                force=True,
+                progress=False,
+                ignore_forearm=True,
+            )
+        )
     real_metrics = None
     if real is not None and not get_task(config["task"]).part_maps:  # the real set has labels, no parts
         real_metrics = _plain(
@@ -295,6 +310,7 @@ def run_row(
         "row": asdict(row),
         "seed": seed,
         "metrics": _plain(synthetic),
+        "metrics_no_forearm": no_forearm,
         "real": real_metrics,
         "real_data": str(real) if real else None,
         "data": str(data_root),
