@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from handseg.utils.io import atomic_write_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -84,13 +86,13 @@ def write_results(name: str, payload: dict[str, Any], markdown: str, command: st
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     payload = {"benchmark": name, "command": command, "machine": info, **payload}
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2, sort_keys=True) + "\n")
     header = (
         f"# {name}\n\nMeasured with `{command}` on {info.get('cpu')} "
         f"({info.get('logical_cores')} logical cores, torch {info.get('torch', '-')}, "
         f"1-min load {info.get('load_average_1min', 0):.2f}; commit {info.get('git_commit', '?')}).\n\n"
     )
-    (RESULTS / f"{name}.md").write_text(header + markdown.rstrip() + "\n")
+    atomic_write_text(RESULTS / f"{name}.md", header + markdown.rstrip() + "\n")
     print(header + markdown)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Segmenter", "__version__", "load_model"]
+__all__ = ["Segmenter", "TTASpec", "__version__", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,4 +14,8 @@ def __getattr__(name: str) -> Any:
         from handseg.zoo import segmenter
 
         return getattr(segmenter, name)
+    if name == "TTASpec":
+        from handseg.models.tta import TTASpec
+
+        return TTASpec
     raise AttributeError(f"module 'handseg' has no attribute {name!r}")

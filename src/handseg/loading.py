@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -34,6 +34,9 @@ import numpy as np
 # imported inside the functions that use them (tests/test_cli.py).
 from handseg.errors import CheckpointError, ConfigError, HandsegError
 from handseg.registry import Registry
+
+if TYPE_CHECKING:
+    from handseg.models.tta import TTASpec
 
 try:
     from numpy._core import multiarray
@@ -264,6 +267,26 @@ def resolve_backend(model: str | Path, backend: str = "auto") -> str:
     return backend
 
 
+class TTAPredictor:
+    """A Predictor whose logits are the log of its inner predictor's mean probabilities over test-time views."""
+
+    def __init__(self, inner: Predictor, spec: TTASpec) -> None:
+        self.inner, self.spec = inner, spec
+        self.config, self.modality, self.task = inner.config, inner.modality, inner.task
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        from handseg.tasks import get_task
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(self.inner.logits(np.ascontiguousarray(x.numpy())), np.float32))
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch, np.float32))
+            return get_task(self.task).tta_logits(run, x, self.spec).numpy()
+
+
 def open_predictor(
     model: str | Path,
     backend: str = "auto",
@@ -271,12 +294,22 @@ def open_predictor(
     threads: int | None = None,
     device: str | None = None,
     is_onnx: bool = False,
+    tta: TTASpec | None = None,
 ) -> Any:
     """A Predictor of a checkpoint, run folder, zoo name or .onnx file on `backend` (see BACKEND_HELP).
 
     `is_onnx` says `model` is an ONNX graph whatever its name. PyTorch runs on `device` (default: CUDA where
-    present); the graph runtimes on the CPU with `threads` threads.
+    present); the graph runtimes on the CPU with `threads` threads. With `tta`, every backend's logits are
+    averaged over the test-time views it names (handseg.models.tta).
     """
+    predictor = _open_backend(model, backend, threads=threads, device=device, is_onnx=is_onnx)
+    return TTAPredictor(predictor, tta) if tta is not None and tta.active else predictor
+
+
+def _open_backend(
+    model: str | Path, backend: str, *, threads: int | None, device: str | None, is_onnx: bool
+) -> Predictor:
+    """open_predictor without test-time views."""
     if is_onnx:
         if backend == "pytorch":
             raise ConfigError(f"{model}: an ONNX model runs with --backend onnxruntime or openvino, not pytorch")

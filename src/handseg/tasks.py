@@ -8,6 +8,7 @@ scores, the pictures of a prediction and how a prediction is written. Code elsew
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from handseg.data.preprocess import input_channels
 from handseg.errors import ConfigError
 from handseg.metrics import AmodalPartIoU, ConfusionMatrix, scores_from_confusion
 from handseg.metrics.confusion import labels_from_logits
+from handseg.models.tta import TestTimeAugmentation, TTASpec, average_views
 from handseg.registry import TASKS
 from handseg.utils.io import atomic_write_png
 from handseg.viz.amodal import amodal_parts_picture
@@ -64,8 +66,29 @@ class Task:
         raise NotImplementedError
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """Softmax of K x H x W logits (amodal: per hand)."""
-        raise NotImplementedError
+        """Softmax of K x H x W logits, one per channel group (amodal: per hand)."""
+        return torch.cat([logits[a:b].softmax(0) for a, b in self.softmax_groups()])
+
+    def softmax_groups(self) -> tuple[tuple[int, int], ...]:
+        """The channel ranges that each form one softmax (one per hand for amodal)."""
+        return ((0, self.num_classes),)
+
+    def mirror_channels(self) -> tuple[int, ...] | None:
+        """Channel order of a mirrored image's logits (a mirrored left hand is a right hand); None: unchanged."""
+        return None
+
+    def tta_logits(self, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, spec: TTASpec) -> torch.Tensor:
+        """Log of `run`'s mean probabilities over the views of `spec` (handseg.models.tta), this task's channels."""
+        flip = self.mirror_channels()
+        index = None if flip is None else torch.as_tensor(flip)
+        return average_views(run, x, spec, groups=self.softmax_groups(), flip_index=index)
+
+    def test_time_augmentation(self, model: torch.nn.Module, spec: TTASpec) -> torch.nn.Module:
+        """`model` wrapped to average its probabilities over the views of `spec` (itself when spec adds none)."""
+        if not spec.active:
+            return model
+        wrapped = TestTimeAugmentation(model, spec, groups=self.softmax_groups(), flip_channels=self.mirror_channels())
+        return wrapped.train(model.training)
 
     def tracker(self, device: Any = None) -> Any:
         """A fresh streaming metric with update(pred, target, visible=...), compute() and sync(fabric)."""
@@ -141,9 +164,6 @@ class SegmentationTask(Task):
     def labels(self, logits: Any) -> Any:
         return _argmax(logits)
 
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.softmax(0)
-
     def tracker(self, device: Any = None) -> Any:
         return ConfusionMatrix(num_classes=self.num_classes, ignore_index=IGNORE_INDEX, device=device)
 
@@ -217,9 +237,12 @@ class AmodalTask(Task):
             return torch.stack([_argmax(logits[:, :k]), _argmax(logits[:, k:])], 1)
         return np.stack([_argmax(logits[:, :k]), _argmax(logits[:, k:])], axis=1)
 
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        hands = [logits[:PARTS_PER_HAND], logits[PARTS_PER_HAND : 2 * PARTS_PER_HAND]]
-        return torch.cat([hand.softmax(0) for hand in hands])
+    def softmax_groups(self) -> tuple[tuple[int, int], ...]:
+        return ((0, PARTS_PER_HAND), (PARTS_PER_HAND, 2 * PARTS_PER_HAND))
+
+    def mirror_channels(self) -> tuple[int, ...] | None:
+        k = PARTS_PER_HAND
+        return tuple(range(k, 2 * k)) + tuple(range(k))
 
     def tracker(self, device: Any = None) -> Any:
         return AmodalPartIoU()

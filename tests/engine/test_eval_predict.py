@@ -139,3 +139,34 @@ def test_eval_ignore_forearm_skips_exactly_the_hand_pixels_outside_the_parts(
     no_parts.finish({"val": ["b000"]})
     with pytest.raises(ConfigError, match="has no part maps"):
         evaluate(run_dir, tmp_path / "np", progress=False, ignore_forearm=True)
+
+
+def test_tta_in_eval_predict_and_their_commands(
+    trained_run: tuple[Path, dict], tiny_dataset: Path, tmp_path: Path, capsys
+) -> None:
+    from handseg.models.tta import TTASpec
+
+    run_dir, _ = trained_run
+    spec = TTASpec(flip=True, scales=(0.75, 1.0))
+    plain = evaluate(run_dir, tiny_dataset, progress=False)
+    averaged = evaluate(run_dir, tiny_dataset, progress=False, tta=spec)
+    assert plain["tta"] == "none" and averaged["tta"] == "flip + scales 0.75/1"
+    assert np.sum(averaged["confusion"]) == np.sum(plain["confusion"])  # the same pixels, scored once each
+    assert not np.array_equal(averaged["confusion"], plain["confusion"])  # the views change some labels
+    argv = ["eval", str(run_dir), str(tiny_dataset), "--out", str(tmp_path / "e"), "--no-progress", "--tta-flip"]
+    assert main([*argv, "--tta-scales", "0.75,1"]) == 0
+    saved = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert saved["tta"] == "flip + scales 0.75/1" and saved["miou_hand_object"] == pytest.approx(
+        averaged["miou_hand_object"]
+    )
+    capsys.readouterr()
+    assert main([*argv[:3], "--out", str(tmp_path / "bad"), "--tta-scales", "0.75;1"]) != 0
+    assert "--tta-scales '0.75;1': expected comma-separated numbers" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
+
+    out = tmp_path / "pred"
+    code = main(["predict", str(run_dir), str(tiny_dataset), "--out", str(out), "--no-progress", "--tta-flip"])
+    assert code == 0
+    for frame in ("f000", "f001", "f002", "f003"):  # the overfitted run stays right under the mirrored view
+        truth = read_png(tiny_dataset / "label" / f"{frame}.png")
+        assert (read_png(out / "label" / f"{frame}.png") == truth).mean() > 0.9

@@ -72,3 +72,16 @@ def test_bad_input_gets_a_clear_error(zoo: Path) -> None:
         segmenter.predict(np.zeros((48, 64), np.uint16))
     with pytest.raises(ConfigError, match=r"HxW array of metres, got shape \(2, 48, 64, 1\)"):
         segmenter.predict(np.zeros((2, 48, 64, 1), np.float32))  # a 3-D array is a batch, a 4-D one is wrong
+
+
+def test_test_time_augmentation(zoo: Path) -> None:
+    from handseg import TTASpec
+
+    plain, averaged = Segmenter("tiny"), Segmenter("tiny", tta=TTASpec(flip=True))
+    native = np.ascontiguousarray(odd_depth()[:48, :64])  # the training size: no resize, so views mirror exactly
+    mirrored = np.ascontiguousarray(native[:, ::-1])
+    want = (plain.predict_proba(native) + plain.predict_proba(mirrored)[:, :, ::-1]) / 2
+    np.testing.assert_allclose(averaged.predict_proba(native), want, atol=1e-5)
+    np.testing.assert_array_equal(averaged.predict(native), want.argmax(0))
+    assert not np.array_equal(plain.predict(native), averaged.predict(native))  # the mirror view changes labels
+    assert averaged.predict(odd_depth()).shape == (251, 333)

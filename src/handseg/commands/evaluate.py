@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handseg.commands.options import device, non_negative_int, positive_int
+from handseg.commands.options import add_tta_arguments, device, non_negative_int, positive_int, tta_spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not score hand pixels outside the part maps (the forearm), as real datasets with wrist-length "
         "hand masks (DexYCB) do; needs part maps",
     )
+    add_tta_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(
         args.checkpoint, args.dataset, split=split, batch_size=args.batch_size, out_dir=out, latency=args.latency,
         device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.quiet,
-        ignore_forearm=args.ignore_forearm,
+        ignore_forearm=args.ignore_forearm, tta=tta_spec(args),
     )  # fmt: skip
     print(metrics_table(metrics, metrics.get("name")))
     print(f"wrote {out}/ (metrics.json, metrics.md, per_frame.csv, worst/*.png)")

@@ -144,3 +144,26 @@ def size_arg(least: int = 16, most: int = 8192) -> Callable[[str], tuple[int, in
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return size
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tta-flip and --tta-scales: test-time augmentation (handseg.models.tta)."""
+    parser.add_argument(
+        "--tta-flip",
+        action="store_true",
+        help="test-time augmentation: also segment the mirrored frame and average the class probabilities "
+        "(2x the compute)",
+    )
+    parser.add_argument(
+        "--tta-scales",
+        metavar="S1,S2,...",
+        help="test-time augmentation: also segment the frame resized by each scale, e.g. 0.75,1,1.25, and average "
+        "(one pass per scale, x2 with --tta-flip)",
+    )
+
+
+def tta_spec(args: argparse.Namespace) -> object:
+    """The TTASpec of --tta-flip / --tta-scales (a ConfigError names a bad scale list)."""
+    from handseg.models.tta import TTASpec
+
+    return TTASpec.parse(flip=args.tta_flip, scales=args.tta_scales)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handseg.commands.options import DEPTH_SCALE_HELP, device, positive_float, positive_int
+from handseg.commands.options import DEPTH_SCALE_HELP, add_tta_arguments, device, positive_float, positive_int, tta_spec
 from handseg.loading import BACKEND_HELP, BACKENDS
 
 
@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out unreadable or unsuitable inputs and count them"
     )
+    add_tta_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     written = predict(
         args.checkpoint, args.inputs, args.out, batch_size=args.batch_size, force=args.force,
         depth_scale=args.depth_scale, split=args.split, overlays=not args.no_overlays, device=args.device,
-        progress=not args.quiet, backend=args.backend, skip_bad=args.skip_bad,
+        progress=not args.quiet, backend=args.backend, skip_bad=args.skip_bad, tta=tta_spec(args),
     )  # fmt: skip
     skipped = getattr(written, "skipped", {})
     print(f"wrote {len(written)} frames to {args.out}/; skipped {len(skipped)} bad inputs")

@@ -16,6 +16,7 @@ from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_l
 from handseg.engine.report import write_eval_outputs
 from handseg.errors import ConfigError
 from handseg.loading import load_model
+from handseg.models.tta import TTASpec
 from handseg.tasks import get_task
 from handseg.utils.io import check_output_dir, staged_output_dir
 from handseg.utils.timing import time_fn
@@ -156,13 +157,15 @@ def evaluate(
     force: bool = False,
     progress: bool = True,
     ignore_forearm: bool = False,
+    tta: TTASpec | None = None,
 ) -> dict[str, Any]:
     """Evaluate a model (or checkpoint / run folder) on a dataset (handseg-v1 folder or a Sample reader).
 
     Inputs are resized to the training size of the config (config["data"]["size"]). Returns the metrics dict;
     with out_dir, also writes metrics.json, metrics.md, per_frame.csv, confusion.png (segmentation) and
     overlays of the worst frames (worst/). With `ignore_forearm`, hand pixels outside the part maps are not scored
-    (the convention of real datasets whose hand masks stop at the wrist, handseg.data.forearm).
+    (the convention of real datasets whose hand masks stop at the wrist, handseg.data.forearm). With `tta`, the
+    model's probabilities are averaged over the test-time views it names (handseg.models.tta).
     """
     if isinstance(model_or_ckpt, str | Path):
         model, config = load_model(model_or_ckpt)
@@ -184,6 +187,8 @@ def evaluate(
         reader = IgnoreForearm(reader)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device).eval()
+    tta = tta or TTASpec()
+    model = get_task(task).test_time_augmentation(model, tta)
     crop = {"crop": data_cfg.get("crop"), "crop_margin": data_cfg.get("crop_margin", 0.15)}
     torch_ds = SegmentationDataset(reader, task, data_cfg["modality"], tuple(data_cfg["size"]), **crop)
     batch_size = batch_size or int(config.get("eval", {}).get("batch_size", 4))
@@ -202,6 +207,7 @@ def evaluate(
     metrics["name"] = config.get("name") or config["model"]["name"]
     metrics["task"] = task
     metrics["forearm"] = "ignored" if ignore_forearm else "scored as hand"
+    metrics["tta"] = tta.describe()
     if out_dir is not None:
         with staged_output_dir(out_dir, force) as staging:
             write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)

@@ -20,6 +20,7 @@ from handseg.data.sources import DatasetSource
 from handseg.data.transforms import resize_sample
 from handseg.errors import ConfigError, DataError
 from handseg.loading import open_predictor
+from handseg.models.tta import TTASpec
 from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_png, check_output_dir, read_file_bytes, read_png, staged_output_dir
 from handseg.viz.overlay import depth_gray
@@ -186,6 +187,7 @@ def predict(
     backend: str = "auto",
     *,
     skip_bad: bool = False,
+    tta: TTASpec | None = None,
 ) -> PredictResult:
     """Segment every input with a checkpoint; write label/<id>.png (or parts/<id>_l.png, _r.png) and overlay/.
 
@@ -194,12 +196,13 @@ def predict(
     "auto" (by the file's suffix). Every input is read and checked (dtype, shape,
     modality) before anything is written; with `skip_bad` bad inputs are left out and listed in `.skipped` of
     the result. Output goes to a temporary sibling folder renamed to `out_dir` on success. Inputs are resized to
-    the model's training size and the logits resized back to each input's size. Returns the ids written.
+    the model's training size and the logits resized back to each input's size. With `tta`, each backend's
+    probabilities are averaged over the test-time views it names (handseg.models.tta). Returns the ids written.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {batch_size!r}")
     check_output_dir(out_dir, force)  # before loading a model or reading inputs
-    predictor = _open_predictor(ckpt, backend, device)
+    predictor = _open_predictor(ckpt, backend, device, tta)
     config = predictor.config
     task, modality, size = config["task"], config["data"]["modality"], tuple(config["data"]["size"])
     items = collect_inputs(inputs, modality, depth_scale, split)
@@ -228,9 +231,9 @@ def predict(
     return written
 
 
-def _open_predictor(ckpt: str | Path, backend: str, device: str | None) -> Any:
+def _open_predictor(ckpt: str | Path, backend: str, device: str | None, tta: TTASpec | None = None) -> Any:
     """The Predictor (PyTorch, ONNX Runtime or OpenVINO) of `ckpt`; a graph must carry its handseg config."""
-    predictor = open_predictor(ckpt, backend, threads=torch.get_num_threads(), device=device)
+    predictor = open_predictor(ckpt, backend, threads=torch.get_num_threads(), device=device, tta=tta)
     if not predictor.config:
         raise ConfigError(f"{ckpt}: the ONNX file carries no handseg config; export it with `handseg export`")
     return predictor

@@ -15,6 +15,7 @@ from handseg.data.preprocess import make_input
 from handseg.data.transforms import resize_sample
 from handseg.errors import ConfigError
 from handseg.loading import open_model
+from handseg.models.tta import TTASpec
 from handseg.tasks import get_task
 
 
@@ -32,16 +33,22 @@ class Segmenter:
 
     Each frame is resized to the model's training size (nearest for depth, area for colour), normalised as in
     training, segmented, and its labels resized back with nearest. Labels: 0 background, 1 hand, 2 object
-    (amodal models: 2 x H x W part maps, 0 none, 1..16 parts).
+    (amodal models: 2 x H x W part maps, 0 none, 1..16 parts). `tta=TTASpec(flip=True, scales=(0.75, 1, 1.25))`
+    averages the probabilities over mirrored and resized views (slower by the number of views).
     """
 
-    def __init__(self, model: str | Path, *, device: str = "cpu", batch_size: int = 8) -> None:
+    def __init__(
+        self, model: str | Path, *, device: str = "cpu", batch_size: int = 8, tta: TTASpec | None = None
+    ) -> None:
         if batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
-        self.model = load_model(model, device=device)
-        self.card: dict[str, Any] | None = self.model.card
-        self.config: dict[str, Any] = self.model.config
+        loaded = load_model(model, device=device)
+        self.card: dict[str, Any] | None = loaded.card
+        self.config: dict[str, Any] = loaded.config
         self.task: str = self.config.get("task", "segmentation")
+        self.tta = tta or TTASpec()
+        # with tta: the log of the mean probabilities over the test-time views (handseg.models.tta)
+        self.model = get_task(self.task).test_time_augmentation(loaded, self.tta)
         self.modality: str = self.config["data"].get("modality", "depth")
         self.size: tuple[int, int] = tuple(int(v) for v in self.config["data"]["size"])  # (width, height)
         self.device = device
