@@ -133,8 +133,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             ax.bar([j + i * width for j in range(len(sets))], values, width, label=arm)
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(sets))], sets, fontsize=8)
         ax.set_ylabel("mean IOU of hand and object (%)")
+        ax.set_ylim(0, 1.45 * max(r["mean IOU"] for r in mine))  # room above the bars for the legend
         ax.set_title(model)
-        ax.legend(title="test-time views", fontsize=8)
+        ax.legend(title="test-time views", fontsize=8, ncol=2, loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
