@@ -200,3 +200,26 @@ def test_shipped_config_matches_the_defaults() -> None:
 
     path = Path(__file__).resolve().parents[2] / "configs" / "annotate.yaml"
     assert AnnotateConfig.load(path) == AnnotateConfig()
+
+
+def test_band_starts_at_the_nearest_skin_when_the_nearest_surface_is_not_a_hand(scene) -> None:
+    depth, color, label = scene()
+    cfg = replace(AnnotateConfig(), body_radius_m=0, plane_count=0)  # isolate the anchor from the other repairs
+    torso = np.zeros_like(label, bool)
+    torso[:, :12] = True  # a shirt at the image border, 25 cm nearer than the hand, not skin-coloured
+    depth, color = depth.copy(), color.copy()
+    depth[torso], color[torso] = 0.25, (90, 90, 100)
+    nearest = annotate_frame(depth, color, cfg)
+    assert nearest.diagnostics["near_m"] == pytest.approx(0.25, abs=0.01)
+    assert _iou(nearest.label == 1, label == 1) < 0.1  # the paper's band sits on the shirt and misses the hand
+    anchored = annotate_frame(depth, color, replace(cfg, near_skin_min_px=200))
+    assert anchored.diagnostics["near_from_skin"] and anchored.diagnostics["near_m"] == pytest.approx(0.5, abs=0.01)
+    assert _iou(anchored.label == 1, label == 1) > 0.9 and not anchored.label[torso].any()
+
+
+def test_nearest_skin_changes_nothing_when_the_hand_is_in_the_band(scene) -> None:
+    depth, color, _ = scene()
+    plain = annotate_frame(depth, color, AnnotateConfig())
+    anchored = annotate_frame(depth, color, replace(AnnotateConfig(), near_skin_min_px=200))
+    assert not anchored.diagnostics["near_from_skin"]
+    np.testing.assert_array_equal(anchored.label, plain.label)

@@ -35,6 +35,10 @@ class AnnotateConfig:
     near_min_pixels: int = 150  # ... or the depth of the n-th nearest valid pixel, whichever is farther
     band_m: float = 0.16  # keep pixels up to this far behind the nearest surface
     front_margin_m: float = 0.03  # and up to this far in front of it (closer = flying pixels)
+    # 1a. (ours) when no skin-coloured segment (HSV thresholds of step 3, opened) of near_skin_min_px pixels lies in
+    # that band, the band starts at the nearest such segment instead: the hand need not be the nearest surface (a
+    # torso or table edge nearer than it, a camera over the shoulder); 0 = off (the paper's nearest surface)
+    near_skin_min_px: int = 0
     # 1b. (ours) grow the band along depth-continuous surfaces (e.g. a forearm reaching back); 0 = off
     grow_max_m: float = 0.6  # how far behind the nearest surface growth may reach
     grow_jump_m: float = 0.008  # neighbours are connected if their depth differs by < jump_m + jump_rel * depth
@@ -111,6 +115,7 @@ class AnnotateConfig:
             (self.near_min_pixels >= 1, "near_min_pixels must be >= 1"),
             (self.band_m > 0, "band_m must be > 0"),
             (self.front_margin_m >= 0, "front_margin_m must be >= 0"),
+            (self.near_skin_min_px >= 0, "near_skin_min_px must be >= 0"),
             (self.grow_max_m >= 0 and self.grow_jump_m >= 0 and self.grow_jump_rel >= 0, "grow_* must be >= 0"),
             (self.grow_min_overlap >= 1, "grow_min_overlap must be >= 1"),
             (0 <= self.grow_min_share <= 1, "grow_min_share must be in [0, 1]"),

@@ -22,7 +22,7 @@ from handseg.annotate.repair import (
     find_planes,
     grow_band,
 )
-from handseg.annotate.splitters import ColourCrop, split_colours
+from handseg.annotate.splitters import ColourCrop, skin_mask, split_colours
 
 BACKGROUND, HAND, OBJECT = 0, 1, 2
 
@@ -46,6 +46,27 @@ def nearest_surface(depth_m: np.ndarray, cfg: AnnotateConfig, stride: int = 2) -
         if np.count_nonzero(below) > k:
             valid = below
     return float(np.partition(sub[valid], k)[k])
+
+
+def nearest_skin_surface(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateConfig, stride: int = 2) -> float | None:
+    """Depth of the nearest skin-coloured surface: near_quantile of the valid depth of every skin-coloured segment
+    (HSV thresholds, opened) of at least near_skin_min_px full-size pixels, or None if there is none.
+
+    The colour need not be registered to the depth yet: a few pixels of offset do not move a segment's depth.
+    """
+    rgb = np.ascontiguousarray(color[::stride, ::stride, :3])
+    depth = depth_m[::stride, ::stride]
+    skin = skin_mask(rgb, cfg) & (depth > cfg.min_depth_m) & (depth < cfg.max_depth_m)
+    skin = open_close(skin, 3, 0)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(skin.view(np.uint8), connectivity=8)
+    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] * stride * stride >= cfg.near_skin_min_px)
+    big = big[big > 0]  # label 0 is everything not skin
+    if big.size == 0:
+        return None
+    keep = np.zeros(count, bool)
+    keep[big] = True
+    values = depth[keep[labels]]
+    return float(np.quantile(values, cfg.near_quantile))
 
 
 def depth_band(depth_m: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:
@@ -143,7 +164,7 @@ def annotate_frame(
         dict.fromkeys(
             ("near_m", "plane_px", "band_px", "hand_px", "object_px", "shift_dx", "shift_dy", "align_rotation_deg"), 0
         )
-        | {"align_scale": 1.0}
+        | {"align_scale": 1.0, "near_from_skin": False}
         | dict.fromkeys(("hand_kept", "hand_dropped", "object_kept", "object_dropped"), 0)
     )
     planes = find_planes(depth_m, cfg)
@@ -160,6 +181,11 @@ def annotate_frame(
     if near is None:
         diag["near_m"] = float("nan")
         return Annotation(label, (0.0, 0.0), diag)
+    if cfg.near_skin_min_px:  # the hand need not be the nearest surface: start at the nearest skin if none is in reach
+        skin_near = nearest_skin_surface(scene_depth, color, cfg)
+        diag["near_from_skin"] = skin_near is not None and skin_near > near + cfg.band_m
+        if diag["near_from_skin"]:
+            near = skin_near
     band = grow_band(scene_depth, depth_band(scene_depth, near, cfg), near, cfg)
     band = fill_depth_neighbours(scene_depth, band, cfg.neighbour_fill_px, cfg.neighbour_fill_tol_m)
     band = fill_depth_holes(depth_m, band, cfg.hole_close_px)
