@@ -58,15 +58,12 @@ def nearest_skin_surface(depth_m: np.ndarray, color: np.ndarray, cfg: AnnotateCo
     depth = depth_m[::stride, ::stride]
     skin = skin_mask(rgb, cfg) & (depth > cfg.min_depth_m) & (depth < cfg.max_depth_m)
     skin = open_close(skin, 3, 0)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(skin.view(np.uint8), connectivity=8)
-    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] * stride * stride >= cfg.near_skin_min_px)
-    big = big[big > 0]  # label 0 is everything not skin
-    if big.size == 0:
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(skin.view(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] * stride * stride >= cfg.near_skin_min_px
+    keep[0] = False  # label 0 is everything not skin
+    if not keep.any():
         return None
-    keep = np.zeros(count, bool)
-    keep[big] = True
-    values = depth[keep[labels]]
-    return float(np.quantile(values, cfg.near_quantile))
+    return float(np.quantile(depth[keep[labels]], cfg.near_quantile))
 
 
 def depth_band(depth_m: np.ndarray, near_m: float, cfg: AnnotateConfig) -> np.ndarray:

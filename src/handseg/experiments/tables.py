@@ -276,8 +276,9 @@ def run_row(
     synthetic = evaluate(
         run_dir / "best.ckpt", data_root, split="val", out_dir=run_dir / "eval", force=True, progress=False
     )
+    segmentation = not get_task(config["task"]).part_maps  # the forearm and the real set's labels need a class map
     no_forearm = None
-    if not get_task(config["task"]).part_maps and HandsegDataset(data_root, split="val").manifest.has_parts:
+    if segmentation and HandsegDataset(data_root, split="val").manifest.has_parts:
         # scored as real hand masks that stop at the wrist are (DexYCB): the figure comparable to the real one
         no_forearm = _plain(
             evaluate(
@@ -291,7 +292,7 @@ def run_row(
             )
         )
     real_metrics = None
-    if real is not None and not get_task(config["task"]).part_maps:  # the real set has labels, no parts
+    if real is not None and segmentation:  # the real set has labels, no parts
         real_metrics = _plain(
             evaluate(
                 run_dir / "best.ckpt", real, split="test", out_dir=run_dir / "eval_real", force=True, progress=False
