@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import RESULTS, machine, markdown_table
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
+STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
+
 
 def find_runs(roots: list[Path]) -> list[Path]:
     """Run folders (holding best.ckpt) under the roots, sorted."""

@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import markdown_table, write_results
 
+STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
+
 
 def _pairs(values: list[str], option: str) -> dict[str, Path]:
     out = {}

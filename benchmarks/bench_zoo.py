@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import markdown_table, time_call, write_results
 
+STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
+
 
 def _ms(fn) -> float:
     """One timed call (after a warm-up call), in milliseconds."""

@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_zoo import export_models, zoo_latency
 from benchmarks.common import markdown_table, write_results
 
+STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
+
 
 def main(argv: list[str] | None = None) -> int:
     """Measure every named amodal zoo model and write the table (and the cards with --update-cards)."""

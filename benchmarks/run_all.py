@@ -1,4 +1,8 @@
-"""Run every benchmarks/bench_*.py (or those named on the command line) one after another."""
+"""Run every standalone benchmarks/bench_*.py (or those named on the command line) one after another.
+
+A script with a line `STANDALONE = False` needs inputs named on its command line (trained models, datasets, a
+GPU): it is skipped unless named, and its docstring gives the command that made its committed results.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,11 @@ def main(names: list[str]) -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
     if names:
         scripts = [s for s in scripts if any(n in s.stem for n in names)]
+    else:
+        needs_inputs = [s for s in scripts if "\nSTANDALONE = False" in s.read_text(encoding="utf-8")]
+        for script in needs_inputs:
+            print(f"== {script.name}: skipped (needs inputs: python benchmarks/{script.name} --help)", flush=True)
+        scripts = [s for s in scripts if s not in needs_inputs]
     failed = []
     for script in scripts:
         print(f"== {script.name}", flush=True)

@@ -27,7 +27,6 @@ def test_bench_tta_writes_every_arm_and_resumes_from_its_cache(
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert len(rows) == 3 * len(bench.ARMS)  # (synthetic, synthetic without forearm, real) x arms
     by = {(r["data"], r["arm"]): r for r in rows}
-    # the forearm-free convention scores fewer hand pixels, so its hand IU differs from the plain one
     # the forearm-free convention scores fewer pixels, so its scores differ from the plain ones
     assert by[("synthetic", "none")]["mean IOU"] != by[("synthetic, forearm not scored", "none")]["mean IOU"]
     assert by[("synthetic", "flip")]["views"] == 2 and by[("synthetic", "flip + scales")]["views"] == 6

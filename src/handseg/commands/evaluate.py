@@ -28,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not score hand pixels outside the part maps (the forearm), as real datasets with wrist-length "
         "hand masks (DexYCB) do; needs part maps",
     )
+    parser.add_argument(
+        "--group-by",
+        default="family",
+        metavar="KEY",
+        help="also score the frames per value of this key of their scene file (synthetic data: family, the "
+        "default; 'none': no groups)",
+    )
     add_tta_arguments(parser)
 
 
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, args.dataset, split=split, batch_size=args.batch_size, out_dir=out, latency=args.latency,
         device=args.device, workers=args.workers, worst=args.worst, force=args.force, progress=not args.quiet,
         ignore_forearm=args.ignore_forearm, tta=tta_spec(args),
+        group_by=None if args.group_by.lower() == "none" else args.group_by,
     )  # fmt: skip
     print(metrics_table(metrics, metrics.get("name")))
     print(f"wrote {out}/ (metrics.json, metrics.md, per_frame.csv, worst/*.png)")

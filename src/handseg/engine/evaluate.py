@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,14 @@ def run_eval(
     per_frame: bool = False,
     channels_last: bool = False,
     progress: bool = False,
+    groups: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
-    """Metrics (+ mean loss) over a loader; with per_frame, a list of per-frame scores by dataset index."""
+    """Metrics (+ mean loss) over a loader; with per_frame, a list of per-frame scores by dataset index; with
+    `groups` (a group name per dataset index, None = in no group), the same metrics per group."""
     was_training = model.training
     model.eval()
     tracker = Tracker(task, device)
+    group_trackers = {name: Tracker(task, device) for name in sorted({g for g in groups or () if g is not None})}
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     count = torch.zeros((), dtype=torch.float64, device=device)
     frames: list[dict[str, Any]] = []
@@ -92,6 +96,8 @@ def run_eval(
             visible = None  # no visible maps in this batch: the region scores stay out
         visible = None if visible is None else visible.to(device, non_blocking=True)
         tracker.update(pred, target, visible=visible)
+        if group_trackers:
+            _update_groups(group_trackers, groups, batch["index"].tolist(), pred, target, visible)
         if per_frame:
             for k, index in enumerate(batch["index"].tolist()):
                 seen = None if visible is None else visible[k]
@@ -105,6 +111,11 @@ def run_eval(
             frames = sorted((f for part in gathered for f in part), key=lambda f: f["index"])
     metrics = tracker.compute(fabric)
     metrics["frames_evaluated"] = int(count.item())
+    if group_trackers:
+        metrics["groups"] = {}
+        for name, group_tracker in group_trackers.items():
+            scores = {k: v for k, v in group_tracker.compute(fabric).items() if k != "per_image"}
+            metrics["groups"][name] = {**scores, "frames": sum(g == name for g in groups or ())}
     if loss_fn is not None and count.item() > 0:
         metrics["loss"] = float(loss_sum.item() / count.item())
     model.train(was_training)
@@ -112,6 +123,28 @@ def run_eval(
     if per_frame:
         result["frames"] = frames
     return result
+
+
+def _update_groups(
+    trackers: dict[str, Tracker], groups: Any, indices: list[int], pred: Any, target: Any, visible: Any
+) -> None:
+    """Add each frame of a batch to the tracker of its group (frames of one group in one update)."""
+    names = [groups[i] for i in indices]
+    for name in set(names) - {None}:
+        rows = [k for k, n in enumerate(names) if n == name]
+        trackers[name].update(pred[rows], target[rows], visible=None if visible is None else visible[rows])
+
+
+def frame_groups(reader: Any, key: str | None) -> list[str | None] | None:
+    """The value of scene key `key` (e.g. the synthetic scene family) of every frame of a reader, or None when
+    the reader has no per-frame scene files or none of them has the key."""
+    if not key or not hasattr(reader, "scene") or getattr(reader, "ids", None) is None:
+        return None
+    values = []
+    for sample_id in reader.ids:
+        value = (reader.scene(sample_id) or {}).get(key)
+        values.append(None if value is None or isinstance(value, dict | list) else str(value))
+    return values if any(v is not None for v in values) else None
 
 
 @torch.no_grad()
@@ -158,6 +191,7 @@ def evaluate(
     progress: bool = True,
     ignore_forearm: bool = False,
     tta: TTASpec | None = None,
+    group_by: str | None = "family",
 ) -> dict[str, Any]:
     """Evaluate a model (or checkpoint / run folder) on a dataset (handseg-v1 folder or a Sample reader).
 
@@ -165,7 +199,9 @@ def evaluate(
     with out_dir, also writes metrics.json, metrics.md, per_frame.csv, confusion.png (segmentation) and
     overlays of the worst frames (worst/). With `ignore_forearm`, hand pixels outside the part maps are not scored
     (the convention of real datasets whose hand masks stop at the wrist, handseg.data.forearm). With `tta`, the
-    model's probabilities are averaged over the test-time views it names (handseg.models.tta).
+    model's probabilities are averaged over the test-time views it names (handseg.models.tta). With `group_by`
+    (default: the synthetic scene family), frames whose scene file has that key are also scored per value
+    (metrics["groups"]; None or a key no frame has: no groups).
     """
     if isinstance(model_or_ckpt, str | Path):
         model, config = load_model(model_or_ckpt)
@@ -179,6 +215,7 @@ def evaluate(
     reader = HandsegDataset(dataset, split=split) if isinstance(dataset, str | Path) else dataset
     if len(reader) == 0:
         raise ConfigError(f"{dataset}: split {split!r} has no frames")
+    groups = frame_groups(reader, group_by)
     if ignore_forearm:
         if get_task(task).part_maps:
             raise ConfigError(f"ignore_forearm applies to hand/object segmentation, not to a {task} model")
@@ -194,7 +231,7 @@ def evaluate(
     batch_size = batch_size or int(config.get("eval", {}).get("batch_size", 4))
     sampler = EpochSampler(len(torch_ds), batch_size, shuffle=False)
     loader = make_loader(torch_ds, sampler, batch_size, workers, pin_memory=device.startswith("cuda"))
-    result = run_eval(model, loader, task, device=device, per_frame=True, progress=progress)
+    result = run_eval(model, loader, task, device=device, per_frame=True, progress=progress, groups=groups)
     metrics = result["metrics"]
     frames = result["frames"]
     ids = getattr(reader, "ids", None)
@@ -208,6 +245,8 @@ def evaluate(
     metrics["task"] = task
     metrics["forearm"] = "ignored" if ignore_forearm else "scored as hand"
     metrics["tta"] = tta.describe()
+    if groups is not None:
+        metrics["group_by"] = group_by
     if out_dir is not None:
         with staged_output_dir(out_dir, force) as staging:
             write_eval_outputs(staging, model, torch_ds, config, metrics, frames, worst, device)

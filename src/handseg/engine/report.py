@@ -37,8 +37,27 @@ def metrics_table(metrics: dict[str, Any], name: str | None = None) -> str:
         if metrics.get("forearm") == "ignored":
             extra += " (forearm pixels not scored: hand = palm and fingers)"
     extra += _per_part_table(metrics)  # amodal
+    extra += groups_table(metrics)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(row) + " |"]
     return "\n".join(lines) + extra + "\n"
+
+
+def groups_table(metrics: dict[str, Any]) -> str:
+    """The task's table columns (segmentation: and IU per class) of each frame group (e.g. scene family), in %."""
+    groups = metrics.get("groups")
+    if not groups:
+        return ""
+    columns = get_task(metrics.get("task", "segmentation")).table_columns
+    per_class = any(len(g.get("iu") or ()) == len(CLASSES) for g in groups.values())
+    head = [str(metrics.get("group_by", "group")), "frames"] + [title for title, _ in columns]
+    head += [f"IU {name}" for name in CLASSES] if per_class else []
+    lines = ["", "", f"By {metrics.get('group_by', 'group')} (%):", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]  # fmt: skip
+    for name, group in groups.items():
+        row = [name, str(group.get("frames", "-"))] + [_pct(group.get(key)) for _, key in columns]
+        row += [_pct(v) for v in group.get("iu") or [None] * len(CLASSES)] if per_class else []
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def _per_part_table(metrics: dict[str, Any]) -> str:

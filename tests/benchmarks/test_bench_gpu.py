@@ -1,0 +1,58 @@
+"""benchmarks/bench_gpu.py, the prepared GPU run, checked end to end on the CPU at toy size (--device cpu --tiny)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_gpu", BENCHMARKS / "bench_gpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_gpu"] = bench
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_every_step_runs_on_the_cpu_and_writes_the_report(zoo_data: Path, tmp_path: Path) -> None:
+    bench = _bench()
+    real = tmp_path / "real"  # a 'real' set: synthetic frames with a test split
+    shutil.copytree(zoo_data, real)
+    (real / "splits" / "test.txt").write_text((zoo_data / "splits" / "val.txt").read_text())
+    out = tmp_path / "out"
+    argv = ["--out", str(out), "--work", str(tmp_path / "work"), "--device", "cpu", "--tiny", "--workers", "1"]
+    assert bench.main([*argv, "--real", str(real)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["curves.png", "gpu.json", "gpu.md", "metrics.csv"]
+    result = json.loads((out / "gpu.json").read_text())
+    assert result["train"]["steps"] == bench.TINY["steps"] and result["train"]["images_per_s"] > 0
+    assert set(result["latency_ms"]) == {"fp32", "bf16 autocast, channels_last"}  # fp16 weights: GPU only
+    assert all(ms > 0 for ms in result["latency_ms"].values())
+    assert list(result["scores"]) == ["held-out synthetic", "held-out synthetic, forearm not scored", "real (real)"]
+    assert result["config"]["runtime"]["precision"] == "bf16-mixed" and result["config"]["train"]["channels_last"]
+    text = (out / "gpu.md").read_text()
+    assert "training images/s" in text and "| latency 64x48 batch 1, fp32 (ms) |" in text
+    with pytest.raises(SystemExit):  # a report folder that is not empty is refused before anything runs
+        bench.main(argv)
+    mine = tmp_path / "mine"
+    (mine / "keep.txt").parent.mkdir()
+    (mine / "keep.txt").write_text("not the script's")
+    with pytest.raises(SystemExit):  # a scratch folder the script did not make is never emptied
+        bench.main(["--out", str(tmp_path / "out2"), "--work", str(mine), "--device", "cpu", "--tiny"])
+    assert (mine / "keep.txt").read_text() == "not the script's"
+
+
+def test_a_missing_gpu_is_named_not_a_traceback(tmp_path: Path, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit):
+        _bench().main(["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
+    assert "no CUDA device here" in capsys.readouterr().err
