@@ -148,3 +148,26 @@ def test_cli_publish_card_update_and_listing(tiny_ckpt: Path, tmp_path: Path, mo
     assert main(["zoo", "card", "das-test", "--metrics", "real=x.json"]) == 1
     assert "metrics set 'real'" in capsys.readouterr().err
     assert main(["zoo", "verify"]) == 0
+
+
+def test_card_shows_the_scores_per_scene_family(tiny_ckpt: Path, tmp_path: Path, monkeypatch) -> None:
+    zoo = tmp_path / "zoo"
+    monkeypatch.setenv("HANDSEG_ZOO_PATH", str(zoo))
+    assert main(["zoo", "publish", str(tiny_ckpt), "--name", "das-fam", "--out", str(zoo)]) == 0
+    metrics = tmp_path / "metrics.json"  # as `handseg eval` writes it for synthetic frames
+    group = {"miou_hand_object": 0.4321, "frames": 3, "confusion": [[1, 0], [0, 1]]}
+    metrics.write_text(
+        json.dumps(
+            {
+                "miou_hand_object": 0.5,
+                "frames": 5,
+                "group_by": "family",
+                "groups": {"tabletop": group, "closeup": {**group, "miou_hand_object": 0.6}},
+            }
+        )
+    )
+    assert main(["zoo", "card", "das-fam", "--metrics", f"synthetic={metrics}"]) == 0
+    card = json.loads((zoo / "das-fam.json").read_text())
+    assert card["metrics"]["synthetic"]["groups"]["tabletop"] == {"miou_hand_object": 0.4321, "frames": 3}
+    text = (zoo / "das-fam.md").read_text()
+    assert "By family, synthetic:" in text and "| tabletop | 3 | 43.21 %" in text and "| closeup | 3 | 60.00 %" in text

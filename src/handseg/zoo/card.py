@@ -114,8 +114,13 @@ def merge_extra(card: dict[str, Any], extra: dict[str, Any], source: str) -> dic
 
 
 def eval_metrics(obj: dict[str, Any]) -> dict[str, Any]:
-    """The metrics dict of an `handseg eval` metrics.json (or any dict of scores), confusion matrix left out."""
-    return {k: v for k, v in plain(obj).items() if k not in ("confusion", "per_image")}
+    """The metrics dict of an `handseg eval` metrics.json (or any dict of scores), confusion matrices left out (also
+    those of its frame groups)."""
+    metrics = {k: v for k, v in plain(obj).items() if k not in ("confusion", "per_image")}
+    if isinstance(metrics.get("groups"), dict):
+        metrics["groups"] = {name: {k: v for k, v in group.items() if k not in ("confusion", "per_image")}
+                             for name, group in metrics["groups"].items() if isinstance(group, dict)}  # fmt: skip
+    return metrics
 
 
 def _fmt(value: Any, percent: bool = True) -> str:
@@ -179,6 +184,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         title = METRIC_SET_TITLES.get(which, which)
         lines.append(f"| {title} | {m.get('frames', '—')} | " + " | ".join(cells) + " |")
     lines += ["", "—: not measured yet (or not defined for this task)."]
+    lines += _group_lines(metrics, headline)
     if amodal:
         lines += _per_part_lines(metrics)
     latency = card.get("latency")
@@ -210,6 +216,24 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _group_lines(metrics: dict[str, Any], headline: tuple[tuple[str, str], ...]) -> list[str]:
+    """The headline scores per frame group (the synthetic scene family) of each metrics set that has them."""
+    lines: list[str] = []
+    for which in METRIC_SETS:
+        m = metrics.get(which) or {}
+        groups = m.get("groups")
+        if not isinstance(groups, dict) or not groups:
+            continue
+        key = m.get("group_by", "group")
+        lines += ["", f"By {key}, {METRIC_SET_TITLES.get(which, which)}:", "",
+                  f"| {key} | frames | " + " | ".join(label for _, label in headline) + " |",
+                  "|" + "---|" * (len(headline) + 2)]  # fmt: skip
+        for name, group in groups.items():
+            cells = [_fmt(group.get(k)) for k, _ in headline]
+            lines.append(f"| {name} | {group.get('frames', '—')} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _per_part_lines(metrics: dict[str, Any]) -> list[str]:
