@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -15,16 +13,10 @@ from handseg.data.format import DatasetWriter, Manifest
 from handseg.data.synth import generate_dataset
 from handseg.utils.io import read_png
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_domain_gap.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_domain_gap", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_domain_gap"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark) -> ModuleType:
+    return load_benchmark("bench_domain_gap")
 
 
 @pytest.fixture

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_error_analysis", BENCHMARKS / "bench_error_analysis.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_error_analysis"] = bench
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_error_shares_read_the_confusion_matrix() -> None:
-    bench = _bench()
+def test_error_shares_read_the_confusion_matrix(load_benchmark) -> None:
+    bench = load_benchmark("bench_error_analysis")
     confusion = [[90, 6, 4], [2, 30, 8], [1, 9, 10]]  # true rows, predicted columns
     shares = bench.error_shares(confusion)
     assert shares["object -> hand"] == pytest.approx(100 * 9 / 20)
@@ -33,8 +21,10 @@ def test_error_shares_read_the_confusion_matrix() -> None:
     assert np.isnan(bench.error_shares([[5, 0, 0], [0, 0, 0], [0, 0, 0]])["object -> hand"])
 
 
-def test_bench_scores_training_frames_sets_and_families(tiny_ckpt: Path, synth_dataset: Path, tmp_path: Path) -> None:
-    bench = _bench()
+def test_bench_scores_training_frames_sets_and_families(
+    tiny_ckpt: Path, synth_dataset: Path, tmp_path: Path, load_benchmark
+) -> None:
+    bench = load_benchmark("bench_error_analysis")
     out = tmp_path / "results" / "error_analysis.md"
     model = str(tiny_ckpt)
     argv = [model, "--train", f"{model}={synth_dataset}", "--frames", "3", "--set", f"held out={synth_dataset}:val"]

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_gpu", BENCHMARKS / "bench_gpu.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_gpu"] = bench
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_every_step_runs_on_the_cpu_and_writes_the_report(zoo_data: Path, tmp_path: Path) -> None:
-    bench = _bench()
+def test_every_step_runs_on_the_cpu_and_writes_the_report(zoo_data: Path, tmp_path: Path, load_benchmark) -> None:
+    bench = load_benchmark("bench_gpu")
     real = tmp_path / "real"  # a 'real' set: synthetic frames with a test split
     shutil.copytree(zoo_data, real)
     (real / "splits" / "test.txt").write_text((zoo_data / "splits" / "val.txt").read_text())
@@ -48,11 +36,11 @@ def test_every_step_runs_on_the_cpu_and_writes_the_report(zoo_data: Path, tmp_pa
     assert (mine / "keep.txt").read_text() == "not the script's"
 
 
-def test_a_missing_gpu_is_named_not_a_traceback(tmp_path: Path, capsys) -> None:
+def test_a_missing_gpu_is_named_not_a_traceback(tmp_path: Path, capsys, load_benchmark) -> None:
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(SystemExit):
-        _bench().main(["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
+        load_benchmark("bench_gpu").main(["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
     assert "no CUDA device here" in capsys.readouterr().err

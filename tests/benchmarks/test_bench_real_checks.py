@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def probe(load_benchmark) -> ModuleType:
+    return load_benchmark("bench_real_probe")
 
 
 @pytest.fixture(scope="module")
-def probe() -> ModuleType:
-    return _load("bench_real_probe")
-
-
-@pytest.fixture(scope="module")
-def convention() -> ModuleType:
-    return _load("bench_forearm_convention")
+def convention(load_benchmark) -> ModuleType:
+    return load_benchmark("bench_forearm_convention")
 
 
 def test_probe_changes_keep_missing_depth_missing_and_touch_only_what_they_name(probe: ModuleType) -> None:

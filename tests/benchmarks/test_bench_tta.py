@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def test_bench_tta_writes_every_arm_and_resumes_from_its_cache(
-    tiny_ckpt: Path, zoo_data: Path, tmp_path: Path, monkeypatch
+    tiny_ckpt: Path, zoo_data: Path, tmp_path: Path, monkeypatch, load_benchmark
 ) -> None:
-    spec = importlib.util.spec_from_file_location("bench_tta", BENCHMARKS / "bench_tta.py")
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["bench_tta"] = bench
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_tta")
     real = tmp_path / "real"  # a 'real' set: the synthetic frames with a test split
     shutil.copytree(zoo_data, real)
     (real / "splits" / "test.txt").write_text((zoo_data / "splits" / "val.txt").read_text())

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def test_scripts_that_need_inputs_are_skipped_unless_named(monkeypatch, capsys) -> None:
-    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
-    run_all = importlib.util.module_from_spec(spec)
-    sys.modules["run_all"] = run_all
-    spec.loader.exec_module(run_all)
+def test_scripts_that_need_inputs_are_skipped_unless_named(monkeypatch, capsys, load_benchmark) -> None:
+    run_all = load_benchmark("run_all")
     ran: list[str] = []
     monkeypatch.setattr(
         run_all.subprocess, "run", lambda cmd, cwd: ran.append(Path(cmd[1]).name) or SimpleNamespace(returncode=0)
