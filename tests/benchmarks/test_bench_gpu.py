@@ -44,3 +44,25 @@ def test_a_missing_gpu_is_named_not_a_traceback(tmp_path: Path, capsys, load_ben
     with pytest.raises(SystemExit):
         load_benchmark("bench_gpu").main(["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")])
     assert "no CUDA device here" in capsys.readouterr().err
+
+
+def test_the_device_command_runs_here_on_the_cpu(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "OUT": str(tmp_path / "out"),
+        "WORK": str(tmp_path / "work"),
+        "PY": sys.executable,
+        "WHEELS": "0",
+    }
+    args = ["bash", "benchmarks/gpu_run.sh", "--device", "cpu", "--tiny", "--workers", "1"]
+    done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["curves.png", "gpu.json", "gpu.log", "gpu.md", "metrics.csv"]  # at most 8 files come back
+    log = (tmp_path / "out" / "gpu.log").read_text()
+    assert "torch" in log and "wrote" in log
