@@ -6,8 +6,9 @@
 For each zoo model: `handseg eval` on the synthetic dataset's val split (object types training never saw) and on
 the real dataset's test split (both at the model's training size, as `handseg eval` does); batch-1 latency of
 eager PyTorch and ONNX Runtime at the training size and of full 640x480 labels (the model at its training size,
-labels resized back), 1 and 2 threads, all models round-robin. Writes benchmarks/results/zoo.{md,json}; with
---update-cards, each card's `metrics` and `latency`.
+labels resized back), 1 and 2 threads, all models round-robin. Writes benchmarks/results/zoo.{md,json} (`--results
+NAME`: NAME.{md,json}); with --update-cards, each card's `metrics` and `latency` (`--update-cards NAME ...`: only
+those cards, e.g. a new model timed beside the others without replacing their quiet-machine figures).
 """
 
 from __future__ import annotations
@@ -90,8 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=Path, required=True, help="held-out synthetic dataset (val split)")
     parser.add_argument("--real", type=Path, required=True, help="real dataset (test split)")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--update-cards", action="store_true", help="write metrics and latency into the cards")
+    parser.add_argument(
+        "--update-cards",
+        nargs="*",
+        metavar="NAME",
+        help="write metrics and latency into the cards (of the NAMEs given, else of every model measured)",
+    )
+    parser.add_argument("--results", default="zoo", help="results file name in benchmarks/results (default zoo)")
     args = parser.parse_args(argv)
+    update = set(args.names if args.update_cards == [] else args.update_cards or ())
+    if update - set(args.names):
+        parser.error(f"--update-cards: {', '.join(sorted(update - set(args.names)))} not among the models measured")
 
     import torch
 
@@ -124,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                **latency[name]}  # fmt: skip
         rows.append(row)
         payload[name] = {"row": row, "synthetic": syn, "dexycb": real, "latency_ms": latency[name]}
-        if args.update_cards:
+        if name in update:
             extra = work / f"{name}_latency.json"
             command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
             extra.write_text(json.dumps({"latency": {**latency[name], "measured_with": command,
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n\n"
         + markdown_table(rows, ["model", *lat_cols])
     )
-    write_results("zoo", {"models": payload}, text, command)
+    write_results(args.results, {"models": payload}, text, command)
     return 0
 
 
