@@ -141,9 +141,16 @@ def main(argv: list[str] | None = None) -> int:
                                                       "cpu": payload[name]["row"].get("cpu")}}))  # fmt: skip
             update_card(name, metrics={which: scores[name][f"{which}_metrics_json"] for which, *_ in sets}, extra=extra)
     command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    score_cols = [c for c in rows[0] if "IOU" in c or " IU" in c]
-    lat_cols = [c for c in rows[0] if c.endswith("_ms")]
-    text = (
+    write_results(args.results, {"models": payload}, report(rows), command)
+    return 0
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    """The scores table and the latency table (every model's columns: models of other sizes have other keys)."""
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    score_cols = [c for c in columns if "IOU" in c or " IU" in c]
+    lat_cols = [c for c in columns if c.endswith("_ms")]
+    return (
         "Scores in % (mean IOU = mean of hand and object IU; synthetic = the val split of the named synthetic set, "
         "object types training never saw; `forearm not scored`: the same frames scored as DexYCB's labels are, "
         "`handseg eval --ignore-forearm`; DexYCB = 74 real D415 frames, labels ignore the forearm), each at the "
@@ -154,8 +161,6 @@ def main(argv: list[str] | None = None) -> int:
         + "\n\n"
         + markdown_table(rows, ["model", *lat_cols])
     )
-    write_results(args.results, {"models": payload}, text, command)
-    return 0
 
 
 if __name__ == "__main__":
