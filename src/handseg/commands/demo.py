@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=positive_int, help="synthetic frames (default 240)")
     parser.add_argument("--steps", type=positive_int, help="cross-entropy training steps (default 600)")
     parser.add_argument("--finetune-steps", type=positive_int, help="contour fine-tuning steps (default 150)")
-    parser.add_argument("--zoo-model", default="das-rt", help="shipped model shown first ('none' to skip)")
+    parser.add_argument("--zoo-model", default="refinenet-160", help="shipped model shown first ('none' to skip)")
     parser.add_argument("--real", default=None, help="a real handseg-v1 dataset the shipped model also segments")
 
 

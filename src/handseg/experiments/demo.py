@@ -44,7 +44,7 @@ class DemoSettings:
     eval_latency: bool = True
     seed: int = 0
     device: str = "cpu"  # where training and evaluation run (cpu or cuda)
-    zoo_model: str | None = "das-rt"  # the shipped model the demo shows first (None: skip that step)
+    zoo_model: str | None = "refinenet-160"  # the shipped model the demo shows first (None: skip that step)
     zoo_frames: int = 8  # fresh synthetic frames it segments
     zoo_size: tuple[int, int] = (640, 480)
     real: str | None = None  # a real handseg-v1 dataset (its test split) the shipped model also segments

@@ -51,7 +51,7 @@ def _panel(depth_m: np.ndarray, truth: np.ndarray, pred: np.ndarray, caption: st
 
 def showcase(
     out: str | Path,
-    model: str | Path = "das-rt",
+    model: str | Path = "refinenet-160",
     *,
     frames: int = 8,
     seed: int = 12345,
