@@ -85,3 +85,10 @@ def test_test_time_augmentation(zoo: Path) -> None:
     np.testing.assert_array_equal(averaged.predict(native), want.argmax(0))
     assert not np.array_equal(plain.predict(native), averaged.predict(native))  # the mirror view changes labels
     assert averaged.predict(odd_depth()).shape == (251, 333)
+
+
+def test_eval_reports_a_zoo_model_by_its_zoo_name(zoo: Path, zoo_data: Path) -> None:
+    from handseg.engine.evaluate import evaluate
+
+    metrics = evaluate("tiny16", zoo_data, split="val", progress=False)
+    assert metrics["name"] == "tiny16"  # not the name in its training config

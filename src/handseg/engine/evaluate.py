@@ -16,7 +16,7 @@ from handseg.data.format import IGNORE_INDEX, HandsegDataset
 from handseg.data.torch_dataset import EpochSampler, SegmentationDataset, make_loader
 from handseg.engine.report import write_eval_outputs
 from handseg.errors import ConfigError
-from handseg.loading import load_model
+from handseg.loading import open_model
 from handseg.models.tta import TTASpec
 from handseg.tasks import get_task
 from handseg.utils.io import check_output_dir, staged_output_dir
@@ -203,8 +203,11 @@ def evaluate(
     (default: the synthetic scene family), frames whose scene file has that key are also scored per value
     (metrics["groups"]; None or a key no frame has: no groups).
     """
+    zoo_name = None
     if isinstance(model_or_ckpt, str | Path):
-        model, config = load_model(model_or_ckpt)
+        loaded = open_model(model_or_ckpt)
+        model, config = loaded.model, loaded.config
+        zoo_name = (loaded.card or {}).get("name")  # a zoo model is reported by its zoo name
     else:
         model = model_or_ckpt
         if config is None:
@@ -241,7 +244,7 @@ def evaluate(
         metrics.update(measure_latency(model, int(config["model"]["in_channels"]), device=device))
     metrics["frames"] = len(frames)
     metrics["model"] = config["model"]["name"]
-    metrics["name"] = config.get("name") or config["model"]["name"]
+    metrics["name"] = zoo_name or config.get("name") or config["model"]["name"]
     metrics["task"] = task
     metrics["forearm"] = "ignored" if ignore_forearm else "scored as hand"
     metrics["tta"] = tta.describe()
