@@ -70,7 +70,7 @@ def test_sigkill_then_same_command_resumes_exactly(tiny_dataset: Path, tmp_path:
     cmd = [sys.executable, "-m", "handseg", "train", str(path), "--out", str(run_dir), "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # start-up and 5 steps; generous for a loaded machine
     while time.time() < deadline and proc.poll() is None:
         last = run_dir / "last.ckpt"
         if last.exists() and read_checkpoint(last)["step"] >= 5:
