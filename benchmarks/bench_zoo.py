@@ -61,6 +61,7 @@ def zoo_latency(
     from handseg.export.onnx import OnnxPredictor
 
     out: dict[str, dict[str, float]] = {name: {} for name in models}
+    threads_before = torch.get_num_threads()  # restored below: callers in the same process keep their setting
     for threads in (1, 2):
         torch.set_num_threads(threads)
         sessions = {name: OnnxPredictor(onnx[name], threads=threads) for name in models}
@@ -81,6 +82,7 @@ def zoo_latency(
                     times.append((f"ort_labels_640x480_{threads}t_ms", _ms(full)))
                 for key, value in times:
                     out[name].setdefault(key, []).append(value)
+    torch.set_num_threads(threads_before)
     return {name: {k: round(statistics.median(v), 2) for k, v in modes.items()} for name, modes in out.items()}
 
 
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     from handseg.engine.evaluate import evaluate
     from handseg.zoo import load_model, update_card
 
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(1)
     models = {name: load_model(name) for name in args.names}
     work = Path(tempfile.mkdtemp(prefix="bench_zoo_"))
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             update_card(name, metrics={which: scores[name][f"{which}_metrics_json"] for which, *_ in sets}, extra=extra)
     command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     write_results(args.results, {"models": payload}, report(rows), command)
+    torch.set_num_threads(threads_before)
     return 0
 
 

@@ -24,6 +24,9 @@ def test_update_cards_touches_only_the_named_models(
     bench = load_benchmark("bench_zoo")
     monkeypatch.setattr("benchmarks.common.RESULTS", tmp_path / "results")
     before = (zoo / "tiny-a.json").read_text()
+    import torch
+
+    threads = torch.get_num_threads()
     argv = ["tiny-a", "tiny-b", "--synthetic", str(zoo_data), "--real", str(real), "--repeats", "1"]
     assert bench.main([*argv, "--results", "zoo_new", "--update-cards", "tiny-b"]) == 0
     assert (zoo / "tiny-a.json").read_text() == before  # not named: its card is left as it was
@@ -31,5 +34,6 @@ def test_update_cards_touches_only_the_named_models(
     assert card["metrics"]["dexycb"]["frames"] == 2 and card["latency"]["ort_64x48_1t_ms"] > 0
     saved = json.loads((tmp_path / "results" / "zoo_new.json").read_text())
     assert set(saved["models"]) == {"tiny-a", "tiny-b"}  # both timed side by side
+    assert torch.get_num_threads() == threads  # timing 2 threads leaves the process's setting as it was
     with pytest.raises(SystemExit):  # a card to update must be among the models measured
         bench.main([*argv, "--update-cards", "tiny-c"])
