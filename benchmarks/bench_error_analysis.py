@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import RESULTS, machine, markdown_table
+from benchmarks.common import RESULTS, hand_object_scores, machine, markdown_table
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
@@ -65,12 +65,6 @@ def error_shares(confusion: list[list[int]]) -> dict[str, float]:
     return shares
 
 
-def scores(metrics: dict[str, Any]) -> dict[str, float]:
-    """Mean IOU of hand and object, hand and object IU, in %."""
-    iu = metrics["iu"]
-    return {"mean IOU": 100 * metrics["miou_hand_object"], "hand IU": 100 * iu[1], "object IU": 100 * iu[2]}
-
-
 def analyse(model: str, title: str, data: Path, split: str, limit: int | None) -> dict[str, Any]:
     """One evaluation: overall scores, error shares and per-family scores."""
     from handseg.data.format import HandsegDataset
@@ -83,9 +77,9 @@ def analyse(model: str, title: str, data: Path, split: str, limit: int | None) -
     if metrics["task"] != "segmentation":
         raise SystemExit(f"{model}: error analysis is for hand/object segmentation models, not {metrics['task']}")
     row = {"model": model, "data": title, "path": str(data), "split": split, "frames": metrics["frames"]}
-    row |= scores(metrics) | error_shares(metrics["confusion"])
+    row |= hand_object_scores(metrics) | error_shares(metrics["confusion"])
     row["families"] = {
-        name: {"frames": group["frames"], **scores(group), **error_shares(group["confusion"])}
+        name: {"frames": group["frames"], **hand_object_scores(group), **error_shares(group["confusion"])}
         for name, group in (metrics.get("groups") or {}).items()
     }
     print({k: v for k, v in row.items() if k != "families"}, flush=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import machine
+from benchmarks.common import hand_object_scores, machine
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 STANDALONE = False  # needs a CUDA GPU (or --device cpu --tiny): `make bench` skips it
@@ -97,15 +97,6 @@ def train_speed(run_dir: Path) -> dict[str, float | None]:
     speeds = [r["images_per_s"] for r in rows[1:] if r.get("images_per_s")]  # the first row holds the warm-up
     steps = int(rows[-1]["step"]) if rows else 0
     return {"images_per_s": statistics.median(speeds) if speeds else None, "steps": steps}
-
-
-def scores(metrics: dict[str, Any]) -> dict[str, float]:
-    """Mean IOU of hand and object, hand and object IU, in %."""
-    return {
-        "mean IOU": 100 * metrics["miou_hand_object"],
-        "hand IU": 100 * metrics["iu"][1],
-        "object IU": 100 * metrics["iu"][2],
-    }
 
 
 def report(result: dict[str, Any]) -> str:
@@ -235,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda r=root, s=split, k=keywords: evaluate(run_dir / "best.ckpt", r, split=s, progress=False,
                                                           device=args.device, **k),
         )  # fmt: skip
-        found[title] = scores(metrics)
+        found[title] = hand_object_scores(metrics)
     args.out.mkdir(parents=True, exist_ok=True)
     curves = run_dir / "curves.png"
     if curves.is_file():

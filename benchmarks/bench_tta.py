@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import RESULTS, machine, markdown_table
+from benchmarks.common import RESULTS, hand_object_scores, machine, markdown_table
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
@@ -78,9 +78,7 @@ def evaluate_arms(
                 if metrics["task"] == "amodal":
                     row |= {k: 100 * metrics[k] for k in ("miou", "visible_miou", "hidden_miou")}
                 else:
-                    iu = metrics["iu"]
-                    row |= {"mean IOU": 100 * metrics["miou_hand_object"], "hand IU": 100 * iu[1]}
-                    row["object IU"] = 100 * iu[2]
+                    row |= hand_object_scores(metrics)
                 done[key] = row
                 _remember(cache, row)
                 print(json.dumps(row), flush=True)

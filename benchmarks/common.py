@@ -68,6 +68,12 @@ def time_call(fn: Callable[[], Any], repeats: int = 10, warmup: int = 2) -> dict
     return {"median_s": statistics.median(times), "min_s": min(times), "mean_s": statistics.fmean(times)}
 
 
+def hand_object_scores(metrics: dict[str, Any]) -> dict[str, float]:
+    """Mean IOU of hand and object, hand IU and object IU of a segmentation metrics dict, in %."""
+    iu = metrics["iu"]
+    return {"mean IOU": 100 * metrics["miou_hand_object"], "hand IU": 100 * iu[1], "object IU": 100 * iu[2]}
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A Markdown table of `rows` with the given columns (floats to 4 significant digits)."""
 
