@@ -56,8 +56,8 @@ class ToyStore:
         loaded = open_model(self.run)
         return LoadedModel(loaded.model, loaded.config, name, {"name": name, "version": "7"})
 
-    def load_into(self, model: Any, name: str, *, model_name: str) -> None:
-        load_weights_into(model, self.run, model_name=model_name)
+    def load_into(self, model: Any, name: str, *, model_name: str, modality: str | None = None) -> None:
+        load_weights_into(model, self.run, model_name=model_name, modality=modality)
 
 
 def test_a_run_folder_and_its_checkpoint_give_the_same_model(run_dir: Path) -> None:
@@ -94,6 +94,34 @@ def test_init_weights_of_another_architecture_are_refused(run_dir: Path) -> None
 
     with pytest.raises(CheckpointError, match="holds model 'dense_attention_seg', this config trains 'fcn32s'"):
         load_weights_into(build_model("fcn32s", backbone="resnet18", backbone_width=8), run_dir, model_name="fcn32s")
+
+
+def test_a_depth_model_starts_an_rgbd_model_that_ignores_colour_until_trained(run_dir: Path) -> None:
+    import torch
+
+    from handseg.models import build_model
+
+    depth_model = open_model(run_dir).model
+    rgbd = build_model(**MODEL, in_channels=4).eval()
+    load_weights_into(rgbd, run_dir, model_name="dense_attention_seg", modality="rgbd")
+    stem = rgbd.state_dict()["backbone.conv1.weight"]
+    assert stem.shape[1] == 4 and torch.count_nonzero(stem[:, :3]) == 0
+    torch.manual_seed(1)
+    depth = torch.randn(2, 1, 24, 32)
+    colour = torch.randn(2, 3, 24, 32) * 5  # any colour: its weights start at zero
+    with torch.inference_mode():
+        expected = depth_model(depth)
+        assert torch.allclose(rgbd(torch.cat([colour, depth], 1)), expected, atol=1e-5)
+
+
+def test_input_channels_that_cannot_be_adapted_are_refused_by_name(run_dir: Path) -> None:
+    from handseg.models import build_model
+
+    with pytest.raises(CheckpointError, match="a depth model shares no input channel with a rgb model"):
+        rgb = build_model(**MODEL, in_channels=3)
+        load_weights_into(rgb, run_dir, model_name="dense_attention_seg", modality="rgb")
+    with pytest.raises(CheckpointError, match=r"best.ckpt: weights do not fit this config's model"):
+        load_weights_into(build_model(**MODEL, in_channels=4), run_dir, model_name="dense_attention_seg")
 
 
 def test_every_graph_backend_is_registered_and_gives_the_labels_of_pytorch(run_dir: Path) -> None:

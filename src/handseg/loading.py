@@ -74,8 +74,9 @@ class ModelStore(Protocol):
         """The named model in eval mode with its training config and card."""
         ...
 
-    def load_into(self, model: Any, name: str, *, model_name: str) -> None:
-        """Copy the named model's weights into `model`, a `model_name` built from a config."""
+    def load_into(self, model: Any, name: str, *, model_name: str, modality: str | None = None) -> None:
+        """Copy the named model's weights into `model`, a `model_name` built from a config for `modality`'s input
+        (None: the named model's own)."""
         ...
 
 
@@ -211,11 +212,12 @@ def load_model(path: str | Path, map_location: str = "cpu") -> tuple[Any, dict[s
     return loaded.model, loaded.config
 
 
-def load_weights_into(model: Any, ref: str | Path, *, model_name: str) -> None:
-    """Load the weights of a checkpoint, run folder or zoo name into `model` (a `model_name` built from a config)."""
+def load_weights_into(model: Any, ref: str | Path, *, model_name: str, modality: str | None = None) -> None:
+    """Load the weights of a checkpoint, run folder or zoo name into `model` (a `model_name` built from a config);
+    a model for another input `modality` (e.g. rgbd from depth) gets the shared input channels' weights."""
     store = find_store(ref)
     if store is not None:  # fine-tune a zoo model
-        store.load_into(model, str(ref), model_name=model_name)
+        store.load_into(model, str(ref), model_name=model_name, modality=modality)
         return
     source = Path(ref).expanduser()
     if not source.exists():
@@ -224,11 +226,51 @@ def load_weights_into(model: Any, ref: str | Path, *, model_name: str) -> None:
     other = ckpt["config"].get("model", {}).get("name")
     if other != model_name:
         raise CheckpointError(f"{ckpt['path']}: holds model {other!r}, this config trains {model_name!r}")
+    state = ckpt["model"]
+    own_modality = ckpt["config"].get("data", {}).get("modality", "depth")
+    if modality is not None and modality != own_modality:
+        state = adapt_input_channels(state, model.state_dict(), own_modality, modality, where=str(ckpt["path"]))
     try:
-        model.load_state_dict(ckpt["model"], strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{ckpt['path']}: weights do not fit this config's model ({first})") from None
+
+
+def adapt_input_channels(
+    state: dict[str, Any], own: dict[str, Any], source: str, target: str, *, where: str
+) -> dict[str, Any]:
+    """`state` (weights for `source`'s input channels) with its input convolution laid out for `target`'s: each
+    channel both modalities have keeps its weights, a new channel starts at zero, so the adapted model computes
+    exactly what the source model did until training teaches it to use the new channels (e.g. depth -> rgbd)."""
+    from handseg.data.preprocess import CHANNELS
+
+    for name in (source, target):
+        if name not in CHANNELS:
+            raise ConfigError(f"{where}: unknown modality {name!r} (one of {', '.join(CHANNELS)})")
+    old, new = CHANNELS[source], CHANNELS[target]
+    if not set(old) & set(new):
+        raise CheckpointError(f"{where}: a {source} model shares no input channel with a {target} model")
+    # the input convolution: the one 4-d weight whose input-channel count is all that differs from the model's
+    stems = [
+        key
+        for key, value in state.items()
+        if key in own
+        and getattr(value, "ndim", 0) == 4
+        and value.shape[1] == len(old) != len(new)
+        and tuple(own[key].shape) == (value.shape[0], len(new), *value.shape[2:])
+    ]
+    if len(stems) != 1:
+        raise CheckpointError(
+            f"{where}: cannot find the one input convolution to adapt from {source} to {target} "
+            f"(candidates: {', '.join(stems) or 'none'})"
+        )
+    weight = state[stems[0]]
+    adapted = weight.new_zeros((weight.shape[0], len(new), *weight.shape[2:]))
+    for i, channel in enumerate(new):
+        if channel in old:
+            adapted[:, i] = weight[:, old.index(channel)]
+    return {**state, stems[0]: adapted}
 
 
 class TorchPredictor:

@@ -103,3 +103,20 @@ def test_amodal_card_shows_part_scores(amodal_zoo: Path, tmp_path: Path) -> None
     assert "| synthetic | 4 | 41.00 % | 40.00 % | 42.00 % | 45.00 % | 20.00 % | 15.00 % |" in md
     assert "| hidden parts | 25.0 | 25.0 |" in md and "| all part pixels | 50.0 |" in md and "| — |" in md
     assert "2xHxW uint8 part maps: left, right" in md
+
+
+def test_the_shipped_depth_model_starts_an_rgbd_model_by_name() -> None:
+    """init_from: amodal-depth in an rgbd config: colour weights start at zero, the outputs are the depth model's."""
+    import torch
+
+    from handseg.loading import load_weights_into, open_model
+    from handseg.models import build_model
+
+    depth = open_model("amodal-depth")
+    kwargs = {k: v for k, v in depth.config["model"].items() if k not in ("name", "in_channels")}
+    rgbd = build_model("unet_resnet50_scse", **kwargs, in_channels=4).eval()
+    load_weights_into(rgbd, "amodal-depth", model_name="unet_resnet50_scse", modality="rgbd")
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 64, 64)
+    with torch.inference_mode():
+        assert torch.allclose(rgbd(x), depth.model.float()(x[:, 3:]), atol=1e-4)

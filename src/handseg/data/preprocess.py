@@ -35,6 +35,10 @@ def make_input(depth_m: np.ndarray | None, color: np.ndarray | None, modality: s
     raise ValueError(f"unknown modality {modality!r} (depth, rgb or rgbd)")
 
 
+# The input channels of each modality, in the order make_input stacks them.
+CHANNELS = {"depth": ("depth",), "rgb": ("red", "green", "blue"), "rgbd": ("red", "green", "blue", "depth")}
+
+
 def input_channels(modality: str) -> int:
     """Channels of a modality."""
-    return {"depth": 1, "rgb": 3, "rgbd": 4}[modality]
+    return len(CHANNELS[modality])

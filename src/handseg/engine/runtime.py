@@ -150,7 +150,8 @@ def build_model_from_config(config: dict[str, Any]) -> torch.nn.Module:
 
 def load_init_weights(model: torch.nn.Module, config: dict[str, Any]) -> None:
     """Load the model weights of config['init_from'] (a checkpoint, run folder or zoo name) into `model`."""
-    load_weights_into(model, config["init_from"], model_name=config["model"]["name"])
+    modality = config.get("data", {}).get("modality")
+    load_weights_into(model, config["init_from"], model_name=config["model"]["name"], modality=modality)
 
 
 def gather_objects(fabric: Any, obj: Any) -> list[Any]:

@@ -19,7 +19,7 @@ from typing import Any
 from safetensors.torch import load as load_safetensors
 
 from handseg.errors import CheckpointError, ConfigError, DataError
-from handseg.loading import STORES, LoadedModel
+from handseg.loading import STORES, LoadedModel, adapt_input_channels
 from handseg.models import build_model
 from handseg.models.registry import WEIGHTS
 
@@ -176,10 +176,14 @@ def read_weights(entry: ZooModel, *, verify: bool = True) -> dict[str, Any]:
         raise CheckpointError(f"weights file {path}: not a readable safetensors file ({exc})") from None
 
 
-def load_state_into(model: Any, entry: ZooModel, *, verify: bool = True) -> Any:
-    """Copy a zoo entry's weights into `model` (cast to each parameter's dtype); clear error when they do not fit."""
+def load_state_into(model: Any, entry: ZooModel, *, verify: bool = True, modality: str | None = None) -> Any:
+    """Copy a zoo entry's weights into `model` (cast to each parameter's dtype); clear error when they do not fit.
+    `modality`: the input `model` was built for, when it is not the entry's own (shared channels are copied)."""
     state = read_weights(entry, verify=verify)
     own = model.state_dict()
+    own_modality = entry.config.get("data", {}).get("modality", "depth")
+    if modality is not None and modality != own_modality:
+        state = adapt_input_channels(state, own, own_modality, modality, where=f"zoo model {entry.name!r}")
     cast = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
     try:
         model.load_state_dict(cast, strict=True)
@@ -223,13 +227,14 @@ class ZooStore:
         model, config, card = load_pretrained(name)
         return LoadedModel(model, config, name, card)
 
-    def load_into(self, model: Any, name: str, *, model_name: str) -> None:
-        """Copy the zoo model's checked weights into `model`, which must be the same architecture."""
+    def load_into(self, model: Any, name: str, *, model_name: str, modality: str | None = None) -> None:
+        """Copy the zoo model's checked weights into `model`, which must be the same architecture (its input
+        channels may be another modality's)."""
         entry = get_model(name)
         other = entry.card["model"]["name"]
         if other != model_name:
             raise CheckpointError(f"zoo model {entry.name!r} is a {other!r}, this config trains {model_name!r}")
-        load_state_into(model, entry)
+        load_state_into(model, entry, modality=modality)
 
 
 STORES.register("zoo", ZooStore())
