@@ -22,9 +22,8 @@ def amodal_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture()
-def amodal_zoo(amodal_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An untrained tiny scSE U-Net published as 'tinyparts' (fp16) into a zoo on HANDSEG_ZOO_PATH."""
+def publish_tiny(data: Path, folder: Path, modality: str) -> Path:
+    """An untrained tiny scSE U-Net for `modality` published as 'tinyparts' (fp16) into folder/zoo."""
     import torch
 
     from handseg.config import validate
@@ -38,7 +37,7 @@ def amodal_zoo(amodal_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             "task": "amodal",
             "model": {"name": "unet_resnet50_scse", "backbone": "resnet18", "backbone_width": 8,
                       "decoder_channels": [16, 16, 8, 8, 8]},
-            "data": {"root": str(amodal_data), "modality": "depth", "size": [64, 64], "workers": 0},
+            "data": {"root": str(data), "modality": modality, "size": [64, 64], "workers": 0},
             "loss": {"name": "amodal_dice_ce"},
             "train": {"batch_size": 2, "max_steps": 1},
             "runtime": {"accelerator": "cpu"},
@@ -46,10 +45,16 @@ def amodal_zoo(amodal_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )  # fmt: skip
     torch.manual_seed(0)
     model = build_model(config["model"]["name"], **{k: v for k, v in config["model"].items() if k != "name"})
-    atomic_torch_save({"model": model.state_dict(), "config": config, "step": 1}, tmp_path / "best.ckpt")
-    zoo = tmp_path / "zoo"
-    card = publish(tmp_path / "best.ckpt", name="tinyparts", out=zoo, fp16=True)
+    atomic_torch_save({"model": model.state_dict(), "config": config, "step": 1}, folder / "best.ckpt")
+    card = publish(folder / "best.ckpt", name="tinyparts", out=folder / "zoo", fp16=True)
     assert card["task"] == "amodal" and card["dtype"] == "fp16"
+    return folder / "zoo"
+
+
+@pytest.fixture()
+def amodal_zoo(amodal_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An untrained tiny depth scSE U-Net published as 'tinyparts' into a zoo on HANDSEG_ZOO_PATH."""
+    zoo = publish_tiny(amodal_data, tmp_path, "depth")
     monkeypatch.setenv("HANDSEG_ZOO_PATH", str(zoo))
     monkeypatch.chdir(tmp_path)
     return zoo
@@ -87,6 +92,19 @@ def test_amodal_showcase_scores_and_draws_fresh_crops(amodal_zoo: Path, tmp_path
     assert picture.shape[0] > 2 * 2 * 64 * 2  # two frames, each two hands of 2x-enlarged 64x64 panels, legends
     section = amodal_section(result)
     assert "hidden %" in section.tables[0].columns and section.figures[0].path == "zoo/amodal.png"
+
+
+def test_an_rgbd_amodal_model_gets_colour_in_the_showcase_and_predict(
+    amodal_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handseg.experiments.showcase import amodal_showcase
+
+    monkeypatch.setenv("HANDSEG_ZOO_PATH", str(publish_tiny(amodal_data, tmp_path, "rgbd")))
+    monkeypatch.chdir(tmp_path)
+    result = amodal_showcase(tmp_path / "show", "tinyparts", frames=2, render_size=(160, 120), pictures=1)
+    assert result["frames"] == 2 and (tmp_path / "show" / "amodal.png").is_file()
+    assert main(["predict", "tinyparts", str(amodal_data), "--out", "pred", "-q"]) == 0
+    assert len(list((tmp_path / "pred" / "parts").glob("*_l.png"))) == 4
 
 
 def test_amodal_card_shows_part_scores(amodal_zoo: Path, tmp_path: Path) -> None:

@@ -122,8 +122,9 @@ def amodal_showcase(
     for index in range(frames):
         frame = finish_frame(render_frame(seed, index, *render_size), settings)
         crops.append((frame, frame["depth"].astype(np.float32) * np.float32(frame["intrinsics"].depth_scale_m)))
+    colors = [frame["color"] for frame, _ in crops] if segmenter.modality != "depth" else None
     start = time.perf_counter()
-    preds = segmenter.predict([depth for _, depth in crops])
+    preds = segmenter.predict([depth for _, depth in crops], color=colors)
     seconds = time.perf_counter() - start
     metric = AmodalPartIoU()
     for (frame, _), pred in zip(crops, preds):
