@@ -105,6 +105,8 @@ def test_an_rgbd_amodal_model_gets_colour_in_the_showcase_and_predict(
     assert result["frames"] == 2 and (tmp_path / "show" / "amodal.png").is_file()
     assert main(["predict", "tinyparts", str(amodal_data), "--out", "pred", "-q"]) == 0
     assert len(list((tmp_path / "pred" / "parts").glob("*_l.png"))) == 4
+    card_md = (tmp_path / "zoo" / "tinyparts.md").read_text()
+    assert 'Segmenter("tinyparts").predict(depth_m, color=rgb)' in card_md  # the card's usage passes colour
 
 
 def test_amodal_card_shows_part_scores(amodal_zoo: Path, tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ METRIC_SETS = ("synthetic", "synthetic_no_forearm", "dexycb")
 METRIC_SET_TITLES = {"synthetic_no_forearm": "synthetic, forearm not scored"}
 # Keys that describe the weights file itself: only publishing may set them, never a merged EXTRA.json.
 PROTECTED_KEYS = ("format", "name", "task", "model", "config", "input", "weights", "sha256", "dtype", "file_bytes")
+# the arguments of Segmenter.predict that a model of each input modality needs
+USAGE_ARGS = {"depth": "depth_m", "rgb": "None, color=rgb", "rgbd": "depth_m, color=rgb"}
 HEADLINE = (
     ("miou_hand_object", "mean IOU hand+object"),
     ("mean_iu", "mean IU"),
@@ -144,7 +146,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "```python",
         "from handseg import Segmenter",
         "",
-        f'labels = Segmenter("{card["name"]}").predict(depth_m)  # '
+        f'labels = Segmenter("{card["name"]}").predict({USAGE_ARGS.get(inp["modality"], "depth_m")})  # '
         + ("2xHxW uint8 part maps: left, right; 0 none, 1..16" if amodal else "HxW uint8 at the input's own size"),
         "```",
         "",
