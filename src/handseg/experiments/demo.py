@@ -48,7 +48,7 @@ class DemoSettings:
     zoo_frames: int = 8  # fresh synthetic frames it segments
     zoo_size: tuple[int, int] = (640, 480)
     real: str | None = None  # a real handseg-v1 dataset (its test split) the shipped model also segments
-    amodal_model: str | None = "amodal-depth"  # the shipped amodal model shown on fresh hand crops (None: skip)
+    amodal_model: str | None = "amodal-rgbd"  # the shipped amodal model shown on fresh hand crops (None: skip)
     amodal_frames: int = 8
 
     @classmethod

@@ -98,7 +98,7 @@ def showcase(
 
 def amodal_showcase(
     out: str | Path,
-    model: str | Path = "amodal-depth",
+    model: str | Path = "amodal-rgbd",
     *,
     frames: int = 8,
     seed: int = 12345,
