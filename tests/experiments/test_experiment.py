@@ -11,7 +11,7 @@ import pytest
 from handseg.cli import main
 from handseg.errors import ConfigError
 from handseg.experiments.row_records import late_gain
-from handseg.experiments.table_report import flatness_line, verdict
+from handseg.experiments.table_report import claim_lines, flatness_line, verdict
 from handseg.experiments.tables import TABLES, Budget, plan, row_config
 
 
@@ -48,6 +48,19 @@ def test_verdict_needs_two_standard_errors() -> None:
     assert verdict([0.50, 0.51, 0.52], [0.60, 0.61, 0.62]).endswith("reversed")
     assert "not resolved" in verdict([0.50, 0.60, 0.55], [0.52, 0.58, 0.50])
     assert "not decided" in verdict([0.6], [0.5])
+
+
+def test_attention_ablation_claims_compare_dense_with_each_single_kind() -> None:
+    def record(key: str, synthetic: float, real: float) -> dict:
+        return {"row": {"key": key}, "metrics": {"miou_hand_object": synthetic}, "real": {"miou_hand_object": real}}
+
+    records = [record("dense_attention_seg", 0.52 + d, 0.40 + d) for d in (0.0, 0.01, 0.02)]
+    records += [record("attention_fine_only", 0.42 + d, 0.45 + d) for d in (0.0, 0.01, 0.02)]
+    lines = claim_lines(records)
+    fine = [line for line in lines if "fine attention only" in line]
+    assert [line.split(" | ")[1] for line in fine] == ["synthetic", "DexYCB"]
+    assert fine[0].endswith("holds |") and fine[1].endswith("reversed |")
+    assert not any("coarse attention only" in line for line in lines)  # its row is absent
 
 
 def test_late_gain_tells_a_flat_curve_from_a_rising_one() -> None:

@@ -31,6 +31,8 @@ CLAIMS = (
     ("dense_attention_seg", "dense_attention_seg_noattn", "dense attention helps (paper: +0.84)"),
     ("dense_attention_seg_contour", "dense_attention_seg", "contour fine-tuning helps (paper: +0.29)"),
     ("noattn_contour", "dense_attention_seg_noattn", "contour fine-tuning helps without attention"),
+    ("dense_attention_seg", "attention_fine_only", "fine + coarse beat fine attention only (the design)"),
+    ("dense_attention_seg", "attention_coarse_only", "fine + coarse beat coarse attention only (the design)"),
     ("dense_attention_seg", "deeplabv3plus", "DenseAttentionSeg beats DeepLabv3+ (paper: +0.89)"),
     ("dense_attention_seg", "refinenet", "DenseAttentionSeg beats RefineNet (paper: +1.12)"),
     ("dense_attention_seg", "gcn", "DenseAttentionSeg beats GCN (paper: +1.10)"),
