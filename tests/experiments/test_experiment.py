@@ -11,7 +11,7 @@ import pytest
 from handseg.cli import main
 from handseg.errors import ConfigError
 from handseg.experiments.row_records import late_gain
-from handseg.experiments.table_report import claim_lines, flatness_line, verdict
+from handseg.experiments.table_report import claim_lines, flatness_line, machines_line, verdict
 from handseg.experiments.tables import TABLES, Budget, plan, row_config
 
 
@@ -61,6 +61,18 @@ def test_attention_ablation_claims_compare_dense_with_each_single_kind() -> None
     assert [line.split(" | ")[1] for line in fine] == ["synthetic", "DexYCB"]
     assert fine[0].endswith("holds |") and fine[1].endswith("reversed |")
     assert not any("coarse attention only" in line for line in lines)  # its row is absent
+
+
+def test_machines_line_names_the_rows_of_each_machine_when_they_differ() -> None:
+    def record(key: str, seed: int, machine: str) -> dict:
+        return {"row": {"key": key}, "seed": seed, "machine": machine}
+
+    same = [record("fcn8s", 0, "CPU A"), record("gcn", 1, "CPU A")]
+    assert machines_line(same) == "Machine: CPU A.  "
+    mixed = [*same, record("fcn8s", 1, "CPU B"), record("fcn8s", 2, "CPU B")]
+    line = machines_line(mixed)
+    assert "CPU A: fcn8s (0), gcn (1)" in line and "CPU B: fcn8s (1, 2)" in line
+    assert "not across CPUs" in line
 
 
 def test_late_gain_tells_a_flat_curve_from_a_rising_one() -> None:

@@ -132,6 +132,27 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
 PART_TABLES = frozenset({"amodal"})  # experiments tables (handseg.experiments.tables.TABLES) of amodal rows
 
 
+def machines_line(records: list[dict[str, Any]]) -> str:
+    """The CPU the rows trained on; with several, which (row, seeds) ran on each."""
+    if not records:
+        return f"Machine: {machine_line()}.  "
+    seeds: dict[str, dict[str, list[int]]] = {}  # machine -> row key -> seeds
+    for record in records:
+        seeds.setdefault(record.get("machine", "unknown"), {}).setdefault(record["row"]["key"], []).append(
+            record["seed"]
+        )
+    if len(seeds) == 1:
+        return f"Machine: {next(iter(seeds))}.  "
+    where = "; ".join(
+        f"{machine}: " + ", ".join(f"{key} ({', '.join(map(str, sorted(s)))})" for key, s in rows.items())
+        for machine, rows in seeds.items()
+    )
+    return (
+        f"Machines: {where}. Training is bitwise exact on one CPU but not across CPUs, so a difference between "
+        "rows of different machines also holds the machines' difference.  "
+    )
+
+
 def claim_lines(records: list[dict[str, Any]]) -> list[str]:
     """Each paper claim whose rows are present: our difference of means (points) +- its standard error, a verdict."""
     by_key = group(records)
@@ -269,7 +290,7 @@ def write_table(
         "",
         f"Table rebuilt from the row files `{results_dir.as_posix()}/rows/*.json` by `{command}`.  ",
         ("Rows trained by: " + "; ".join(f"`{c}`" for c in commands) + ".  ") if commands else "",
-        f"Machine: {records[0]['machine'] if records else machine_line()}.  ",
+        machines_line(records),
         data_line,
         budget_line,
         f"Cells: mean ± sample std over the seeds listed (no ± with one seed). CPU ms: batch 1 at {lat}, one "
