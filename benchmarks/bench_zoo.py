@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import markdown_table, time_call, write_results
+from benchmarks.common import machine_line, markdown_table, time_call, write_results
 
 STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = work / f"{name}_latency.json"
             command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
             extra.write_text(json.dumps({"latency": {**latency[name], "measured_with": command,
-                                                      "cpu": payload[name]["row"].get("cpu")}}))  # fmt: skip
+                                                      "cpu": machine_line()}}))  # fmt: skip
             update_card(name, metrics={which: scores[name][f"{which}_metrics_json"] for which, *_ in sets}, extra=extra)
     command = "python benchmarks/bench_zoo.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     write_results(args.results, {"models": payload}, report(rows), command)

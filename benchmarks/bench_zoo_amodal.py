@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_zoo import export_models, zoo_latency
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import machine_line, markdown_table, write_results
 
 STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         payload[name] = {"row": row, "synthetic": {k: v for k, v in m.items() if k != "per_image"}}
         if args.update_cards:
             extra = work / f"{name}_latency.json"
-            extra.write_text(json.dumps({"latency": {**latency[name], "measured_with": command}}))
+            extra.write_text(json.dumps({"latency": {**latency[name], "measured_with": command, "cpu": machine_line()}}))
             update_card(name, metrics={"synthetic": work / f"{name}_synthetic" / "metrics.json"}, extra=extra)
     score_cols = ["frames", "part mIoU", "left hand", "right hand", "visible parts", "hidden parts", "hidden share"]
     lat_cols = [c for c in rows[0] if c.endswith("_ms")]

@@ -56,6 +56,16 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def machine_line(info: dict[str, Any] | None = None) -> str:
+    """One line for a model card: the CPU, its logical cores and the load while measuring."""
+    info = machine() if info is None else info
+    line = f"{info.get('cpu') or 'unknown CPU'}, {info.get('logical_cores', '?')} logical cores"
+    if "load_average_1min" in info:
+        # the benchmark's own single thread counts ~1: a figure well above that means other work shared the CPU
+        line += f", 1-minute load average {info['load_average_1min']:.2f} while measuring"
+    return line
+
+
 def time_call(fn: Callable[[], Any], repeats: int = 10, warmup: int = 2) -> dict[str, float]:
     """Median, min and mean wall time of `fn` in seconds."""
     for _ in range(warmup):

@@ -32,8 +32,17 @@ def test_update_cards_touches_only_the_named_models(
     assert (zoo / "tiny-a.json").read_text() == before  # not named: its card is left as it was
     card = json.loads((zoo / "tiny-b.json").read_text())
     assert card["metrics"]["dexycb"]["frames"] == 2 and card["latency"]["ort_64x48_1t_ms"] > 0
+    assert "logical cores" in card["latency"]["cpu"]  # the card names the machine its latency was measured on
     saved = json.loads((tmp_path / "results" / "zoo_new.json").read_text())
     assert set(saved["models"]) == {"tiny-a", "tiny-b"}  # both timed side by side
     assert torch.get_num_threads() == threads  # timing 2 threads leaves the process's setting as it was
     with pytest.raises(SystemExit):  # a card to update must be among the models measured
         bench.main([*argv, "--update-cards", "tiny-c"])
+
+
+def test_machine_line_names_the_cpu_cores_and_load() -> None:
+    from benchmarks.common import machine_line
+
+    info = {"cpu": "AMD EPYC", "logical_cores": 2, "load_average_1min": 0.929}
+    assert machine_line(info) == "AMD EPYC, 2 logical cores, 1-minute load average 0.93 while measuring"
+    assert machine_line({"logical_cores": 4}) == "unknown CPU, 4 logical cores"
