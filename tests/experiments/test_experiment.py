@@ -63,6 +63,19 @@ def test_attention_ablation_claims_compare_dense_with_each_single_kind() -> None
     assert not any("coarse attention only" in line for line in lines)  # its row is absent
 
 
+def test_design_claims_compare_the_shipped_choice_with_each_ablation() -> None:
+    def record(key: str, synthetic: float) -> dict:
+        return {"row": {"key": key}, "metrics": {"miou_hand_object": synthetic}, "real": {"miou_hand_object": 0.3}}
+
+    records = [record("dense_attention_seg", 0.52 + d) for d in (0.0, 0.01, 0.02)]
+    records += [record("attention_unweighted_ce", 0.40 + d) for d in (0.0, 0.01, 0.02)]
+    records += [record("attention_k128", 0.53 + d) for d in (0.0, 0.01, 0.02)]
+    synthetic = {line.split(" | ")[0].lstrip("| "): line for line in claim_lines(records) if "| synthetic |" in line}
+    assert synthetic["class weights 1/5/5 beat unweighted CE (the design)"].endswith("holds |")
+    assert "not resolved" in synthetic["the paper's k beats twice it (k=16 vs 32 here; paper 64 vs 128)"]
+    assert not any("beta" in key for key in synthetic)  # no contour rows: no contour claim
+
+
 def test_machines_line_names_the_rows_of_each_machine_when_they_differ() -> None:
     def record(key: str, seed: int, machine: str) -> dict:
         return {"row": {"key": key}, "seed": seed, "machine": machine}
