@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         payload[name] = {"row": row, "synthetic": {k: v for k, v in m.items() if k != "per_image"}}
         if args.update_cards:
             extra = work / f"{name}_latency.json"
-            extra.write_text(json.dumps({"latency": {**latency[name], "measured_with": command, "cpu": machine_line()}}))
+            card_latency = {**latency[name], "measured_with": command, "cpu": machine_line()}
+            extra.write_text(json.dumps({"latency": card_latency}))
             update_card(name, metrics={"synthetic": work / f"{name}_synthetic" / "metrics.json"}, extra=extra)
     score_cols = ["frames", "part mIoU", "left hand", "right hand", "visible parts", "hidden parts", "hidden share"]
     lat_cols = [c for c in rows[0] if c.endswith("_ms")]
