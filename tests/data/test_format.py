@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from handseg.data.format import DatasetWriter, HandsegDataset, Intrinsics, Manifest
+from handseg.data.format import DatasetWriter, HandsegDataset, Intrinsics, Manifest, dataset_digest
 from handseg.errors import DataError, OutputExistsError
 from handseg.utils.io import atomic_write_png
 
@@ -121,3 +122,14 @@ def test_skip_leaves_colour_and_parts_unread(dataset: tuple[Path, dict]) -> None
     np.testing.assert_array_equal(sample["label"], frames["f000"]["label"])
     with pytest.raises(ValueError, match="only color and parts"):
         HandsegDataset(root, "train", skip=("label",))
+
+
+def test_dataset_digest_follows_the_depth_and_label_bytes_only(dataset: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _ = dataset
+    copy = shutil.copytree(root, tmp_path / "copy")
+    assert dataset_digest(copy) == dataset_digest(root)  # same bytes elsewhere: same digest
+    (copy / "scene" / "f000.json").write_text("{}")  # scene and colour files are not what depth models read
+    assert dataset_digest(copy) == dataset_digest(root)
+    label = copy / "label" / "f001.png"
+    label.write_bytes(label.read_bytes()[:-1] + b"\0")
+    assert dataset_digest(copy) != dataset_digest(root)

@@ -11,7 +11,7 @@ import pytest
 from handseg.cli import main
 from handseg.errors import ConfigError
 from handseg.experiments.row_records import late_gain
-from handseg.experiments.table_report import claim_lines, flatness_line, machines_line, verdict
+from handseg.experiments.table_report import claim_lines, digests_line, flatness_line, machines_line, verdict
 from handseg.experiments.tables import TABLES, Budget, plan, row_config
 
 
@@ -185,3 +185,14 @@ def test_row_files_without_the_forearm_free_figure_show_a_dash() -> None:
     cells = lambda records: segmentation_table(records, (row,)).splitlines()[-1].split(" | ")  # noqa: E731
     assert cells([old])[9:11] == ["-", "-"]
     assert cells([old, new])[9:11] == ["30.00", "20.00"]  # only the row file that has it counts
+
+
+def test_digests_line_names_the_rows_of_each_data_digest_when_they_differ() -> None:
+    def record(key: str, seed: int, digest: str | None) -> dict:
+        return {"row": {"key": key}, "seed": seed, **({"data_sha256": digest} if digest else {})}
+
+    same = [record("fcn8s", 0, "a" * 64), record("gcn", 1, "a" * 64)]
+    assert "a" * 64 in digests_line(same) and "different bytes" not in digests_line(same)
+    line = digests_line([*same, record("fcn8s", 1, None)])
+    assert f"{'a' * 16}: fcn8s (0), gcn (1)" in line and "not recorded: fcn8s (1)" in line
+    assert "different bytes" in line

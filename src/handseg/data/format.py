@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -266,6 +267,18 @@ def read_split(root: str | Path, split: str) -> list[str]:
         raise DataError(path, f"cannot read file ({exc.strerror or exc})") from None
     ids = [line.strip() for line in text.splitlines() if line.strip()]
     return [check_sample_id(i, path) for i in ids]
+
+
+def dataset_digest(root: str | Path, folders: tuple[str, ...] = ("depth", "label", "splits")) -> str:
+    """sha256 over the relative paths and bytes of a dataset's depth, label and split files (what depth models read)."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for folder in folders:
+        # sorted relative paths: the digest depends on the files only, not on the file system's listing order
+        for path in sorted(p for p in (root / folder).rglob("*") if p.is_file()):
+            digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+            digest.update(len(data := path.read_bytes()).to_bytes(8, "little") + data)
+    return digest.hexdigest()
 
 
 class HandsegDataset:

@@ -158,6 +158,24 @@ def machines_line(records: list[dict[str, Any]]) -> str:
     )
 
 
+def digests_line(records: list[dict[str, Any]]) -> str:
+    """The data digest the rows trained on; with several, which (row, seeds) saw each."""
+    seeds: dict[str, dict[str, list[int]]] = {}  # digest -> row key -> seeds
+    for record in records:
+        digest = record.get("data_sha256") or "not recorded"
+        seeds.setdefault(digest, {}).setdefault(record["row"]["key"], []).append(record["seed"])
+    if len(seeds) <= 1:
+        return f"Data digest (sha256 of the depth, label and split files): {next(iter(seeds), 'none')}.  "
+    where = "; ".join(
+        f"{digest[:16]}: " + ", ".join(f"{key} ({', '.join(map(str, sorted(s)))})" for key, s in rows.items())
+        for digest, rows in seeds.items()
+    )
+    return (
+        f"Data digests (sha256 of the depth, label and split files; older row files: 'not recorded'): {where}. "
+        "Rows with different digests trained on different bytes.  "
+    )
+
+
 def claim_lines(records: list[dict[str, Any]]) -> list[str]:
     """Each paper claim whose rows are present: our difference of means (points) +- its standard error, a verdict."""
     by_key = group(records)
@@ -296,6 +314,7 @@ def write_table(
         f"Table rebuilt from the row files `{results_dir.as_posix()}/rows/*.json` by `{command}`.  ",
         ("Rows trained by: " + "; ".join(f"`{c}`" for c in commands) + ".  ") if commands else "",
         machines_line(records),
+        digests_line(records),
         data_line,
         budget_line,
         f"Cells: mean ± sample std over the seeds listed (no ± with one seed). CPU ms: batch 1 at {lat}, one "

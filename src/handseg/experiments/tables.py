@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from handseg.config import deep_merge, load_config, validate
-from handseg.data.format import HandsegDataset
+from handseg.data.format import HandsegDataset, dataset_digest
 from handseg.data.synth import generate_dataset
 from handseg.engine.evaluate import evaluate, measure_latency
 from handseg.engine.train import train
@@ -315,6 +315,7 @@ def run_row(
         "real": real_metrics,
         "real_data": str(real) if real else None,
         "data": str(data_root),
+        "data_sha256": dataset_digest(data_root),  # tells whether rows trained on other machines saw the same bytes
         "latency": latency,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "train_s": float(summary.get("wall_s", session_s)),
