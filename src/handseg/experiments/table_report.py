@@ -6,6 +6,7 @@ import itertools
 import math
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,42 +138,43 @@ def segmentation_table(records: list[dict[str, Any]], rows: tuple[Any, ...]) -> 
 PART_TABLES = frozenset({"amodal"})  # experiments tables (handseg.experiments.tables.TABLES) of amodal rows
 
 
+def _seeds_by(records: list[dict[str, Any]], value: Callable[[dict[str, Any]], str]) -> dict[str, dict[str, list[int]]]:
+    """value -> row key -> the seeds of the row files with that value."""
+    seeds: dict[str, dict[str, list[int]]] = {}
+    for record in records:
+        seeds.setdefault(value(record), {}).setdefault(record["row"]["key"], []).append(record["seed"])
+    return seeds
+
+
+def _where(seeds: dict[str, dict[str, list[int]]], width: int | None = None) -> str:
+    """'value: row (seeds), row (seeds); value: ...' with each value cut to `width` characters."""
+    return "; ".join(
+        f"{value[:width]}: " + ", ".join(f"{key} ({', '.join(map(str, sorted(s)))})" for key, s in rows.items())
+        for value, rows in seeds.items()
+    )
+
+
 def machines_line(records: list[dict[str, Any]]) -> str:
     """The CPU the rows trained on; with several, which (row, seeds) ran on each."""
     if not records:
         return f"Machine: {machine_line()}.  "
-    seeds: dict[str, dict[str, list[int]]] = {}  # machine -> row key -> seeds
-    for record in records:
-        seeds.setdefault(record.get("machine", "unknown"), {}).setdefault(record["row"]["key"], []).append(
-            record["seed"]
-        )
+    seeds = _seeds_by(records, lambda record: record.get("machine", "unknown"))
     if len(seeds) == 1:
         return f"Machine: {next(iter(seeds))}.  "
-    where = "; ".join(
-        f"{machine}: " + ", ".join(f"{key} ({', '.join(map(str, sorted(s)))})" for key, s in rows.items())
-        for machine, rows in seeds.items()
-    )
     return (
-        f"Machines: {where}. Training is bitwise exact on one CPU but not across CPUs, so a difference between "
+        f"Machines: {_where(seeds)}. Training is bitwise exact on one CPU but not across CPUs, so a difference between "
         "rows of different machines also holds the machines' difference.  "
     )
 
 
 def digests_line(records: list[dict[str, Any]]) -> str:
     """The data digest the rows trained on; with several, which (row, seeds) saw each."""
-    seeds: dict[str, dict[str, list[int]]] = {}  # digest -> row key -> seeds
-    for record in records:
-        digest = record.get("data_sha256") or "not recorded"
-        seeds.setdefault(digest, {}).setdefault(record["row"]["key"], []).append(record["seed"])
+    seeds = _seeds_by(records, lambda record: record.get("data_sha256") or "not recorded")
     if len(seeds) <= 1:
         return f"Data digest (sha256 of the depth, label and split files): {next(iter(seeds), 'none')}.  "
-    where = "; ".join(
-        f"{digest[:16]}: " + ", ".join(f"{key} ({', '.join(map(str, sorted(s)))})" for key, s in rows.items())
-        for digest, rows in seeds.items()
-    )
     return (
-        f"Data digests (sha256 of the depth, label and split files; older row files: 'not recorded'): {where}. "
-        "Rows with different digests trained on different bytes.  "
+        "Data digests (sha256 of the depth, label and split files; older row files: 'not recorded'): "
+        f"{_where(seeds, width=16)}. Rows with different digests trained on different bytes.  "
     )
 
 
