@@ -14,22 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from handseg.utils.io import atomic_write_text
+from handseg.utils.timing import cpu_name
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict[str, Any]:
     """Describe the machine the figures were measured on."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     info: dict[str, Any] = {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "logical_cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from handseg.experiments.row_records import (
 )
 from handseg.experiments.table_plots import plot_curves, plot_miou
 from handseg.utils.io import atomic_write_json, atomic_write_text
+from handseg.utils.timing import cpu_name
 
 PAPER = (
     "Bo, Zhang, Yong, Xu: DenseAttentionSeg (arXiv 1903.12368), real InterSegHands validation data, 640x480, Titan Xp"
@@ -51,16 +51,7 @@ HEADLINE = "miou_hand_object"
 
 def machine_line() -> str:
     """CPU, cores, torch: the context of the timings."""
-    cpu = platform.processor()
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}, no GPU"
+    return f"{cpu_name()}, {os.cpu_count()} logical cores, torch {torch.__version__}, no GPU"
 
 
 def _cell(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
