@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,17 @@ def test_synth_usage_errors_exit_2(
 def test_synth_unknown_val_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", str(tmp_path / "ds"), "--frames", "2", "--val-objects", "mug,teapot", "--quiet"]) == 1
     assert "teapot" in capsys.readouterr().err
+
+
+def test_synth_train_objects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", str(tmp_path / "bad"), "--frames", "2", "--train-objects", "box,teapot", "--quiet"]) == 1
+    assert "--train-objects" in (err := capsys.readouterr().err) and "teapot" in err and "composite" in err
+    assert not (tmp_path / "bad").exists()
+    out = tmp_path / "ds"
+    args = ["synth", str(out), "--frames", "4", "--size", "32x24", "--train-objects", "composite", "--quiet"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest.get("generator") or manifest["extra"]["generator"])["train_objects"] == ["composite"]
 
 
 def test_show_missing_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

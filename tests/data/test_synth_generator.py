@@ -117,6 +117,45 @@ def test_held_out_objects_only_in_val(tmp_path: Path) -> None:
         generate_dataset(tmp_path / "bad", 2, val_objects=["teapot"], progress=False)
 
 
+def test_train_objects_name_the_training_types_and_may_not_overlap_the_held_out_ones(tmp_path: Path) -> None:
+    root = generate_dataset(
+        tmp_path / "ds", 12, seed=1, size=(64, 48), val_objects=["mug"], train_objects=["composite", "box"],
+        val_fraction=0.25, progress=False,
+    )  # fmt: skip
+    dataset = HandsegDataset(root, split=None)
+    seen = {dataset.scene(i)["object"]["type"] for i in read_split(root, "train")}
+    assert seen <= {"composite", "box"} and "composite" in seen
+    assert {dataset.scene(i)["object"]["type"] for i in read_split(root, "val")} == {"mug"}
+    with pytest.raises(ConfigError, match="share mug"):
+        generate_dataset(tmp_path / "x", 2, val_objects=["mug"], train_objects=["mug", "box"], progress=False)
+    assert not (tmp_path / "x").exists(), "nothing is written before the arguments are checked"
+    # the default mix never draws a type that must be named
+    default = generate_dataset(tmp_path / "d", 8, seed=2, size=(32, 24), progress=False)
+    plain = HandsegDataset(default, split=None)
+    assert all(plain.scene(i)["object"]["type"] in OBJECT_TYPES for i in plain.ids)
+
+
+def test_composite_objects_are_assemblies_of_several_parts_that_hands_can_grasp() -> None:
+    from handseg.data.synth.grasp import grasp
+    from handseg.data.synth.objects import make_object
+    from handseg.data.synth.primitives import sdf_union
+    from handseg.data.synth.scene import _shape
+
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        obj = make_object("composite", rng)
+        assert 2 <= len(obj.prims) <= 4 and len(obj.colors) == 2
+        assert all(v < 0.3 for v in obj.dims.values()), "dims are sizes in metres"
+        # every part touches the main one: the assembly is one rigid body, not loose pieces
+        main = obj.prims[:1]
+        for part in obj.prims[1:]:
+            lo, hi = part.aabb()
+            grid = np.stack(np.meshgrid(*[np.linspace(a, b, 24) for a, b in zip(lo, hi)]), -1).reshape(-1, 3)
+            assert ((sdf_union([part], grid) <= 0) & (sdf_union(main, grid) <= 0)).any(), "a part overlaps the main one"
+        *_, info = grasp(_shape("right", rng), obj, rng)
+        assert info["touching_segments"], "fingers close onto the object"
+
+
 def test_bad_arguments_and_existing_output(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="frames"):
         generate_dataset(tmp_path / "a", 0, progress=False)

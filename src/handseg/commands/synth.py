@@ -97,6 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated object types shown only in val frames (held-out objects), e.g. mug,torus",
     )
     parser.add_argument(
+        "--train-objects",
+        default=None,
+        help="comma-separated object types of the training frames (default: every default type not in "
+        "--val-objects); 'composite' (random assemblies of primitives) appears only when named here",
+    )
+    parser.add_argument(
         "--scenes", default=None, help="scene families and weights, e.g. tabletop,frontal or tabletop:3,closeup:1"
     )
     parser.add_argument("--sensor", default=None, help="auto (per scene family), sr300, d400, d415 or d435")
@@ -126,7 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render the dataset and print where it is."""
-    from handseg.data.synth import OBJECT_TYPES, generate_dataset
+    from handseg.data.synth import generate_dataset
 
     if args.merge:
         return _merge(args)
@@ -134,14 +140,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unexpected argument(s) {' '.join(args.shard_dirs)} (shard folders need --merge)")
     if args.frames is None:
         raise ConfigError("--frames is required")
-    val_objects = None
-    if args.val_objects:
-        val_objects = [name.strip() for name in args.val_objects.split(",") if name.strip()]
-        unknown = [name for name in val_objects if name not in OBJECT_TYPES]
-        if unknown:
-            raise ConfigError(
-                f"--val-objects: unknown type(s) {', '.join(unknown)}; choose from {', '.join(OBJECT_TYPES)}"
-            )
+    val_objects = _object_types("--val-objects", args.val_objects)
+    train_objects = _object_types("--train-objects", args.train_objects)
     if args.render_size is not None and not args.crop:
         raise ConfigError("--render-size: only with --crop hands (without a crop, --size is the rendered size)")
     size = args.size or ((128, 128) if args.crop else (640, 480))
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         progress=not args.quiet,
         val_objects=val_objects,
+        train_objects=train_objects,
         crop=args.crop,
         render_size=args.render_size,
         crop_margin=args.crop_margin,
@@ -178,13 +179,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _object_types(flag: str, text: str | None) -> list[str] | None:
+    """The object types of a comma-separated option, checked (None when the option is not given)."""
+    from handseg.data.synth.objects import ALL_OBJECT_TYPES
+
+    if not text:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ALL_OBJECT_TYPES]
+    if unknown or not names:
+        raise ConfigError(
+            f"{flag}: unknown type(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ALL_OBJECT_TYPES)}"
+        )
+    return names
+
+
 def _merge(args: argparse.Namespace) -> int:
     """Join shard folders; the settings come from the shards, so rendering options are refused."""
     from handseg.data.synth.shards import merge_shards
 
     if not args.shard_dirs:
         raise ConfigError("--merge needs the shard folders: handseg synth --merge OUT SHARD_DIR...")
-    names = ("frames", "shard", "scenes", "sensor", "val_objects", "size", "crop", "render_size")
+    names = ("frames", "shard", "scenes", "sensor", "val_objects", "train_objects", "size", "crop", "render_size")
     given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
     if given:
         raise ConfigError(f"--merge takes the run's settings from the shards; drop {', '.join(given)}")

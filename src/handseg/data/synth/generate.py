@@ -20,7 +20,7 @@ from tqdm import tqdm
 from handseg.data.crop import DEFAULT_MARGIN, check_crop, finish_frame
 from handseg.data.format import DatasetWriter, Intrinsics, Manifest
 from handseg.data.synth.families import parse_weights, sample_family_scene
-from handseg.data.synth.objects import OBJECT_TYPES
+from handseg.data.synth.objects import ALL_OBJECT_TYPES, OBJECT_TYPES
 from handseg.data.synth.render import render_scene
 from handseg.data.synth.sensor import (
     CAMERAS,
@@ -182,9 +182,9 @@ def _check_size(width: int, height: int) -> None:
 
 
 def _check_types(types: Sequence[str]) -> tuple[str, ...]:
-    bad = [t for t in types if t not in OBJECT_TYPES]
+    bad = [t for t in types if t not in ALL_OBJECT_TYPES]
     if bad or not types:
-        raise ConfigError(f"unknown object type(s) {bad or '(none)'}; choose from {', '.join(OBJECT_TYPES)}")
+        raise ConfigError(f"unknown object type(s) {bad or '(none)'}; choose from {', '.join(ALL_OBJECT_TYPES)}")
     return tuple(types)
 
 
@@ -296,6 +296,7 @@ def generate_dataset(
     val_fraction: float = 0.25,
     progress: bool = True,
     val_objects: Sequence[str] | None = None,
+    train_objects: Sequence[str] | None = None,
     compression: int = 1,
     crop: str | None = None,
     render_size: tuple[int, int] | None = None,
@@ -306,7 +307,9 @@ def generate_dataset(
 ) -> Path:
     """Write a synthetic handseg-v1 dataset of `frames` frames with train/val splits; returns its folder.
 
-    With `val_objects`, validation frames show only those object types and training frames never do. With
+    With `val_objects`, validation frames show only those object types and training frames never do;
+    `train_objects` names the training frames' types (default: every default type not in `val_objects`, and the
+    validation frames' too when `val_objects` is not given; `objects.EXTRA_TYPES` appear only where named). With
     crop="hands", frames render at `render_size` (default 640x480) and are cut to `size` around both hands
     (`handseg.data.crop`); crops also store the visible part maps, as does `visible_parts`.
     `render_options` go to render_frame as keywords (and to the manifest). With `shard=(K, N)` only the frames
@@ -328,10 +331,16 @@ def generate_dataset(
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if int(workers) < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
-    val_types = _check_types(list(val_objects)) if val_objects else OBJECT_TYPES
-    train_types = tuple(t for t in OBJECT_TYPES if t not in val_types) if val_objects else OBJECT_TYPES
-    if not train_types:
-        raise ConfigError("val_objects holds every object type: nothing is left for training")
+    if train_objects is not None:
+        train_types = _check_types(list(train_objects))
+        val_types = _check_types(list(val_objects)) if val_objects else train_types
+        if val_objects and (shared := [t for t in train_types if t in val_types]):
+            raise ConfigError(f"train_objects and val_objects share {', '.join(shared)}: held-out types must be unseen")
+    else:
+        val_types = _check_types(list(val_objects)) if val_objects else OBJECT_TYPES
+        train_types = tuple(t for t in OBJECT_TYPES if t not in val_types) if val_objects else OBJECT_TYPES
+        if not train_types:
+            raise ConfigError("val_objects holds every object type: nothing is left for training")
     options = check_render_options(render_options)
     shard = check_shard(shard)
     val_set = split_indices(int(frames), int(seed), float(val_fraction))

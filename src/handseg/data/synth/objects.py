@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handseg.data.synth.geometry import rot_x, rot_z
+from handseg.data.synth.geometry import align, rot_x, rot_z, unit
 from handseg.data.synth.primitives import Prim
 
 OBJECT_TYPES = ("sphere", "cylinder", "cup", "box", "torus", "capsule", "pen", "ellipsoid", "mug", "bottle")
+EXTRA_TYPES = ("composite",)  # only where named (train_objects / val_objects): not in the default mix
+ALL_OBJECT_TYPES = OBJECT_TYPES + EXTRA_TYPES
 PALETTE = (
     (200, 40, 40), (40, 90, 200), (240, 200, 40), (40, 160, 70), (235, 120, 30), (140, 60, 170),
     (230, 230, 225), (30, 30, 35), (120, 200, 220), (170, 110, 60), (220, 90, 150), (90, 100, 110),
@@ -124,6 +126,35 @@ def make_ellipsoid(rng: np.random.Generator) -> SceneObject:
     return SceneObject("ellipsoid", prims, {"a": s[0], "b": s[1], "c": s[2]}, [_color(rng)], True, False)
 
 
+def _part(kind: str, center: np.ndarray, axis: np.ndarray, half_length: float, radius: float, material: int) -> Prim:
+    """One primitive of `kind` centred at `center`, its long axis along `axis`."""
+    if kind in ("cylinder", "capsule"):
+        return Prim(
+            kind, {"a": center - axis * half_length, "b": center + axis * half_length, "r": radius}, material=material
+        )
+    rot = align(np.array([0.0, 0, 1]), axis)
+    return Prim(kind, {"c": center, "rot": rot, "s": np.array([radius, radius * 0.8, half_length])}, material=material)
+
+
+def make_composite(rng: np.random.Generator) -> SceneObject:
+    """A random rigid assembly: a main part along z with 1-3 smaller parts sticking out (no other type's shape)."""
+    kinds = ("box", "cylinder", "ellipsoid", "capsule")
+    half, radius = rng.uniform(0.03, 0.09), rng.uniform(0.015, 0.035)
+    prims = [_part(str(rng.choice(kinds)), np.zeros(3), np.array([0.0, 0, 1]), half, radius, 0)]
+    for _ in range(int(rng.integers(1, 4))):
+        angle, z = rng.uniform(0, 2 * np.pi), rng.uniform(-half, half) * 0.8
+        out = np.array([np.cos(angle), np.sin(angle), 0.0])
+        axis = unit(out + rng.normal(0, 0.6, 3))
+        if axis @ out < 0.2:  # keep the part pointing away from the main part
+            axis = unit(axis + out)
+        part_half, part_radius = rng.uniform(0.015, 0.045), rng.uniform(0.006, 0.018)
+        anchor = out * radius * 0.5 + np.array([0.0, 0, z])  # inside every kind of main part
+        center = anchor + axis * part_half * 0.8  # the part holds the anchor: one rigid body
+        prims.append(_part(str(rng.choice(kinds)), center, axis, part_half, part_radius, int(rng.integers(2))))
+    dims = {"h": 2 * half, "r": radius}  # metres only: grasp() reads the largest as the size
+    return SceneObject("composite", prims, dims, [_color(rng), _color(rng)], True, False)
+
+
 BUILDERS: dict[str, Callable[..., SceneObject]] = {
     "sphere": make_sphere,
     "cylinder": make_cylinder,
@@ -135,6 +166,7 @@ BUILDERS: dict[str, Callable[..., SceneObject]] = {
     "ellipsoid": make_ellipsoid,
     "mug": make_mug,
     "bottle": make_bottle,
+    "composite": make_composite,
 }
 LONG_KINDS = ("cylinder", "box", "capsule")  # kinds two hands can hold side by side
 
@@ -142,5 +174,5 @@ LONG_KINDS = ("cylinder", "box", "capsule")  # kinds two hands can hold side by 
 def make_object(kind: str, rng: np.random.Generator, long: bool = False) -> SceneObject:
     """Build an object of a kind with random size and colour."""
     if kind not in BUILDERS:
-        raise ValueError(f"unknown object type {kind!r} (choose from {', '.join(OBJECT_TYPES)})")
+        raise ValueError(f"unknown object type {kind!r} (choose from {', '.join(ALL_OBJECT_TYPES)})")
     return BUILDERS[kind](rng, long=True) if long and kind in LONG_KINDS else BUILDERS[kind](rng)
