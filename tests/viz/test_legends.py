@@ -116,3 +116,15 @@ def test_overlay_and_sheet_render_in_chromium(tmp_path: Path, synth_dataset) -> 
     if docs:
         for name, path in shots.items():
             shutil.copy(path, Path(docs) / f"{name}.png")
+
+
+def test_caption_outline_stays_around_its_text_along_a_long_line() -> None:
+    """The dark outline hugs the light text: it must not drift (OpenCV 5 widens thick glyphs' advance)."""
+    from handseg.viz.overlay import put_text
+
+    image = np.full((40, 400, 3), 120, np.uint8)
+    put_text(image, "000123 mIoU 65.73 and a long caption", org=(4, 24))
+    light = np.nonzero((image > 200).all(axis=2).any(axis=0))[0]
+    dark = np.nonzero((image < 40).all(axis=2).any(axis=0))[0]
+    assert light.size and dark.size
+    assert abs(int(dark.max()) - int(light.max())) <= 3 and abs(int(dark.min()) - int(light.min())) <= 3

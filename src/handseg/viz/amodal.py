@@ -72,7 +72,7 @@ def amodal_parts_picture(
                 panel = _enlarge(panel, scale)
             panels.append(put_text(np.ascontiguousarray(panel), title))
     if caption:
-        put_text(panels[0], caption, org=(4, 28))
+        put_text(panels[0], caption, org=(4, 32))  # below the panel title, outlines apart
     grid = tile(panels, columns=2)
     return np.concatenate([grid, legend(grid.shape[1])], axis=0)
 

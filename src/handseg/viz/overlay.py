@@ -93,7 +93,11 @@ def tile(images: list[np.ndarray], columns: int, gap: int = 4, fill: int = 255) 
 
 def put_text(image: np.ndarray, text: str, org: tuple[int, int] = (4, 14), scale: float = 0.4) -> np.ndarray:
     """Write a small caption with a dark outline onto an RGB image (in place; returned for chaining)."""
-    cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    # The outline is the thin text drawn 1 px around: OpenCV 5 widens the glyph advance with the line thickness,
+    # so a thick dark pass would drift away from the light text along the line.
+    x, y = org
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
+        cv2.putText(image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return image
 
