@@ -139,21 +139,9 @@ def error_map(color: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> np.ndar
 
 def error_legend(width: int) -> np.ndarray:
     """A white strip naming the error colours."""
-    font, scale, pad, box = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 6, 12
-    cells, x, y = [], pad, 0
-    for name, colour in ERROR_COLOURS.items():
-        cell_w = box + 4 + cv2.getTextSize(name, font, scale, 1)[0][0] + 2 * pad
-        if x + cell_w > width and x > pad:
-            x, y = pad, y + box + 2 * pad
-        cells.append((x, y, name, colour))
-        x += cell_w
-    strip = np.full((y + box + 2 * pad, width, 3), 255, np.uint8)
-    for x, y, name, colour in cells:
-        top = y + pad
-        cv2.rectangle(strip, (x, top), (x + box, top + box), colour, -1)
-        cv2.rectangle(strip, (x, top), (x + box, top + box), (90, 90, 90), 1)
-        cv2.putText(strip, name, (x + box + 4, top + box - 1), font, scale, (20, 20, 20), 1, cv2.LINE_AA)
-    return strip
+    from handseg.viz.overlay import colour_legend
+
+    return colour_legend(width, list(ERROR_COLOURS.items()))
 
 
 def error_sources(frames: list[dict], preds: list[np.ndarray], near_px: int = 5) -> list[dict]:

@@ -128,3 +128,15 @@ def test_caption_outline_stays_around_its_text_along_a_long_line() -> None:
     dark = np.nonzero((image < 40).all(axis=2).any(axis=0))[0]
     assert light.size and dark.size
     assert abs(int(dark.max()) - int(light.max())) <= 3 and abs(int(dark.min()) - int(light.min())) <= 3
+
+
+def test_colour_legend_draws_each_colour_and_wraps_into_rows() -> None:
+    from handseg.viz.overlay import colour_legend
+
+    items = [(f"error kind {k}", (40 * k, 255 - 40 * k, 17)) for k in range(6)]
+    wide, narrow = colour_legend(2000, items), colour_legend(200, items)
+    assert wide.shape[1] == 2000 and narrow.shape[1] == 200
+    assert narrow.shape[0] > wide.shape[0], "a narrow strip wraps its cells into more rows"
+    for strip in (wide, narrow):
+        for _, colour in items:
+            assert (strip == np.array(colour, np.uint8)).all(axis=2).sum() >= 100, f"the box of {colour} is drawn"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -137,6 +138,11 @@ def legend_strip(width: int, kind: str = "labels", scale: float = 0.45) -> np.nd
         items = [(name, PART_COLORS[k + 1]) for k, name in enumerate(PART_NAMES)]
     else:
         raise ValueError(f"legend kind {kind!r}: expected labels or parts")
+    return colour_legend(width, items, scale)
+
+
+def colour_legend(width: int, items: Sequence[tuple[str, Sequence[int]]], scale: float = 0.45) -> np.ndarray:
+    """A white strip `width` wide with a colour box and its name per (name, RGB) item, wrapped into rows."""
     font, line, pad, box = cv2.FONT_HERSHEY_SIMPLEX, 1, 6, 12
     row_h = box + 2 * pad
     cells, x, y = [], pad, 0
