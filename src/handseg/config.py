@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "scale": 0.0,  # max relative zoom (uniform in [1 - scale, 1 + scale])
         "color_jitter": 0.0,  # brightness/contrast/saturation jitter of the color image
         "depth_noise_m": 0.0,  # std of Gaussian noise added to valid depth pixels, metres
+        "hole_fill": 0.0,  # probability that missing depth takes its nearest valid depth (the frame without holes)
     },
     "loss": {"name": "ce"},  # + build_loss kwargs
     "optim": {"name": "adam", "lr": 1e-3, "weight_decay": 1e-3},
@@ -336,6 +337,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "augment.scale": (0, 0.99, True),  # 1 would allow a zoom of 0
     "augment.color_jitter": (0, 1, True),
     "augment.depth_noise_m": (0, 1, True),
+    "augment.hole_fill": (0, 1, True),
     "optim.lr": (0, 10, False),
     "optim.weight_decay": (0, 1, True),
     "train.grad_clip": (0, None, False),

@@ -86,3 +86,26 @@ def test_resize_sample_is_nearest_for_labels() -> None:
     out = resize_sample(make_sample(), (32, 24))
     assert out["label"].shape == (24, 32) and set(np.unique(out["label"])) <= {0, 1, 2, 255}
     assert out["parts"].shape == (2, 24, 32)
+
+
+def test_fill_missing_depth_takes_the_nearest_valid_depth() -> None:
+    from handseg.data.transforms import fill_missing_depth
+
+    depth = np.array([[0.5, 0.0, 0.0, 0.9], [0.5, 0.0, 0.0, 0.9]], np.float32)
+    expected = np.array([[0.5, 0.5, 0.9, 0.9], [0.5, 0.5, 0.9, 0.9]], np.float32)
+    np.testing.assert_array_equal(fill_missing_depth(depth), expected)
+    empty = np.zeros((3, 3), np.float32)
+    assert fill_missing_depth(empty) is empty  # nothing to take a depth from
+    full = np.full((2, 2), 0.4, np.float32)
+    assert fill_missing_depth(full) is full
+
+
+def test_hole_fill_augmentation_removes_holes_and_leaves_other_draws_alone() -> None:
+    sample = make_sample()
+    filled = Augment((64, 48), {"hole_fill": 1.0})(sample, seed=3)
+    assert (filled["depth"] > 0).all(), "every hole took a depth (a plain resize adds no border)"
+    np.testing.assert_array_equal(filled["label"], sample["label"])
+    plain = Augment((64, 48), {"hflip": 0.5, "depth_noise_m": 0.002})
+    off = Augment((64, 48), {"hflip": 0.5, "depth_noise_m": 0.002, "hole_fill": 0.0})
+    for seed in range(4):  # off draws nothing, so existing recipes keep their exact random streams
+        np.testing.assert_array_equal(plain(sample, seed)["depth"], off(sample, seed)["depth"])

@@ -18,7 +18,9 @@ import numpy as np
 
 from handseg.data.format import IGNORE_INDEX
 
-AUGMENT_KEYS = ("crop_scale", "hflip", "vflip", "rotate", "translate", "scale", "color_jitter", "depth_noise_m")
+AUGMENT_KEYS = (
+    "crop_scale", "hflip", "vflip", "rotate", "translate", "scale", "color_jitter", "depth_noise_m", "hole_fill"
+)  # fmt: skip
 
 
 def resize_sample(sample: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
@@ -46,6 +48,17 @@ def add_depth_noise(depth_m: np.ndarray, std_m: float, rng: np.random.Generator)
         return depth_m
     noisy = depth_m + rng.normal(0.0, std_m, depth_m.shape).astype(np.float32)
     return np.where(depth_m > 0, np.maximum(noisy, 1e-4), 0.0).astype(np.float32)
+
+
+def fill_missing_depth(depth_m: np.ndarray) -> np.ndarray:
+    """Every missing pixel (0) takes the depth of its nearest valid pixel; a frame without valid depth stays as is."""
+    missing = (depth_m <= 0).astype(np.uint8)
+    if not missing.any() or missing.all():
+        return depth_m
+    nearest = cv2.distanceTransformWithLabels(missing, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)[1]
+    values = np.zeros(int(nearest.max()) + 1, np.float32)
+    values[nearest[missing == 0]] = depth_m[missing == 0]
+    return values[nearest]
 
 
 def hflip_sample(sample: dict[str, Any], swap_hands: bool = True) -> dict[str, Any]:
@@ -126,6 +139,8 @@ class Augment:
         """The augmented sample at the configured size; `seed` fixes every random choice."""
         rng = np.random.default_rng(seed)
         self.compose.set_random_seed(int(rng.integers(2**31)))
+        if self.params["hole_fill"] and rng.random() < self.params["hole_fill"]:  # no draw when off: same streams
+            sample = dict(sample, depth=fill_missing_depth(sample["depth"]))
         height, width = sample["depth"].shape
         color = sample.get("color")
         image = color if color is not None else np.zeros((height, width, 3), np.uint8)

@@ -1,0 +1,84 @@
+"""How much do segmentation models lean on missing depth? Each model scores frames as recorded and with every hole
+filled by its nearest valid depth (`handseg.data.transforms.fill_missing_depth`), on synthetic and real sets.
+
+Usage: python benchmarks/bench_hole_cues.py MODEL [MODEL ...] --set TITLE=DATA:SPLIT[:N] [--set ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import markdown_table, write_results
+from handseg.data.format import HandsegDataset
+from handseg.data.transforms import fill_missing_depth
+
+STANDALONE = False  # needs models and datasets named on its command line: `make bench` skips it
+
+
+def parse_set(text: str) -> tuple[str, Path, str, int | None]:
+    """TITLE=DATA:SPLIT[:N] -> (title, data folder, split, first N frames or None)."""
+    title, _, rest = text.partition("=")
+    parts = rest.split(":")
+    if not title or len(parts) not in (2, 3):
+        raise SystemExit(f"--set {text!r}: expected TITLE=DATA:SPLIT[:N]")
+    return title, Path(parts[0]), parts[1], int(parts[2]) if len(parts) == 3 else None
+
+
+def scores(segmenter, frames: list[dict], filled: bool) -> dict[str, float]:
+    """Hand IU, object IU and their mean (%) over the frames' pooled pixels at the frames' own size."""
+    confusion = np.zeros((3, 3), np.int64)
+    for frame in frames:
+        depth = frame["depth"].astype(np.float32)
+        pred = segmenter.predict(fill_missing_depth(depth) if filled else depth)
+        truth = frame["label"]
+        keep = truth != 255
+        confusion += np.bincount(3 * truth[keep].astype(np.int64) + pred[keep], minlength=9).reshape(3, 3)
+    iu = np.diag(confusion) / np.maximum(confusion.sum(0) + confusion.sum(1) - np.diag(confusion), 1)
+    return {"hand IU": 100 * iu[1], "object IU": 100 * iu[2], "mean IOU": 50 * (iu[1] + iu[2])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("models", nargs="+", help="zoo names or run folders")
+    parser.add_argument("--set", dest="sets", action="append", required=True, help="TITLE=DATA:SPLIT[:N]")
+    args = parser.parse_args(argv)
+    from handseg.zoo.segmenter import Segmenter
+
+    sets = []
+    for title, root, split, count in map(parse_set, args.sets):
+        dataset = HandsegDataset(root, split=split)
+        ids = dataset.ids[:count] if count else dataset.ids
+        frames = [dataset.load(i) for i in ids]
+        holes = 100 * float(np.mean([(f["depth"] <= 0).mean() for f in frames]))
+        sets.append((title, frames, holes))
+    rows = []
+    for model in args.models:
+        segmenter = Segmenter(model)
+        for title, frames, holes in sets:
+            plain, filled = scores(segmenter, frames, False), scores(segmenter, frames, True)
+            rows.append({"model": model, "data": title, "frames": len(frames), "holes %": holes,
+                         **{f"{k}, as recorded": v for k, v in plain.items()},
+                         **{f"{k}, holes filled": v for k, v in filled.items()},
+                         "mean IOU lost": plain["mean IOU"] - filled["mean IOU"]})  # fmt: skip
+            print(rows[-1], flush=True)
+    columns = ["model", "data", "frames", "holes %", "mean IOU, as recorded", "mean IOU, holes filled",
+               "mean IOU lost", "hand IU, as recorded", "hand IU, holes filled", "object IU, as recorded",
+               "object IU, holes filled"]  # fmt: skip
+    text = (
+        "Each model segments every frame at the frame's own size (`Segmenter`), once as recorded and once with every "
+        "missing depth pixel (0) given the depth of its nearest valid pixel; scores in %, pooled over the frames' "
+        "pixels (255 ignored). A large loss means the model reads the holes (stereo shadows, depth-edge dropouts, "
+        "out-of-range pixels) as cues.\n\n" + markdown_table(rows, columns)
+    )
+    write_results("hole_cues", {"rows": rows}, text, "python benchmarks/bench_hole_cues.py " + shlex.join(sys.argv[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
