@@ -1,7 +1,7 @@
 """How much do segmentation models lean on missing depth? Each model scores frames as recorded and with every hole
 filled by its nearest valid depth (`handseg.data.transforms.fill_missing_depth`), on synthetic and real sets.
 
-Usage: python benchmarks/bench_hole_cues.py MODEL [MODEL ...] --set TITLE=DATA:SPLIT[:N] [--set ...]
+Usage: python benchmarks/bench_hole_cues.py MODEL [MODEL ...] --set TITLE=DATA:SPLIT[:N] [--set ...] [--name NAME]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("models", nargs="+", help="zoo names or run folders")
     parser.add_argument("--set", dest="sets", action="append", required=True, help="TITLE=DATA:SPLIT[:N]")
+    parser.add_argument("--name", default="hole_cues", help="results file in benchmarks/results (default: %(default)s)")
     args = parser.parse_args(argv)
     from handseg.zoo.segmenter import Segmenter
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "pixels (255 ignored). A large loss means the model reads the holes (stereo shadows, depth-edge dropouts, "
         "out-of-range pixels) as cues.\n\n" + markdown_table(rows, columns)
     )
-    write_results("hole_cues", {"rows": rows}, text, "python benchmarks/bench_hole_cues.py " + shlex.join(sys.argv[1:]))
+    write_results(args.name, {"rows": rows}, text, "python benchmarks/bench_hole_cues.py " + shlex.join(sys.argv[1:]))
     return 0
 
 
