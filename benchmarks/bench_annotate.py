@@ -132,15 +132,18 @@ def family_rows(
     for family in sorted(set(families.tolist())):
         keep = families == family
         for name in names:
-            arr = np.array(stages[name]["per_frame"])[keep]
-            ok = (arr[:, 0] >= ACCEPT_IOU) & (arr[:, 1] >= ACCEPT_IOU)
+            scores = {k: round(v, 4) for k, v in subset_scores(stages[name]["per_frame"], keep).items()}
             rows.append({"family": family, "stage": name, "frames": int(keep.sum()),
-                         "without_depth": int(no_depth[keep].sum()),
-                         "hand_iou_mean": round(float(arr[:, 0].mean()), 4),
-                         "object_iou_mean": round(float(arr[:, 1].mean()), 4),
-                         "foreground_iou_mean": round(float(arr[:, 2].mean()), 4),
-                         "acceptable": round(float(ok.mean()), 4)})  # fmt: skip
+                         "without_depth": int(no_depth[keep].sum()), **scores})  # fmt: skip
     return rows
+
+
+def subset_scores(per_frame: list, keep: np.ndarray) -> dict[str, float]:
+    """Mean hand, object and foreground IoU and the acceptable share of the frames `keep` selects."""
+    arr = np.array(per_frame)[keep]
+    ok = (arr[:, 0] >= ACCEPT_IOU) & (arr[:, 1] >= ACCEPT_IOU)
+    return {"hand_iou_mean": float(arr[:, 0].mean()), "object_iou_mean": float(arr[:, 1].mean()),
+            "foreground_iou_mean": float(arr[:, 2].mean()), "acceptable": float(ok.mean())}  # fmt: skip
 
 
 def iou(pred: np.ndarray, true: np.ndarray, valid: np.ndarray) -> tuple[float, int, int]:
@@ -312,10 +315,9 @@ def main() -> None:
     protocol = capture_protocol(test_root, [f["id"] for f in frames], cfg)
     subset_rows = []
     for name, result in stages.items():
-        arr = np.array(result["per_frame"])[protocol]
-        ok = (arr[:, 0] >= ACCEPT_IOU) & (arr[:, 1] >= ACCEPT_IOU)
-        subset_rows.append({"stage": name, "hand_iou_mean": float(arr[:, 0].mean()),
-                            "object_iou_mean": float(arr[:, 1].mean()), "acceptable": float(ok.mean())})  # fmt: skip
+        scores = subset_scores(result["per_frame"], protocol)
+        scores.pop("foreground_iou_mean")  # the subset table and its JSON keep their three columns
+        subset_rows.append({"stage": name, **scores})
     sub_full = subset_rows[-1]
     sub_causes = failure_analysis([f for f, k in zip(frames, protocol) if k], cfg,
                                   [p for p, k in zip(full["per_frame"], protocol) if k])  # fmt: skip

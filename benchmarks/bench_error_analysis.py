@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import RESULTS, hand_object_scores, machine, markdown_table
+from benchmarks.common import RESULTS, hand_object_scores, machine, markdown_table, parse_set
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
@@ -43,16 +43,6 @@ ERROR_COLUMNS = (
     ("predicted hand that is background", 0, 1, "prediction"),
     ("predicted object that is background", 0, 2, "prediction"),
 )
-
-
-def parse_set(text: str) -> tuple[str, Path, str, int | None]:
-    """TITLE=PATH:SPLIT[:N] -> (title, path, split, first N frames or None)."""
-    title, sep, rest = text.partition("=")
-    fields = rest.split(":")
-    if not sep or not title or len(fields) not in (2, 3):
-        raise ValueError(f"--set {text!r}: expected TITLE=PATH:SPLIT[:N]")
-    limit = int(fields[2]) if len(fields) == 3 else None
-    return title, Path(fields[0]), fields[1], limit
 
 
 def error_shares(confusion: list[list[int]]) -> dict[str, float]:

@@ -14,20 +14,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import hand_object_scores, markdown_table, parse_set, write_results
 from handseg.data.format import HandsegDataset
 from handseg.data.transforms import fill_missing_depth
+from handseg.metrics.confusion import scores_from_confusion
 
 STANDALONE = False  # needs models and datasets named on its command line: `make bench` skips it
-
-
-def parse_set(text: str) -> tuple[str, Path, str, int | None]:
-    """TITLE=DATA:SPLIT[:N] -> (title, data folder, split, first N frames or None)."""
-    title, _, rest = text.partition("=")
-    parts = rest.split(":")
-    if not title or len(parts) not in (2, 3):
-        raise SystemExit(f"--set {text!r}: expected TITLE=DATA:SPLIT[:N]")
-    return title, Path(parts[0]), parts[1], int(parts[2]) if len(parts) == 3 else None
 
 
 def scores(segmenter, frames: list[dict], filled: bool) -> dict[str, float]:
@@ -39,8 +31,7 @@ def scores(segmenter, frames: list[dict], filled: bool) -> dict[str, float]:
         truth = frame["label"]
         keep = truth != 255
         confusion += np.bincount(3 * truth[keep].astype(np.int64) + pred[keep], minlength=9).reshape(3, 3)
-    iu = np.diag(confusion) / np.maximum(confusion.sum(0) + confusion.sum(1) - np.diag(confusion), 1)
-    return {"hand IU": 100 * iu[1], "object IU": 100 * iu[2], "mean IOU": 50 * (iu[1] + iu[2])}
+    return hand_object_scores(scores_from_confusion(confusion))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,8 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from handseg.zoo.segmenter import Segmenter
 
+    try:
+        parsed = [parse_set(text) for text in args.sets]
+    except ValueError as exc:
+        parser.error(str(exc))
     sets = []
-    for title, root, split, count in map(parse_set, args.sets):
+    for title, root, split, count in parsed:
         dataset = HandsegDataset(root, split=split)
         ids = dataset.ids[:count] if count else dataset.ids
         frames = [dataset.load(i) for i in ids]

@@ -77,6 +77,16 @@ def hand_object_scores(metrics: dict[str, Any]) -> dict[str, float]:
     return {"mean IOU": 100 * metrics["miou_hand_object"], "hand IU": 100 * iu[1], "object IU": 100 * iu[2]}
 
 
+def parse_set(text: str) -> tuple[str, Path, str, int | None]:
+    """TITLE=PATH:SPLIT[:N] -> (title, path, split, first N frames or None)."""
+    title, sep, rest = text.partition("=")
+    fields = rest.split(":")
+    if not sep or not title or len(fields) not in (2, 3):
+        raise ValueError(f"--set {text!r}: expected TITLE=PATH:SPLIT[:N]")
+    limit = int(fields[2]) if len(fields) == 3 else None
+    return title, Path(fields[0]), fields[1], limit
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A Markdown table of `rows` with the given columns (floats to 4 significant digits)."""
 
