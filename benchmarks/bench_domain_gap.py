@@ -47,6 +47,31 @@ def near(mask: np.ndarray, radius: int = EDGE_BAND_PX) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
 
+CLASS_HOLES = {  # where the holes lie, by label: the models read holes next to a hand as a cue (hole_cues.md)
+    "hand": "hand pixels (label 1)",
+    "object": "object pixels (label 2)",
+    "ring": f"background within {EDGE_BAND_PX} px of hand or object",
+    "background": "other background pixels (label 0)",
+}
+
+
+def class_masks(label: np.ndarray) -> dict[str, np.ndarray]:
+    """Hand, object, the background ring around them and the rest of the background (255 in none)."""
+    fg = (label == 1) | (label == 2)
+    ring = (label == 0) & near(fg)
+    return {"hand": label == 1, "object": label == 2, "ring": ring, "background": (label == 0) & ~ring}
+
+
+def frame_kind(root: Path, sample_id: str) -> str | None:
+    """A synthetic frame's scene family and camera model ("egocentric, sr300") from its scene JSON; None if absent."""
+    path = root / "scene" / f"{sample_id}.json"
+    try:
+        scene = json.loads(path.read_text())
+        return f"{scene['family']}, {scene['depth_sensor']['camera_model']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def gradient_magnitude_mm(depth: np.ndarray) -> np.ndarray:
     """Depth-gradient magnitude in mm per pixel (forward differences) at pixels whose right and lower neighbours,
     and themselves, have depth."""
@@ -81,6 +106,8 @@ def dataset_stats(root: str | Path, max_frames: int = 200) -> dict[str, Any]:
     nearest: list[float] = []
     hand_depths: list[float] = []
     labelled = 0
+    by_class = {name: [0, 0] for name in CLASS_HOLES}  # pixels, invalid pixels
+    by_kind: dict[str, list[int]] = {}  # synthetic frames: frames, hand px, invalid, object px, invalid
     for sample_id in ids:
         sample = dataset.load(sample_id)
         depth = sample["depth"]
@@ -102,6 +129,13 @@ def dataset_stats(root: str | Path, max_frames: int = 200) -> dict[str, Any]:
             values = depth[hand & valid]
             hand_depth += np.histogram(values, HAND_DEPTH_BINS)[0]
             hand_depths.append(float(np.median(values)) if values.size else float("nan"))
+            masks = class_masks(sample["label"])
+            for name, mask in masks.items():
+                by_class[name][0] += int(mask.sum())
+                by_class[name][1] += int((mask & ~valid).sum())
+            if (kind := frame_kind(root, sample_id)) is not None:
+                counts = [1] + [int(n) for c in ("hand", "object") for n in (masks[c].sum(), (masks[c] & ~valid).sum())]
+                by_kind[kind] = [a + b for a, b in zip(by_kind.get(kind, [0] * 5), counts, strict=True)]
     hand_total = hand_depth.sum()
     counts = np.array(hand_pixels, float)
     return {
@@ -113,6 +147,11 @@ def dataset_stats(root: str | Path, max_frames: int = 200) -> dict[str, Any]:
         "invalid_share": invalid / max(pixels, 1),
         "edge_band_share": band / max(pixels, 1),
         "invalid_share_near_edges": band_invalid / band if band else float("nan"),
+        **{f"invalid_share_{name}": bad / n if n else float("nan") for name, (n, bad) in by_class.items()},
+        "invalid_by_kind": {
+            kind: {"frames": n, "hand": bad_h / hand if hand else None, "object": bad_o / obj if obj else None}
+            for kind, (n, hand, bad_h, obj, bad_o) in sorted(by_kind.items())
+        },
         "gradient_median_mm_per_px": _hist_quantile(gradient, GRADIENT_BINS, 0.5, log=True),
         "gradient_share_over_10mm": float(gradient[GRADIENT_BINS[:-1] >= 10].sum() / max(gradient_count, 1)),
         "hand_depth_median_m": _hist_quantile(hand_depth, HAND_DEPTH_BINS, 0.5),
@@ -159,6 +198,7 @@ ROWS = [
     ("size", "image size", "{}"),
     ("fx", "focal length fx (px)", "{:.0f}"),
     ("invalid_share", "invalid (0) pixels, all", "{:.1%}"),
+    *((f"invalid_share_{name}", f"invalid share of {title}", "{:.1%}") for name, title in CLASS_HOLES.items()),
     ("edge_band_share", f"pixels within {EDGE_BAND_PX} px of a depth edge (> {EDGE_JUMP_M * 100:.0f} cm)", "{:.1%}"),
     ("invalid_share_near_edges", f"invalid pixels within {EDGE_BAND_PX} px of a depth edge", "{:.1%}"),
     ("gradient_median_mm_per_px", "depth gradient, median (mm/px, valid pixels)", "{:.2f}"),
@@ -188,9 +228,9 @@ def markdown(stats: dict[str, dict[str, Any]], command: str, plot_name: str) -> 
     lines = [
         "# Domain gap: depth statistics, synthetic against real",
         "",
-        f"Measured with `{command}`. Labels: 1 = hand (incl. forearm), 255 ignored. A depth edge is a jump of more "
-        f"than {EDGE_JUMP_M * 100:.0f} cm between two 4-neighbours that both have depth; gradients are forward "
-        "differences in mm per pixel, so they also depend on the focal length (fx row); "
+        f"Measured with `{command}`. Labels: 1 = hand (incl. forearm), 2 = object, 255 ignored. A depth edge is a "
+        f"jump of more than {EDGE_JUMP_M * 100:.0f} cm between two 4-neighbours that both have depth; gradients are "
+        "forward differences in mm per pixel, so they also depend on the focal length (fx row); "
         f"zero gradients fall in the lowest bin ({GRADIENT_BINS[0]:g} mm/px) of the plot.",
         "",
         "| statistic | " + " | ".join(names) + " |",
@@ -203,6 +243,13 @@ def markdown(stats: dict[str, dict[str, Any]], command: str, plot_name: str) -> 
             is_nan = isinstance(value, float) and np.isnan(value)
             cells.append("-" if value is None or is_nan else fmt.format(value))
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    for name, s in stats.items():
+        if s.get("invalid_by_kind"):
+            lines += ["", f"Invalid share of hand and object pixels by frame kind ({name}; scene family, camera):", ""]
+            lines += ["| frame kind | frames | hand pixels invalid | object pixels invalid |", "|---|---|---|---|"]
+            for kind, row in s["invalid_by_kind"].items():
+                cells = ["-" if row[c] is None else f"{row[c]:.1%}" for c in ("hand", "object")]
+                lines.append(f"| {kind} | {row['frames']} | " + " | ".join(cells) + " |")
     lines += ["", "Datasets: " + "; ".join(f"{n} = `{s['root']}`" for n, s in stats.items()), ""]
     lines += [f"![histograms]({plot_name})", ""]
     return "\n".join(lines)
@@ -216,8 +263,7 @@ def plot(stats: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(16, 9))
-    ax_hand, ax_grad, ax_pix, ax_near, ax_invalid, ax_empty = axes.ravel()
-    ax_empty.axis("off")
+    ax_hand, ax_grad, ax_pix, ax_near, ax_invalid, ax_class = axes.ravel()
     for name, s in stats.items():
         h = s["histograms"]
         bins = np.array(h["hand_depth_m"]["bins"])
@@ -241,11 +287,19 @@ def plot(stats: dict[str, dict[str, Any]], path: Path) -> None:
     ax_invalid.bar(x - 0.2, [stats[n]["invalid_share"] * 100 for n in names], 0.4, label="all pixels")
     near_edges = [np.nan_to_num(stats[n]["invalid_share_near_edges"]) * 100 for n in names]
     ax_invalid.bar(x + 0.2, near_edges, 0.4, label=f"within {EDGE_BAND_PX} px of a depth edge")
-    ax_invalid.set_xticks(x, names)
     top = max([stats[n]["invalid_share"] * 100 for n in names] + near_edges + [1.0])
     ax_invalid.set(ylabel="invalid (0) pixels (%)", title="Missing depth", ylim=(0, 1.3 * top))
-    for ax in (ax_hand, ax_grad, ax_pix, ax_near, ax_invalid):
-        ax.legend()
+    width = 0.8 / len(CLASS_HOLES)
+    tops = [1.0]
+    for k, (key, title) in enumerate(CLASS_HOLES.items()):
+        values = [np.nan_to_num(stats[n].get(f"invalid_share_{key}", np.nan)) * 100 for n in names]
+        ax_class.bar(x - 0.4 + width * (k + 0.5), values, width, label=title)
+        tops += values
+    ax_class.set(ylabel="invalid (0) pixels (%)", title="Missing depth by label", ylim=(0, 1.35 * max(tops)))
+    for ax in (ax_invalid, ax_class):
+        ax.set_xticks(x, names, rotation=12)
+    for ax in (ax_hand, ax_grad, ax_pix, ax_near, ax_invalid, ax_class):
+        ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

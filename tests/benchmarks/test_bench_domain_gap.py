@@ -47,6 +47,21 @@ def test_statistics_of_a_crafted_frame(bench: ModuleType, crafted: Path) -> None
     assert stats["hand_pixels_median"] == 20 and stats["frames_without_hand"] == 0
     assert stats["hand_depth_median_m"] == pytest.approx(0.5, abs=0.025)
     assert stats["nearest_surface_median_m"] == pytest.approx(0.5)
+    # both holes lie on object pixels (400 - 20 hand - 30 ignored); no background: its shares have no data
+    assert stats["invalid_share_hand"] == 0 and stats["invalid_share_object"] == pytest.approx(2 / 350)
+    assert np.isnan(stats["invalid_share_ring"]) and np.isnan(stats["invalid_share_background"])
+    assert stats["invalid_by_kind"] == {}  # no scene files: not a synthetic frame
+
+
+def test_class_masks_split_the_background_into_the_ring_and_the_rest(bench: ModuleType) -> None:
+    label = np.zeros((12, 12), np.uint8)
+    label[5:7, 5:7] = 1
+    label[0, 0] = 255
+    masks = bench.class_masks(label)
+    assert masks["hand"].sum() == 4 and masks["object"].sum() == 0
+    assert masks["ring"].sum() == 8 * 8 - 4  # chessboard distance <= 3 around the 2x2 hand
+    assert masks["background"].sum() == 144 - 64 - 1  # the ignored pixel is in no class
+    assert not (masks["ring"] & masks["background"]).any()
 
 
 def test_report_on_tiny_synthetic_datasets(bench: ModuleType, crafted: Path, tmp_path: Path) -> None:
@@ -60,6 +75,9 @@ def test_report_on_tiny_synthetic_datasets(bench: ModuleType, crafted: Path, tmp
     assert "![histograms](gap.png)" in text
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["datasets"]["v2"]["frames"] == 3 and data["datasets"]["v3"]["frames"] == 2
+    kinds = data["datasets"]["v2"]["invalid_by_kind"]
+    assert sum(row["frames"] for row in kinds.values()) == 3 and all(", " in kind for kind in kinds)
+    assert "by frame kind (v2; scene family, camera)" in text and "by frame kind (real" not in text
     image = read_png(out.with_suffix(".png"), color=True)
     assert image.shape[0] > 300 and image.std() > 5
     assert bench.main(args) == 1, "existing results are kept without --force"

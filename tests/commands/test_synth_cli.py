@@ -82,3 +82,13 @@ def test_show_missing_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["show", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.png")]) == 1
     assert "nothing" in capsys.readouterr().err
     assert not np.any([p.suffix == ".png" for p in tmp_path.iterdir()])
+
+
+def test_synth_in_range_is_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    args = ["synth", str(out), "--frames", "2", "--size", "32x24", "--scenes", "egocentric", "--in-range", "--quiet"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest.get("generator") or manifest["extra"]["generator"])["render_options"]["in_range"] is True
+    scene = json.loads((out / "scene" / "000000.json").read_text())
+    assert scene["in_range_draws"] >= 1

@@ -133,3 +133,21 @@ def test_dataset_digest_follows_the_depth_and_label_bytes_only(dataset: tuple[Pa
     label = copy / "label" / "f001.png"
     label.write_bytes(label.read_bytes()[:-1] + b"\0")
     assert dataset_digest(copy) != dataset_digest(root)
+
+
+def test_pixel_digest_follows_pixels_not_the_png_encoding(dataset: tuple[Path, dict], tmp_path: Path) -> None:
+    from handseg.data.format import dataset_pixel_digest
+    from handseg.utils.io import encode_png, read_png
+
+    root, _ = dataset
+    copy = shutil.copytree(root, tmp_path / "copy")
+    depth = copy / "depth" / "f000.png"
+    pixels = read_png(depth)
+    depth.write_bytes(encode_png(pixels, compression=9))  # same pixels, another encoder and level
+    assert depth.read_bytes() != (root / "depth" / "f000.png").read_bytes()
+    assert dataset_digest(copy) != dataset_digest(root)
+    assert dataset_pixel_digest(copy) == dataset_pixel_digest(root)
+    changed = pixels.copy()
+    changed.flat[0] ^= 1  # one millimetre
+    depth.write_bytes(encode_png(changed, compression=9))
+    assert dataset_pixel_digest(copy) != dataset_pixel_digest(root)

@@ -190,3 +190,34 @@ def test_stereo_window_is_a_render_option() -> None:
     assert "matching_window" in windowed["scene"]["depth_sensor"]
     assert "matching_window" not in plain["scene"]["depth_sensor"]
     assert (plain["label"] == windowed["label"]).all() and (plain["depth"] != windowed["depth"]).any()
+
+
+def test_near_range_share_counts_hand_and_object_pixels_nearer_than_the_minimum() -> None:
+    from handseg.data.synth.generate import near_range_share
+
+    depth = np.full((4, 5), 0.5, np.float32)
+    label = np.zeros((4, 5), np.uint8)
+    label[:2] = 1  # 10 hand pixels
+    label[2, :2] = 2  # 2 object pixels
+    depth[0, :3] = 0.1  # 3 hand pixels too near
+    depth[2, 0] = 0.0  # no surface: not "too near"
+    depth[3] = 0.05  # background: not counted
+    assert near_range_share(depth, label, 0.28) == pytest.approx(3 / 12)
+    assert near_range_share(depth, np.zeros_like(label), 0.28) == 0.0
+
+
+def test_in_range_draws_again_only_scenes_whose_hands_are_too_near() -> None:
+    # egocentric D415 frames at seed 3: frame 2's first scene holds the hands nearer than 0.28 m, frame 0's does not
+    kept = render_frame(3, 0, 64, 48, scenes="egocentric", sensor="d415", in_range=True)
+    plain = render_frame(3, 0, 64, 48, scenes="egocentric", sensor="d415")
+    assert kept["scene"]["in_range_draws"] == 1 and "in_range_draws" not in plain["scene"]
+    assert (kept["depth"] == plain["depth"]).all() and (kept["label"] == plain["label"]).all()
+    redrawn = render_frame(3, 2, 64, 48, scenes="egocentric", sensor="d415", in_range=True)
+    near = render_frame(3, 2, 64, 48, scenes="egocentric", sensor="d415")
+    assert redrawn["scene"]["in_range_draws"] > 1
+    holes = {}
+    for name, frame in (("near", near), ("redrawn", redrawn)):
+        fg = (frame["label"] == 1) | (frame["label"] == 2)
+        assert fg.any()
+        holes[name] = (frame["depth"][fg] == 0).mean()
+    assert holes["near"] > 0.2 and holes["redrawn"] < holes["near"] / 2, holes

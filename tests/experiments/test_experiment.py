@@ -142,6 +142,9 @@ def test_seeds_write_row_files_resume_and_rebuild(tmp_path: Path, capsys: pytest
     assert contour["init_from"] == str(out / "seed1" / das.key / "best.ckpt") and contour["own_steps"] == 2
     assert [p["step"] for p in contour["curve"]][-1] == 4 + 2  # its curve continues the CE row's
     assert contour["real"] is not None and 0 <= contour["real"]["pixel_acc"] <= 1 and contour["seed"] == 1
+    import cv2
+
+    assert contour["libraries"]["opencv"] == cv2.__version__ and contour["libraries"]["numpy"] == np.__version__
     # the synthetic val split scored again with the forearm not scored: fewer pixels, the same frames
     scored = np.asarray(contour["metrics"]["confusion"]).sum()
     scored_no_forearm = np.asarray(contour["metrics_no_forearm"]["confusion"]).sum()

@@ -112,6 +112,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="D400 frames: the matching window rounds off relief smaller than itself (fingers, gaps between them)",
     )
     parser.add_argument(
+        "--in-range",
+        action="store_true",
+        help="draw a scene again while more than 2%% of its hand and object pixels are nearer than the camera's "
+        "minimum range (a capture keeps the hands where the sensor measures them)",
+    )
+    parser.add_argument(
         "--depth-scale", type=float, default=None, help="metres per depth unit: 0.001 (mm) or 0.000125 (SR300 1/8 mm)"
     )
     parser.add_argument(
@@ -165,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
             for k, v in (("scenes", args.scenes), ("sensor", args.sensor), ("depth_scale_m", args.depth_scale))
             if v is not None
         }
-        | ({"stereo_window": True} if args.stereo_window else {}),
+        | ({"stereo_window": True} if args.stereo_window else {})
+        | ({"in_range": True} if args.in_range else {}),
         shard=args.shard,
     )
     render_w, render_h = args.render_size or (640, 480)

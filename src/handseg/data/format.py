@@ -281,6 +281,24 @@ def dataset_digest(root: str | Path, folders: tuple[str, ...] = ("depth", "label
     return digest.hexdigest()
 
 
+def dataset_pixel_digest(root: str | Path, folders: tuple[str, ...] = ("depth", "label")) -> str:
+    """sha256 over the relative paths and decoded pixels of a dataset's depth and label PNGs, and its split files.
+
+    Unlike `dataset_digest`, it does not change when another PNG encoder (ISA-L or OpenCV build) wrote the same
+    pixels, so two machines' copies of a generated dataset can be told apart by content, not by encoding.
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in (root / folder).rglob("*.png") if p.is_file()):
+            pixels = np.ascontiguousarray(read_png(path))
+            digest.update(f"{path.relative_to(root).as_posix()}\0{pixels.dtype.str}{pixels.shape}\0".encode())
+            digest.update(pixels.tobytes())
+    for path in sorted(p for p in (root / "splits").rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 class HandsegDataset:
     """Random access to the frames of a handseg-v1 folder, each returned as a checked Sample."""
 

@@ -54,6 +54,16 @@ def machine_line() -> str:
     return f"{cpu_name()}, {os.cpu_count()} logical cores, torch {torch.__version__}, no GPU"
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries the synthetic frames and the training depend on (their bytes can change with them)."""
+    import albumentations
+    import cv2
+    import numpy as np
+
+    return {"numpy": np.__version__, "opencv": cv2.__version__, "albumentations": albumentations.__version__,
+            "torch": torch.__version__}  # fmt: skip
+
+
 def _cell(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
     mean, std, n = summarize(values)
     if n == 0:

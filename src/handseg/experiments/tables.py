@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 from handseg.config import deep_merge, load_config, validate
-from handseg.data.format import HandsegDataset, dataset_digest
+from handseg.data.format import HandsegDataset, dataset_digest, dataset_pixel_digest
 from handseg.data.synth import generate_dataset
 from handseg.engine.evaluate import evaluate, measure_latency
 from handseg.engine.train import train
 from handseg.errors import ConfigError, DataError
 from handseg.experiments.paths import config_path
-from handseg.experiments.table_report import machine_line
+from handseg.experiments.table_report import library_versions, machine_line
 from handseg.loading import load_model
 from handseg.tasks import get_task
 from handseg.utils.io import atomic_write_json
@@ -316,6 +316,7 @@ def run_row(
         "real_data": str(real) if real else None,
         "data": str(data_root),
         "data_sha256": dataset_digest(data_root),  # tells whether rows trained on other machines saw the same bytes
+        "data_pixels_sha256": dataset_pixel_digest(data_root),  # ...and the same pixels (PNG encoders differ)
         "latency": latency,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "train_s": float(summary.get("wall_s", session_s)),
@@ -329,6 +330,7 @@ def run_row(
         "model": config["model"],
         "command": command,
         "machine": machine_line(),
+        "libraries": library_versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_write_json(target, result)

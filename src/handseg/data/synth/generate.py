@@ -60,6 +60,19 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
     return keys[int(np.searchsorted(np.cumsum(p / p.sum()), rng.random(), side="right").clip(0, len(keys) - 1))]
 
 
+IN_RANGE_TRIES = 20  # with in_range: scenes drawn at most, the last one kept whatever its range
+IN_RANGE_MAX_NEAR = 0.02  # with in_range: largest share of hand and object pixels nearer than the minimum range
+
+
+def near_range_share(depth_m: np.ndarray, label: np.ndarray, min_z: float) -> float:
+    """Share of the hand and object pixels (labels 1, 2) nearer than `min_z` metres: the sensor returns no depth."""
+    fg = (label == 1) | (label == 2)
+    count = int(np.count_nonzero(fg))
+    if not count:
+        return 0.0
+    return np.count_nonzero(fg & (depth_m > 0) & (depth_m < min_z)) / count
+
+
 def _camera_model(rng: np.random.Generator, family: str, sensor: str) -> str:
     if sensor == "auto":
         return _pick(rng, FAMILY_SENSORS[family])
@@ -88,6 +101,7 @@ def render_frame(
     sensor: str = "auto",
     depth_scale_m: float = 0.001,
     stereo_window: bool = False,
+    in_range: bool = False,
     timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Frame `index` of the stream seeded by `seed`: depth (uint16 in depth_scale_m units), color, labels, scene.
@@ -95,7 +109,10 @@ def render_frame(
     `scenes` weights the scene families (`families.parse_weights`: "tabletop,frontal", "tabletop:3,closeup:1";
     default all four); `sensor` is "auto" (per family, like the real setups), "sr300", "d400", "d415" or "d435";
     `depth_scale_m` the depth unit: 0.001 (millimetres) or 0.000125 (SR300/SR305 1/8 mm); `stereo_window` lets
-    the D400 matching window round off small relief (`sensor.matching_window`). A `timings` dict
+    the D400 matching window round off small relief (`sensor.matching_window`); `in_range` draws the scene again
+    (up to IN_RANGE_TRIES times) while more than IN_RANGE_MAX_NEAR of its hand and object pixels lie nearer than
+    the camera's minimum range, as a person capturing a dataset keeps the hands where the sensor measures them
+    (`near_range_share`). A `timings` dict
     collects the CPU milliseconds of each stage (scene, render, depth_sensor, color), added to what it holds.
     """
     _check_size(width, height)
@@ -113,12 +130,22 @@ def render_frame(
     family = _pick(rng, weights)
     model = _camera_model(rng, family, sensor)
     intr = _jittered_camera(width, height, model, rng)
-    scene = sample_family_scene(rng, intr, types, family)
-    lap("scene")
-    render = render_scene(scene.prims(), scene.planes, intr, background=scene.background_prims())
-    lap("render")
+    min_z = CAMERAS[model]["min_z"]
+    draws = 0
+    while True:
+        draws += 1
+        scene = sample_family_scene(rng, intr, types, family)
+        lap("scene")
+        render = render_scene(scene.prims(), scene.planes, intr, background=scene.background_prims())
+        lap("render")
+        if not in_range or draws == IN_RANGE_TRIES:
+            break
+        if near_range_share(render.depth, render.label, min_z) <= IN_RANGE_MAX_NEAR:
+            break
     normals = shading_normals(render.depth, intr)
     cam = CAMERAS[model]
+    if in_range:
+        scene.info["in_range_draws"] = draws
     if model == "sr300":
         depth, sensor_info = depth_image(render, intr, rng, normals[2])
         flying_pixels(depth, render, rng)
