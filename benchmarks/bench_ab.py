@@ -7,13 +7,13 @@
         --out benchmarks/results/range_ab_table.md
 
 The first arm is the reference: every other arm is compared with it (difference of means +- its standard error,
-`handseg.experiments.table_report.verdict`, and the mean of the per-seed differences over the seeds both arms
-have). Synthetic figures come from each row file's own validation split, or, for an arm named in
-`--synthetic-eval`, from `handseg eval` files (an arm trained on other data, scored on the reference's validation
-frames); real figures from the row file's real-set evaluation. `--extra TITLE=PATTERN` adds a column of mean IOU
-from `handseg eval` files ({arm} and {seed} filled in; missing files are left out; PATTERN@GROUP takes one group
-of the file, such as a scene family). Writes OUT (.md), .json and
-_ab.png beside it; refused if present without --force.
+`handseg.experiments.table_report.mean_difference`, "up"/"down" beyond 2 of them as in Table 2's verdicts, and
+the mean of the per-seed differences over the seeds both arms have). Synthetic figures come from each row file's
+own validation split, or, for an arm named in `--synthetic-eval`, from `handseg eval` files (an arm trained on
+other data, scored on the reference's validation frames); real figures from the row file's real-set evaluation.
+`--extra TITLE=PATTERN` adds a column of mean IOU from `handseg eval` files ({arm} and {seed} filled in; missing
+files are left out; PATTERN@GROUP takes one group of the file, such as a scene family). Writes OUT (.md), .json
+and _ab.png beside it; refused if present without --force.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ import shlex
 import sys
 from pathlib import Path
 from typing import Any
+
+from handseg.experiments.row_records import summarize
+from handseg.experiments.table_report import mean_difference
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STANDALONE = False  # needs row files named on its command line: `make bench` skips it
@@ -96,9 +99,7 @@ def extra_metrics(pattern: str, arm: str, seed: int) -> dict[str, Any] | None:
 
 def mean_std(values: list[float]) -> tuple[float, float | None]:
     """Mean and sample standard deviation (None for fewer than two values)."""
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+    mean, std, _ = summarize(values)
     return mean, std
 
 
@@ -128,10 +129,8 @@ def compare(reference: dict[int, dict], arm: dict[int, dict], title: str) -> dic
     out: dict[str, Any] = {"n": [len(a), len(b)]}
     if not a or not b:
         return out
-    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
-    out["diff"] = ma - mb
-    if sa is not None and sb is not None:
-        se = math.sqrt(sa**2 / len(a) + sb**2 / len(b))
+    out["diff"], se = mean_difference(a, b)
+    if se is not None:
         out["se"] = se
         out["verdict"] = "up" if out["diff"] > 2 * se else "down" if out["diff"] < -2 * se else "not resolved"
     paired = [

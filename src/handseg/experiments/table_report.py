@@ -197,20 +197,27 @@ def claim_lines(records: list[dict[str, Any]]) -> list[str]:
     return ["| claim | data | ours: difference of means (points), verdict |", "|---|---|---|", *lines]
 
 
+def mean_difference(a: list[float], b: list[float]) -> tuple[float, float | None]:
+    """Mean of `a` minus mean of `b`, and its standard error (None when either has fewer than two values)."""
+    (ma, sa, na), (mb, sb, nb) = summarize(a), summarize(b)
+    se = None if sa is None or sb is None else math.sqrt(sa**2 / na + sb**2 / nb)
+    return ma - mb, se
+
+
 def verdict(a: list[float], b: list[float]) -> str:
     """'+1.23 ± 0.40 (n 3/3): holds' style: the difference with its standard error and what 2 SE say."""
-    (ma, sa, na), (mb, sb, nb) = summarize(a), summarize(b)
-    diff = 100 * (ma - mb)
-    if sa is None or sb is None:
-        return f"{diff:+.2f} (n {na}/{nb}: no spread known, not decided)"
-    se = 100 * math.sqrt(sa**2 / na + sb**2 / nb)
+    diff, se = mean_difference(a, b)
+    diff *= 100
+    if se is None:
+        return f"{diff:+.2f} (n {len(a)}/{len(b)}: no spread known, not decided)"
+    se *= 100
     if diff > 2 * se:
         word = "holds"
     elif diff < -2 * se:
         word = "reversed"
     else:
         word = "not resolved (within 2 SE)"
-    return f"{diff:+.2f} ± {se:.2f} (n {na}/{nb}): {word}"
+    return f"{diff:+.2f} ± {se:.2f} (n {len(a)}/{len(b)}): {word}"
 
 
 # The ETH report's ablation order (part mIoU, ascending): U-Net CE < U-Net Dice+CE < ResNet scSE hypercolumn Dice+CE.
