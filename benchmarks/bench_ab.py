@@ -27,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import parse_named
 from handseg.experiments.row_records import summarize
 from handseg.experiments.table_report import mean_difference
 
@@ -221,23 +223,15 @@ def plot(table: dict, titles: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def named(text: str) -> tuple[str, str]:
-    """NAME=VALUE."""
-    name, sep, value = text.partition("=")
-    if not sep or not name or not value:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
-
-
 def main(argv: list[str] | None = None) -> int:
     """Build the A/B report from row files (and eval files) and write it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--arm", type=named, action="append", required=True, help="NAME=GLOB of row files; first = reference"
+        "--arm", type=parse_named, action="append", required=True, help="NAME=GLOB of row files; first = reference"
     )
-    parser.add_argument("--synthetic-eval", type=named, action="append", default=[],
+    parser.add_argument("--synthetic-eval", type=parse_named, action="append", default=[],
                         help="ARM=PATTERN: that arm's synthetic figures from eval files ({arm}, {seed})")  # fmt: skip
-    parser.add_argument("--extra", type=named, action="append", default=[],
+    parser.add_argument("--extra", type=parse_named, action="append", default=[],
                         help="TITLE=PATTERN: a mean-IOU column from handseg eval files ({arm}, {seed})")  # fmt: skip
     parser.add_argument("--intro", type=Path, help="Markdown placed before the tables (title, question, design)")
     parser.add_argument("--reading", type=Path, help="Markdown placed after the tables (what they say)")

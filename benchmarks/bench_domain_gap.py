@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import parse_named
+
 RESULTS = Path(__file__).resolve().parent / "results"
 EDGE_JUMP_M = 0.03  # a depth edge: neighbours (both valid) more than 3 cm apart
 EDGE_BAND_PX = 3  # pixels within this (chessboard) distance of an edge count as "near an edge"
@@ -315,14 +318,6 @@ def _no_nan(value: Any) -> Any:
     if isinstance(value, list):
         return [_no_nan(v) for v in value]
     return value
-
-
-def parse_named(text: str) -> tuple[str, Path]:
-    """NAME=DIR."""
-    name, sep, folder = text.partition("=")
-    if not sep or not name or not folder:
-        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
-    return name, Path(folder)
 
 
 def main(argv: list[str] | None = None) -> int:

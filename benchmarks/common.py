@@ -77,6 +77,16 @@ def hand_object_scores(metrics: dict[str, Any]) -> dict[str, float]:
     return {"mean IOU": 100 * metrics["miou_hand_object"], "hand IU": 100 * iu[1], "object IU": 100 * iu[2]}
 
 
+def parse_named(text: str) -> tuple[str, str]:
+    """NAME=VALUE (an argparse type: a bad value is a usage error)."""
+    import argparse
+
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def parse_set(text: str) -> tuple[str, Path, str, int | None]:
     """TITLE=PATH:SPLIT[:N] -> (title, path, split, first N frames or None)."""
     title, sep, rest = text.partition("=")

@@ -269,13 +269,17 @@ def read_split(root: str | Path, split: str) -> list[str]:
     return [check_sample_id(i, path) for i in ids]
 
 
+def _files(root: Path, folder: str, pattern: str = "*") -> list[Path]:
+    """The files under root/folder matching `pattern`, sorted: digests depend on the files, not the listing order."""
+    return sorted(p for p in (root / folder).rglob(pattern) if p.is_file())
+
+
 def dataset_digest(root: str | Path, folders: tuple[str, ...] = ("depth", "label", "splits")) -> str:
     """sha256 over the relative paths and bytes of a dataset's depth, label and split files (what depth models read)."""
     root = Path(root)
     digest = hashlib.sha256()
     for folder in folders:
-        # sorted relative paths: the digest depends on the files only, not on the file system's listing order
-        for path in sorted(p for p in (root / folder).rglob("*") if p.is_file()):
+        for path in _files(root, folder):
             digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
             digest.update(len(data := path.read_bytes()).to_bytes(8, "little") + data)
     return digest.hexdigest()
@@ -290,11 +294,11 @@ def dataset_pixel_digest(root: str | Path, folders: tuple[str, ...] = ("depth", 
     root = Path(root)
     digest = hashlib.sha256()
     for folder in folders:
-        for path in sorted(p for p in (root / folder).rglob("*.png") if p.is_file()):
+        for path in _files(root, folder, "*.png"):
             pixels = np.ascontiguousarray(read_png(path))
             digest.update(f"{path.relative_to(root).as_posix()}\0{pixels.dtype.str}{pixels.shape}\0".encode())
             digest.update(pixels.tobytes())
-    for path in sorted(p for p in (root / "splits").rglob("*") if p.is_file()):
+    for path in _files(root, "splits"):
         digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

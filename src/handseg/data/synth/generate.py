@@ -130,7 +130,7 @@ def render_frame(
     family = _pick(rng, weights)
     model = _camera_model(rng, family, sensor)
     intr = _jittered_camera(width, height, model, rng)
-    min_z = CAMERAS[model]["min_z"]
+    cam = CAMERAS[model]
     draws = 0
     while True:
         draws += 1
@@ -140,10 +140,9 @@ def render_frame(
         lap("render")
         if not in_range or draws == IN_RANGE_TRIES:
             break
-        if near_range_share(render.depth, render.label, min_z) <= IN_RANGE_MAX_NEAR:
+        if near_range_share(render.depth, render.label, cam["min_z"]) <= IN_RANGE_MAX_NEAR:
             break
     normals = shading_normals(render.depth, intr)
-    cam = CAMERAS[model]
     if in_range:
         scene.info["in_range_draws"] = draws
     if model == "sr300":
