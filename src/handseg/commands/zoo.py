@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "metrics.json (repeatable)",
     )  # fmt: skip
     card.add_argument("--card-json", type=Path, help="JSON merged into the card (latency, training.command, ...)")
+    card.add_argument(
+        "--logit-bias", metavar="B0,B1,...",
+        help="set the model's logit offset at inference (one number per class; 'none' removes it); clears the "
+        "card's metrics, to be measured again with `handseg eval NAME` and set with --metrics",
+    )  # fmt: skip
     card.add_argument("--json", action="store_true", help="print the JSON card instead of the Markdown one")
     card.set_defaults(zoo_run=_card)
 
@@ -122,8 +127,15 @@ def _card(args: argparse.Namespace) -> int:
         if not sep or not which or not path:
             raise ConfigError(f"--metrics {item!r} must look like SET=FILE, e.g. synthetic=run/eval/metrics.json")
         metrics[which] = path
-    if metrics or args.card_json:
-        path = update_card(args.name, metrics=metrics, extra=args.card_json)
+    logit_bias = None
+    if args.logit_bias is not None:
+        text = args.logit_bias.strip()
+        try:
+            logit_bias = [] if text.lower() == "none" else [float(v) for v in text.split(",")]
+        except ValueError:
+            raise ConfigError(f"--logit-bias {args.logit_bias!r}: give numbers separated by commas, or none") from None
+    if metrics or args.card_json or logit_bias is not None:
+        path = update_card(args.name, metrics=metrics, extra=args.card_json, logit_bias=logit_bias)
         print(f"updated {path} and {path.with_suffix('.md').name}")
         return 0
     card = get_model(args.name).card

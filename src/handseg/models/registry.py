@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from handseg.errors import ConfigError
+from handseg.models.logit_bias import add_logit_bias, check_logit_bias
 from handseg.registry import TASKS as TASK_REGISTRY
 from handseg.registry import Registry
 
@@ -91,14 +92,21 @@ def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.M
 
     `weights` names a zoo model of this architecture: its card's build options are the defaults (`kwargs`
     override them) and its checked weights are loaded; the model is returned in train mode as any built model.
+    `logit_bias` (any model): one number per output channel added to the logits in eval mode
+    (handseg.models.logit_bias).
     """
     if weights is not None:
         return WEIGHTS.get("zoo")(name, weights, kwargs)
     entry = model_entry(name)
+    logit_bias = kwargs.pop("logit_bias", None)
+    if logit_bias is not None:
+        num_classes = kwargs.get("num_classes", model_io(name)[1])
+        logit_bias = check_logit_bias(logit_bias, num_classes, name)
     params = inspect.signature(entry.builder).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(kwargs) - set(params))
         if unknown:
             known = ", ".join(p for p in params if p != "self")
             raise ConfigError(f"model {name!r} has no option(s) {', '.join(unknown)}; options: {known}")
-    return entry.builder(**kwargs)
+    model = entry.builder(**kwargs)
+    return model if logit_bias is None else add_logit_bias(model, logit_bias)

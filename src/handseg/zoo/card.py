@@ -115,6 +115,25 @@ def merge_extra(card: dict[str, Any], extra: dict[str, Any], source: str) -> dic
     return merge(card, plain(extra))
 
 
+def with_logit_bias(card: dict[str, Any], bias: list[float], source: str) -> dict[str, Any]:
+    """`card` with `bias` as its model's logit offset (an empty list: none) and no metrics."""
+    from handseg.models import build_model
+
+    card = copy.deepcopy(card)
+    kwargs, config_model = card["model"]["kwargs"], card.get("config", {}).get("model", {})
+    if bias:
+        try:  # the registry checks the length against the model's output channels
+            build_model(card["model"]["name"], **{**kwargs, "logit_bias": bias})
+        except ConfigError as exc:
+            raise DataError(source, str(exc)) from None
+        kwargs["logit_bias"] = config_model["logit_bias"] = [float(b) for b in bias]
+    else:
+        kwargs.pop("logit_bias", None)
+        config_model.pop("logit_bias", None)
+    card["metrics"] = {}
+    return card
+
+
 def eval_metrics(obj: dict[str, Any]) -> dict[str, Any]:
     """The metrics dict of an `handseg eval` metrics.json (or any dict of scores), confusion matrices left out (also
     those of its frame groups)."""
@@ -269,10 +288,19 @@ def update_card(
     *,
     metrics: dict[str, str | Path] | None = None,
     extra: str | Path | None = None,
+    logit_bias: list[float] | None = None,
 ) -> Path:
-    """Set a zoo card's metrics (set -> an eval metrics.json) and merge an EXTRA.json; rewrite JSON and MD."""
+    """Set a zoo card's metrics (set -> an eval metrics.json) and merge an EXTRA.json; rewrite JSON and MD.
+
+    `logit_bias` sets the model's inference offset (handseg.models.logit_bias; [] removes it) in its build options
+    and config, and clears the card's metrics, which were measured with the old decision: measure them again with
+    `handseg eval NAME ...` and set them in a later call (never in the same one)."""
     entry = get_model(name)
     card = read_card(entry.card_path)
+    if logit_bias is not None:
+        if metrics or extra is not None:
+            raise ConfigError("set logit_bias alone: the metrics must be measured again with the new offset first")
+        card = with_logit_bias(card, logit_bias, str(entry.card_path))
     if extra is not None:
         card = merge_extra(card, read_json_object(extra), str(extra))
     for which, path in (metrics or {}).items():
