@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import RESULTS, hand_object_scores, machine, markdown_table, parse_set
+from benchmarks.common import RESULTS, hand_object_scores, machine, markdown_table, open_set, parse_set
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 STANDALONE = False  # needs models or datasets named on its command line: `make bench` skips it
@@ -57,13 +57,9 @@ def error_shares(confusion: list[list[int]]) -> dict[str, float]:
 
 def analyse(model: str, title: str, data: Path, split: str, limit: int | None) -> dict[str, Any]:
     """One evaluation: overall scores, error shares and per-family scores."""
-    from handseg.data.format import HandsegDataset
     from handseg.engine.evaluate import evaluate
 
-    reader = HandsegDataset(data, split=split)
-    if limit is not None:
-        reader = HandsegDataset(data, ids=reader.ids[:limit])
-    metrics = evaluate(model, reader, progress=False)
+    metrics = evaluate(model, open_set(data, split, limit), progress=False)
     if metrics["task"] != "segmentation":
         raise SystemExit(f"{model}: error analysis is for hand/object segmentation models, not {metrics['task']}")
     row = {"model": model, "data": title, "path": str(data), "split": split, "frames": metrics["frames"]}

@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import RESULTS, hand_object_scores, machine, machine_line, markdown_table, parse_set
+from benchmarks.common import (
+    RESULTS,
+    hand_object_scores,
+    machine,
+    machine_line,
+    markdown_table,
+    open_set,
+    parse_set,
+)
 from handseg.utils.io import atomic_write_json, atomic_write_text
 
 STANDALONE = False  # needs models and datasets named on its command line: `make bench` skips it
@@ -34,36 +42,21 @@ SELECT_TITLE = "selection: own training frames"
 DEFAULT_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def set_offset(model: Any, bias: list[float]) -> None:
-    """Give `model` the logit offset `bias` through the shipped mechanism (replacing any offset it has)."""
-    import torch
-
-    from handseg.models.logit_bias import add_logit_bias
-
-    if "logit_bias" not in dict(model.named_buffers()):
-        add_logit_bias(model, [0.0] * len(bias))
-    model.get_buffer("logit_bias").copy_(torch.tensor(bias).view(1, -1, 1, 1))
-
-
 def sweep(ref: str, sets: list[tuple[str, Path, str, int | None]], taus: list[float]) -> list[dict[str, Any]]:
     """One row per (tau, set): hand/object scores of model `ref` with the offset of that tau."""
-    from handseg.data.format import HandsegDataset
     from handseg.engine.evaluate import evaluate
     from handseg.loading import open_model
-    from handseg.models.logit_bias import prior_correction
+    from handseg.models.logit_bias import prior_correction, set_logit_bias
 
     loaded = open_model(ref)
     if loaded.config.get("task", "segmentation") != "segmentation":
         raise SystemExit(f"{ref}: the offset sweep is for hand/object segmentation models")
     weights = list((loaded.config.get("loss") or {}).get("weights") or [1.0, 1.0, 1.0])
-    readers = []
-    for title, path, split, limit in sets:
-        reader = HandsegDataset(path, split=split)
-        readers.append((title, path, split, HandsegDataset(path, ids=reader.ids[:limit]) if limit else reader))
+    readers = [(title, path, split, open_set(path, split, limit)) for title, path, split, limit in sets]
     rows = []
     for tau in taus:
         bias = prior_correction(weights, tau)
-        set_offset(loaded.model, bias)
+        set_logit_bias(loaded.model, bias)
         for title, path, split, reader in readers:
             metrics = evaluate(loaded.model, reader, config=loaded.config, progress=False, group_by=None)
             row = {"model": ref, "weights": weights, "tau": tau, "logit_bias": bias, "data": title}

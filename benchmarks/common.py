@@ -97,6 +97,14 @@ def parse_set(text: str) -> tuple[str, Path, str, int | None]:
     return title, Path(fields[0]), fields[1], limit
 
 
+def open_set(path: Path, split: str, limit: int | None = None) -> Any:
+    """The handseg-v1 dataset at `path`, frames of `split` (only its first `limit` when given)."""
+    from handseg.data.format import HandsegDataset
+
+    reader = HandsegDataset(path, split=split)
+    return reader if limit is None else HandsegDataset(path, ids=reader.ids[:limit])
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A Markdown table of `rows` with the given columns (floats to 4 significant digits)."""
 

@@ -47,18 +47,3 @@ def test_bench_sweeps_tau_and_writes_the_report(
         bench.main([model, "--out", str(tmp_path / "other.md")])
     with pytest.raises(SystemExit):  # a negative tau
         bench.main([*argv, "--taus", "-1", "--out", str(tmp_path / "other.md")])
-
-
-def test_set_offset_replaces_an_existing_offset(load_benchmark) -> None:
-    import torch
-
-    from handseg.models import build_model
-
-    bench = load_benchmark("bench_logit_bias")
-    model = build_model("fcn8s", backbone="resnet18", backbone_width=8, logit_bias=[0.0, -3.0, -3.0]).eval()
-    x = torch.randn(1, 1, 32, 32)
-    bench.set_offset(model, [0.0, 0.0, 0.0])
-    plain = build_model("fcn8s", backbone="resnet18", backbone_width=8).eval()
-    plain.load_state_dict(model.state_dict())
-    with torch.no_grad():
-        assert torch.allclose(model(x), plain(x), atol=1e-5)

@@ -11,7 +11,7 @@ import torch
 
 from handseg.errors import ConfigError
 from handseg.models import build_model
-from handseg.models.logit_bias import prior_correction
+from handseg.models.logit_bias import prior_correction, set_logit_bias
 
 TINY = {"backbone": "resnet18", "backbone_width": 8}
 
@@ -81,3 +81,16 @@ def test_checkpoint_config_with_an_offset_rebuilds_it(checkpoint_factory, synth_
     with torch.no_grad():
         diff = (biased(x) - plain(x))[0, :, 0, 0]
     assert diff.tolist() == pytest.approx([0.0, -1.0, -1.0], abs=1e-5)
+
+
+def test_set_logit_bias_adds_or_replaces_the_offset() -> None:
+    model = build_model("fcn8s", **TINY, logit_bias=[0.0, -3.0, -3.0]).eval()
+    plain = build_model("fcn8s", **TINY).eval()
+    plain.load_state_dict(model.state_dict())
+    x = torch.randn(1, 1, 32, 32)
+    set_logit_bias(model, [0.0, 0.0, 0.0])
+    set_logit_bias(plain, [0.0, 1.0, 0.0])  # a model built without one gets one
+    with torch.no_grad():
+        assert torch.allclose(model(x), plain(x) - torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1, 1), atol=1e-5)
+    with pytest.raises(ConfigError, match="2 values"):
+        set_logit_bias(model, [0.0, 1.0])

@@ -65,3 +65,14 @@ def add_logit_bias(model: nn.Module, bias: Sequence[float]) -> nn.Module:
     )
     model.register_forward_hook(_add_in_eval)
     return model
+
+
+def set_logit_bias(model: nn.Module, bias: Sequence[float]) -> nn.Module:
+    """Give a built model the offset `bias`, replacing the one it has (e.g. to compare offsets on one model)."""
+    if "logit_bias" not in dict(model.named_buffers()):
+        return add_logit_bias(model, bias)
+    current = model.get_buffer("logit_bias")
+    if current.shape[1] != len(bias):
+        raise ConfigError(f"logit_bias has {len(bias)} values, the model's offset has {current.shape[1]}")
+    current.copy_(torch.tensor(list(bias), dtype=current.dtype).view(1, -1, 1, 1))
+    return model
