@@ -87,6 +87,11 @@ def model_io(name: str, modality: str | None = None) -> tuple[int, int]:
     return TASK_REGISTRY.get(model_entry(name).task).io(modality)
 
 
+def checked_logit_bias(name: str, bias: Any, kwargs: dict[str, Any]) -> list[float]:
+    """`bias` checked as a logit offset of model `name` built with `kwargs` (one finite number per output channel)."""
+    return check_logit_bias(bias, kwargs.get("num_classes", model_io(name)[1]), name)
+
+
 def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.Module:
     """Build the registered model `name` with its keyword arguments (in_channels, num_classes, backbone, ...).
 
@@ -100,8 +105,7 @@ def build_model(name: str, *, weights: str | None = None, **kwargs: Any) -> nn.M
     entry = model_entry(name)
     logit_bias = kwargs.pop("logit_bias", None)
     if logit_bias is not None:
-        num_classes = kwargs.get("num_classes", model_io(name)[1])
-        logit_bias = check_logit_bias(logit_bias, num_classes, name)
+        logit_bias = checked_logit_bias(name, logit_bias, kwargs)
     params = inspect.signature(entry.builder).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(kwargs) - set(params))

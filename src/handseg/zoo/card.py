@@ -117,16 +117,15 @@ def merge_extra(card: dict[str, Any], extra: dict[str, Any], source: str) -> dic
 
 def with_logit_bias(card: dict[str, Any], bias: list[float], source: str) -> dict[str, Any]:
     """`card` with `bias` as its model's logit offset (an empty list: none) and no metrics."""
-    from handseg.models import build_model
+    from handseg.models.registry import checked_logit_bias
 
     card = copy.deepcopy(card)
     kwargs, config_model = card["model"]["kwargs"], card.get("config", {}).get("model", {})
     if bias:
-        try:  # the registry checks the length against the model's output channels
-            build_model(card["model"]["name"], **{**kwargs, "logit_bias": bias})
+        try:  # the length against the model's output channels, as build_model checks it
+            kwargs["logit_bias"] = config_model["logit_bias"] = checked_logit_bias(card["model"]["name"], bias, kwargs)
         except ConfigError as exc:
             raise DataError(source, str(exc)) from None
-        kwargs["logit_bias"] = config_model["logit_bias"] = [float(b) for b in bias]
     else:
         kwargs.pop("logit_bias", None)
         config_model.pop("logit_bias", None)
